@@ -1,0 +1,57 @@
+# irisxe-sriov: build, test, lint, benchmark. Run as root on Debian 12 or 13:
+#   make deb     builds dist/irisxe-sriov_<version>_all.deb (installs build dependencies)
+#   make check   runs every test (installs what the tests need)
+SHELL := /bin/bash
+# The package runs on Debian's interpreter with Debian's libraries: test with that one,
+# not with whatever python3 comes first on PATH.
+PYTHON := /usr/bin/python3
+BUILD := build
+LINT_VENV := $(BUILD)/lint-venv
+RUFF_VERSION := 0.17.6
+MYPY_VERSION := 2.4.1
+
+# Debian packages the tests need (the runtime libraries, pytest, venv for the
+# console-script test, shellcheck for the maintainer scripts).
+TEST_DEPS := python3-click python3-jinja2 python3-debian python3-pytest python3-venv \
+	python3-setuptools python3-wheel python3-pip shellcheck
+
+export PYTHONDONTWRITEBYTECODE := 1
+
+.PHONY: all check test lint deps lint-deps bench clean
+
+all: check
+
+# Install only what is missing, so a prepared machine does not touch apt at all.
+deps:
+	@missing=$$(for p in $(TEST_DEPS); do \
+		dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; \
+	done); \
+	if [ -n "$$missing" ]; then \
+		echo "installing: $$missing"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+
+$(LINT_VENV)/.done: Makefile
+	$(PYTHON) -m venv --system-site-packages $(LINT_VENV)
+	$(LINT_VENV)/bin/pip install -q --disable-pip-version-check ruff==$(RUFF_VERSION) mypy==$(MYPY_VERSION)
+	touch $@
+
+lint-deps: deps $(LINT_VENV)/.done
+
+lint: lint-deps
+	$(LINT_VENV)/bin/ruff check src tests
+	$(LINT_VENV)/bin/ruff format --check src tests
+	$(LINT_VENV)/bin/mypy
+	shellcheck .ci/run
+
+test: deps
+	$(PYTHON) -m pytest -q tests
+
+check: lint test
+
+bench: deps
+	$(PYTHON) tests/bench_startup.py --output docs/performance.md
+
+clean:
+	rm -rf $(BUILD) dist .pytest_cache .mypy_cache .ruff_cache
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +

@@ -1,0 +1,261 @@
+"""irisxe-sriov-ctl: thin click commands over the irisxe_sriov modules.
+
+Imports of jinja2 and python-debian stay inside the commands that need them, so the
+read-only commands start fast (make bench).
+"""
+
+import json
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, NoReturn
+
+import click
+
+from irisxe_sriov import __version__
+from irisxe_sriov.paths import Paths
+
+PROG = "irisxe-sriov-ctl"
+EXIT_FAILED = 1
+EXIT_BAD_INPUT = 2
+
+
+class Problems(click.ClickException):
+    """Errors a person can act on: one line each, then the exit status."""
+
+    def __init__(self, problems: list[str], exit_code: int) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = problems
+        self.exit_code = exit_code
+
+    def show(self, file: Any = None) -> None:
+        for problem in self.problems:
+            click.echo(f"{PROG}: error: {problem}", err=True)
+
+
+def bad_input(problems: list[str]) -> NoReturn:
+    raise Problems(problems, EXIT_BAD_INPUT)
+
+
+def failed(problem: str) -> NoReturn:
+    raise Problems([problem], EXIT_FAILED)
+
+
+@contextmanager
+def settings_errors_are_bad_input() -> Iterator[None]:
+    from irisxe_sriov.settings import SettingsError
+
+    try:
+        yield
+    except SettingsError as error:
+        bad_input(error.problems)
+
+
+def echo(line: str) -> None:
+    click.echo(line)
+
+
+def print_json(document: object) -> None:
+    click.echo(json.dumps(document, indent=2, sort_keys=True))
+
+
+def describe_os_error(error: OSError) -> str:
+    where = f": {error.filename}" if error.filename else ""
+    return f"{error.strerror or error}{where}"
+
+
+class Group(click.Group):
+    """Turns any OSError of a command into one line and exit status 1."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except OSError as error:
+            failed(describe_os_error(error))
+
+
+@click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name=PROG)
+@click.option(
+    "--root",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    default="/",
+    show_default=True,
+    envvar="IRISXE_SRIOV_ROOT",
+    help="Work on the system under DIR (env IRISXE_SRIOV_ROOT). Under a root other than / "
+    "no host command runs: it is printed as 'would run'.",
+    metavar="DIR",
+)
+@click.pass_context
+def cli(context: click.Context, root: Path) -> None:
+    """Intel iGPU SR-IOV on Debian 13: status, diagnosis and configuration.
+
+    Settings live in /etc/default/irisxe-sriov; every other file is derived from it.
+    Exit status: 0 fine, 1 a failed check or operation, 2 bad input.
+    """
+    context.obj = Paths(root)
+
+
+def paths_of(context: click.Context) -> Paths:
+    paths = context.obj
+    assert isinstance(paths, Paths)
+    return paths
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print the status as JSON.")
+@click.pass_context
+def status(context: click.Context, as_json: bool) -> None:
+    """Show the PF, its VFs with driver and role, the settings, and what differs from
+    what is running (a pending reboot)."""
+    from irisxe_sriov import bootloader, situation
+    from irisxe_sriov import status as reporting
+
+    paths = paths_of(context)
+    with settings_errors_are_bad_input():
+        read = situation.load(paths)
+    boot = bootloader.resolve(read.settings.bootloader, paths)
+    document = reporting.report(read.host, read.settings, boot)
+    if as_json:
+        print_json(document)
+    else:
+        echo(reporting.format_text(document))
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print the findings as JSON.")
+@click.pass_context
+def doctor(context: click.Context, as_json: bool) -> None:
+    """Check every requirement and known trap; exit 1 when a check fails."""
+    from irisxe_sriov import bootloader, host, packages, pin, settings, situation
+    from irisxe_sriov import doctor as diagnosis
+
+    paths = paths_of(context)
+    problems: tuple[str, ...] = ()
+    try:
+        read = situation.load(paths)
+        current, state = read.settings, read.host
+    except settings.SettingsError as error:
+        # Diagnose with the defaults rather than refuse: a broken file is one finding.
+        problems = tuple(error.problems)
+        current = settings.Settings()
+        state = host.scan(paths, current.pf)
+    version = packages.installed_version(paths, pin.DRIVER_PACKAGE)
+    evidence = diagnosis.Evidence(
+        settings_problems=problems,
+        driver_package_version=version,
+        driver_package_matches=version is not None
+        and packages.same_version(version, pin.DRIVER_VERSION),
+    )
+    boot = bootloader.resolve(current.bootloader, paths)
+    findings = diagnosis.diagnose(state, current, boot, evidence)
+    if as_json:
+        print_json([finding.as_dict() for finding in findings])
+    else:
+        echo(diagnosis.format_text(findings))
+    if diagnosis.failed(findings):
+        sys.exit(EXIT_FAILED)
+
+
+@cli.group()
+def config() -> None:
+    """Show or change the settings in /etc/default/irisxe-sriov."""
+
+
+@config.command("show")
+@click.option("--json", "as_json", is_flag=True, help="Print the settings as JSON.")
+@click.pass_context
+def config_show(context: click.Context, as_json: bool) -> None:
+    """Show the settings (defaults where the file is missing)."""
+    from irisxe_sriov import situation
+
+    paths = paths_of(context)
+    with settings_errors_are_bad_input():
+        read = situation.load(paths)
+    values = read.settings.values()
+    if as_json:
+        exists = read.settings_text is not None
+        print_json({**values, "num_vfs": read.settings.num_vfs, "file_exists": exists})
+        return
+    for name, value in values.items():
+        echo(f"{name}={value}")
+    if read.settings_text is None:
+        echo(f"# {paths.display(paths.settings)} does not exist: these are the defaults")
+
+
+DRY_RUN = click.option(
+    "--dry-run",
+    "-n",
+    is_flag=True,
+    help="Print the changes as diffs and the commands; change nothing.",
+)
+
+
+def carry_out(paths: Paths, dry_run: bool, values: dict[str, str] | None) -> None:
+    """Validate, plan and (unless dry_run) write: the common part of apply and config set."""
+    from irisxe_sriov import apply, configure, render, situation
+    from irisxe_sriov import settings as settings_file
+
+    def plan_now() -> Any:
+        with settings_errors_are_bad_input():
+            read = situation.load(paths, values)
+        text = None
+        if values:
+            if read.settings_text is None:
+                text = render.settings_file(read.settings)
+            else:
+                text = settings_file.update_text(read.settings_text, values)
+        return configure.make_plan(paths, read, text)
+
+    plan = plan_now()
+    runner = apply.Runner(live=paths.is_host and not dry_run, echo=echo)
+    if dry_run:
+        apply.show(plan, echo)
+        for command in plan.commands:
+            runner.run(command)
+        if plan.empty:
+            echo("nothing to change")
+        elif plan.reboot:
+            echo("a reboot would be needed")
+        return
+    with apply.locked(paths):
+        plan = plan_now()  # again under the lock: another apply may have run meanwhile
+        if plan.empty:
+            echo("nothing to change")
+            return
+        try:
+            apply.execute(plan, paths, runner, echo)
+        except apply.ApplyError as error:
+            failed(str(error))
+
+
+@config.command("set")
+@click.argument("assignments", nargs=-1, required=True, metavar="KEY=VALUE...")
+@DRY_RUN
+@click.pass_context
+def config_set(context: click.Context, assignments: tuple[str, ...], dry_run: bool) -> None:
+    """Change settings and apply them.
+
+    Keys: driver (i915|xe), num_vfs (0-7), bootloader (auto|grub|systemd-boot|proxmox|none),
+    vf_roles ("N:ROLE ..." with ROLE vfio|host|none), pf (PCI address of the GPU).
+    Every value is checked first; on any error nothing is written.
+    """
+    from irisxe_sriov import settings
+
+    with settings_errors_are_bad_input():
+        values = settings.parse_assignments(list(assignments))
+    carry_out(paths_of(context), dry_run, values)
+
+
+@cli.command("apply")
+@DRY_RUN
+@click.pass_context
+def apply_command(context: click.Context, dry_run: bool) -> None:
+    """Write every file derived from the settings, then run what the changes need
+    (update-grub, update-initramfs, proxmox-boot-tool)."""
+    carry_out(paths_of(context), dry_run, None)
+
+
+def main() -> None:
+    cli(prog_name=PROG)

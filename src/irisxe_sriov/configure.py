@@ -1,0 +1,58 @@
+"""Render and plan from what was read: everything `apply` needs, nothing written."""
+
+from irisxe_sriov import bootloader, render
+from irisxe_sriov import plan as planning
+from irisxe_sriov.host import read_optional
+from irisxe_sriov.paths import Paths
+from irisxe_sriov.situation import Situation
+
+UPDATE_INITRAMFS = ("update-initramfs", "-u", "-k", "all")
+
+
+def desired(paths: Paths, situation: Situation) -> render.Rendered:
+    boot = bootloader.resolve(situation.settings.bootloader, paths)
+    return render.render(
+        situation.settings,
+        paths,
+        device=situation.host.pf.device,
+        boot_path=boot.name,
+        kernel_cmdline=read_optional(paths.kernel_cmdline),
+        proc_cmdline=situation.host.cmdline,
+        cmdline_record=read_optional(paths.cmdline_record),
+    )
+
+
+def make_plan(paths: Paths, situation: Situation, settings_text: str | None) -> planning.Plan:
+    """The plan for the configuration in `situation`; `settings_text` is the settings file
+    to write (None: keep the file, or write the defaults when there is none)."""
+    rendered = desired(paths, situation)
+    settings_path = paths.display(paths.settings)
+    if settings_text is None:
+        settings_text = situation.settings_text or render.settings_file(situation.settings)
+    owned = {settings_path: settings_text, **rendered.owned}
+    manifest_text = read_optional(paths.manifest)
+    names = {*owned, *rendered.edited, *planning.parse_manifest(manifest_text)}
+    on_disk = {name: read_optional(paths.at(name)) for name in names if not name.endswith("/")}
+
+    grub = paths.display(paths.grub_dropin)
+    kernel_cmdline = paths.display(paths.kernel_cmdline)
+    modprobe = paths.display(paths.modprobe_conf)
+    commands: dict[str, tuple[str, ...]] = {
+        # mkinitramfs copies /etc/modprobe.d into every initrd (facts.md: 4).
+        modprobe: UPDATE_INITRAMFS,
+    }
+    # A drop-in that is written or removed both need grub.cfg regenerated.
+    grub_refresh = bootloader.refresh_command(bootloader.GRUB, paths)
+    if grub_refresh is not None:
+        commands[grub] = tuple(grub_refresh)
+    if rendered.bootloader in (bootloader.SYSTEMD_BOOT, bootloader.PROXMOX):
+        refresh = bootloader.refresh_command(rendered.bootloader, paths)
+        commands[kernel_cmdline] = tuple(refresh or ())
+    return planning.make_plan(
+        owned=owned,
+        edited=rendered.edited,
+        on_disk=on_disk,
+        manifest_text=manifest_text,
+        reboot_files=frozenset({grub, kernel_cmdline, modprobe}),
+        commands_by_file=commands,
+    )

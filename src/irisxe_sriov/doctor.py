@@ -1,0 +1,354 @@
+"""HostState -> findings, one per requirement of the guide and per trap in facts.md. Pure.
+
+Every failing finding carries the fix a person can act on.
+"""
+
+import re
+from typing import Any, NamedTuple
+
+from irisxe_sriov import cmdline, pciids, pin
+from irisxe_sriov.bootloader import Detection
+from irisxe_sriov.host import HostState
+from irisxe_sriov.settings import DRIVERS, VFIO_DRIVER, Settings
+
+OK, WARN, FAIL, SKIP = "ok", "warn", "fail", "skip"
+APPLY_AND_REBOOT = "run 'irisxe-sriov-ctl apply', then reboot"
+
+
+class Finding(NamedTuple):
+    id: str
+    level: str
+    message: str
+    fix: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        return self._asdict()
+
+
+class Evidence(NamedTuple):
+    """What doctor reads beyond HostState (kept out of the fast `status` path)."""
+
+    settings_problems: tuple[str, ...]
+    driver_package_version: str | None
+    driver_package_matches: bool
+
+
+def os_finding(state: HostState) -> Finding:
+    if state.os_id == "debian" and state.os_version_id == "13":
+        return Finding("os.debian13", OK, "Debian 13")
+    seen = f"{state.os_id or 'unknown'} {state.os_version_id or ''}".strip()
+    return Finding(
+        "os.debian13",
+        WARN,
+        f"this is {seen}; irisxe-sriov is made for Debian 13",
+        "use Debian 13 (trixie)",
+    )
+
+
+def gpu_finding(state: HostState, settings: Settings) -> Finding:
+    pf = state.pf
+    if not pf.present:
+        return Finding(
+            "gpu.present",
+            FAIL,
+            f"no PCI device at {pf.address}",
+            "check 'lspci -Dnn | grep -i vga' and set pf=ADDRESS if the GPU is elsewhere",
+        )
+    ident = f"{pf.vendor or '?'}:{pf.device or '?'}"
+    if pf.platform is None:
+        return Finding(
+            "gpu.present",
+            FAIL,
+            f"{pf.address} ({ident}) is not a supported Intel GPU",
+            "SR-IOV needs an Alder Lake or Raptor Lake iGPU (12th-14th gen)",
+        )
+    name = pciids.description_of(pf.platform)
+    return Finding("gpu.present", OK, f"{pf.address} ({ident}) is {pf.platform}, {name}")
+
+
+def iommu_finding(state: HostState) -> Finding:
+    if state.iommu is None:
+        return Finding("iommu.enabled", SKIP, "no /sys/class to read the IOMMU state from")
+    if state.iommu:
+        return Finding("iommu.enabled", OK, "an IOMMU is active")
+    return Finding(
+        "iommu.enabled",
+        FAIL,
+        "no IOMMU is active: vfio-pci cannot take VFs",
+        "enable VT-d in the firmware set-up, then "
+        + APPLY_AND_REBOOT
+        + " (it adds intel_iommu=on)",
+    )
+
+
+def kernel_finding(state: HostState) -> Finding:
+    release = state.kernel_release
+    if release is None:
+        return Finding("kernel.range", SKIP, "kernel release unknown")
+    if re.match(pin.KERNEL_PATTERN, release):
+        return Finding(
+            "kernel.range",
+            OK,
+            f"kernel {release} is within the pin's range ({pin.KERNEL_RANGE_TEXT})",
+        )
+    return Finding(
+        "kernel.range",
+        FAIL,
+        f"kernel {release} is outside {pin.DRIVER_PACKAGE} {pin.DRIVER_VERSION}'s "
+        f"range ({pin.KERNEL_RANGE_TEXT})",
+        f"boot a Debian kernel from {pin.KERNEL_RANGE_TEXT}",
+    )
+
+
+def package_finding(evidence: Evidence) -> Finding:
+    wanted = f"{pin.DRIVER_PACKAGE} {pin.DRIVER_VERSION}"
+    fix = (
+        f"install {pin.DRIVER_PACKAGE}_{pin.DRIVER_VERSION}_amd64.deb from the upstream "
+        f"release page (see /usr/share/doc/irisxe-sriov/README.Debian)"
+    )
+    if evidence.driver_package_version is None:
+        return Finding("driver.package", FAIL, f"{pin.DRIVER_PACKAGE} is not installed", fix)
+    if not evidence.driver_package_matches:
+        return Finding(
+            "driver.package",
+            FAIL,
+            f"{pin.DRIVER_PACKAGE} "
+            f"{evidence.driver_package_version} is installed, the pin is {wanted}",
+            fix,
+        )
+    return Finding("driver.package", OK, f"{wanted} is installed")
+
+
+def module_findings(state: HostState, settings: Settings) -> list[Finding]:
+    module = state.modules[settings.driver]
+    other = state.modules[next(name for name in DRIVERS if name != settings.driver)]
+    findings = []
+    if not module.loaded:
+        findings.append(
+            Finding("module.loaded", FAIL, f"{settings.driver} is not loaded", APPLY_AND_REBOOT)
+        )
+    else:
+        findings.append(Finding("module.loaded", OK, f"{settings.driver} is loaded"))
+    if not module.loaded:
+        findings.append(Finding("module.dkms", SKIP, f"{settings.driver} is not loaded"))
+    elif module.version == pin.MODULE_VERSION:
+        findings.append(
+            Finding(
+                "module.dkms",
+                OK,
+                f"{settings.driver} is the pinned DKMS build ({pin.MODULE_VERSION})",
+            )
+        )
+    else:
+        findings.append(
+            Finding(
+                "module.dkms",
+                FAIL,
+                f"{settings.driver} is the stock kernel module (version "
+                f"{module.version or 'none'}), not {pin.DRIVER_PACKAGE}'s {pin.MODULE_VERSION}",
+                f"check 'dkms status {pin.DRIVER_PACKAGE}' for this kernel and boot one it is "
+                f"built for",
+            )
+        )
+    if other.loaded:
+        findings.append(
+            Finding(
+                "module.other",
+                FAIL,
+                f"{other.name} is loaded although {settings.driver} is configured",
+                APPLY_AND_REBOOT + f" (it blacklists {other.name})",
+            )
+        )
+    else:
+        findings.append(Finding("module.other", OK, f"{other.name} is not loaded"))
+    if settings.driver != "i915" or not module.loaded:
+        findings.append(Finding("guc.enabled", SKIP, "only i915 has enable_guc"))
+    else:
+        guc = module.parameters.get("enable_guc")
+        if guc == str(pin.I915_ENABLE_GUC):
+            findings.append(Finding("guc.enabled", OK, f"i915.enable_guc={guc}"))
+        else:
+            findings.append(
+                Finding(
+                    "guc.enabled",
+                    FAIL,
+                    f"i915.enable_guc is {guc or 'unknown'}, SR-IOV needs {pin.I915_ENABLE_GUC}",
+                    APPLY_AND_REBOOT,
+                )
+            )
+    return findings
+
+
+def cmdline_finding(state: HostState, settings: Settings) -> Finding:
+    if state.cmdline is None:
+        return Finding("cmdline.parameters", SKIP, "/proc/cmdline is unreadable")
+    missing = cmdline.missing_from(state.cmdline, cmdline.wanted_tokens(settings, state.pf.device))
+    if missing:
+        return Finding(
+            "cmdline.parameters",
+            FAIL,
+            f"the running kernel command line lacks {' '.join(missing)}",
+            APPLY_AND_REBOOT,
+        )
+    return Finding("cmdline.parameters", OK, "the kernel command line has every parameter")
+
+
+def sriov_findings(state: HostState, settings: Settings) -> list[Finding]:
+    pf = state.pf
+    if not pf.present:
+        return [Finding("sriov.totalvfs", SKIP, "no PF"), Finding("sriov.numvfs", SKIP, "no PF")]
+    findings = []
+    if pf.sriov_totalvfs is None:
+        findings.append(
+            Finding(
+                "sriov.totalvfs",
+                FAIL,
+                f"{pf.address} has no sriov_totalvfs: its driver "
+                f"({pf.driver or 'none'}) offers no SR-IOV",
+                "load the pinned DKMS driver: " + APPLY_AND_REBOOT,
+            )
+        )
+    elif pf.sriov_totalvfs == 0:
+        findings.append(
+            Finding(
+                "sriov.totalvfs",
+                FAIL,
+                "sriov_totalvfs is 0: max_vfs did not apply",
+                APPLY_AND_REBOOT,
+            )
+        )
+    else:
+        findings.append(Finding("sriov.totalvfs", OK, f"sriov_totalvfs is {pf.sriov_totalvfs}"))
+    if pf.sriov_numvfs == settings.num_vfs:
+        findings.append(Finding("sriov.numvfs", OK, f"{settings.num_vfs} VFs exist as configured"))
+    else:
+        findings.append(
+            Finding(
+                "sriov.numvfs",
+                FAIL,
+                f"{pf.sriov_numvfs if pf.sriov_numvfs is not None else 'no'} VFs "
+                f"exist, {settings.num_vfs} configured",
+                "reboot",
+            )
+        )
+    return findings
+
+
+def vf_findings(state: HostState, settings: Settings) -> list[Finding]:
+    findings = []
+    present = {vf.number: vf for vf in state.vfs}
+    for index, role in settings.roles():
+        vf = present.get(index)
+        expected = settings.expected_driver(index)
+        name = f"vf.{index}.driver"
+        if vf is None:
+            findings.append(Finding(name, SKIP, f"VF {index} does not exist"))
+        elif vf.driver == expected:
+            findings.append(
+                Finding(
+                    name,
+                    OK,
+                    f"VF {index} ({vf.address}) is on "
+                    f"{expected or 'no driver'} as its role {role} asks",
+                )
+            )
+        else:
+            findings.append(
+                Finding(
+                    name,
+                    FAIL,
+                    f"VF {index} ({vf.address}) is on {vf.driver or 'no driver'}, "
+                    f"its role {role} wants {expected or 'no driver'}",
+                    "reboot",
+                )
+            )
+    if state.pf.present and state.pf.driver == VFIO_DRIVER:
+        findings.append(
+            Finding(
+                "pf.not_vfio",
+                FAIL,
+                f"the PF {state.pf.address} is on vfio-pci, which disables every VF",
+                f"driverctl unset-override {state.pf.address}; reboot",
+            )
+        )
+    elif state.pf.present:
+        findings.append(
+            Finding("pf.not_vfio", OK, f"the PF is on {state.pf.driver or 'no driver'}")
+        )
+    return findings
+
+
+def tools_findings(state: HostState) -> list[Finding]:
+    findings = []
+    if state.sysfs_conf_present:
+        findings.append(Finding("sysfsutils.conf", OK, "/etc/sysfs.conf exists"))
+    else:
+        findings.append(
+            Finding(
+                "sysfsutils.conf",
+                FAIL,
+                "/etc/sysfs.conf is missing, so sysfsutils ignores /etc/sysfs.d",
+                "apt install --reinstall sysfsutils",
+            )
+        )
+    if state.driverctl_present:
+        findings.append(Finding("driverctl.installed", OK, "driverctl is installed"))
+    else:
+        findings.append(
+            Finding(
+                "driverctl.installed", FAIL, "driverctl is not installed", "apt install driverctl"
+            )
+        )
+    return findings
+
+
+def boot_finding(boot: Detection) -> Finding:
+    if boot.name is None:
+        return Finding(
+            "bootloader.found",
+            FAIL,
+            f"no boot path found: {boot.evidence}",
+            "set bootloader=grub, systemd-boot, proxmox or none with 'irisxe-sriov-ctl config set'",
+        )
+    return Finding("bootloader.found", OK, f"boot path {boot.name}: {boot.evidence}")
+
+
+def diagnose(
+    state: HostState, settings: Settings, boot: Detection, evidence: Evidence
+) -> list[Finding]:
+    if evidence.settings_problems:
+        settings_finding = Finding(
+            "settings.valid",
+            FAIL,
+            "; ".join(evidence.settings_problems),
+            "fix /etc/default/irisxe-sriov (defaults are assumed meanwhile)",
+        )
+    else:
+        settings_finding = Finding("settings.valid", OK, "/etc/default/irisxe-sriov is valid")
+    return [
+        settings_finding,
+        os_finding(state),
+        gpu_finding(state, settings),
+        iommu_finding(state),
+        kernel_finding(state),
+        package_finding(evidence),
+        *module_findings(state, settings),
+        cmdline_finding(state, settings),
+        *sriov_findings(state, settings),
+        *vf_findings(state, settings),
+        *tools_findings(state),
+        boot_finding(boot),
+    ]
+
+
+def failed(findings: list[Finding]) -> bool:
+    return any(finding.level == FAIL for finding in findings)
+
+
+def format_text(findings: list[Finding]) -> str:
+    lines = []
+    for finding in findings:
+        lines.append(f"[{finding.level.upper():<4}] {finding.id}: {finding.message}")
+        if finding.level in (FAIL, WARN) and finding.fix:
+            lines.append(f"       fix: {finding.fix}")
+    return "\n".join(lines)

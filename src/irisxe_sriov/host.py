@@ -1,0 +1,232 @@
+"""Read-only scan of a root into a frozen HostState.
+
+Every attribute that is missing or unreadable becomes None ("unknown"), never an exception:
+a half-populated sysfs (no driver bound, stock driver without SR-IOV, a container) is the
+normal case this tool is run in.
+"""
+
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from types import MappingProxyType
+from typing import NamedTuple
+
+from irisxe_sriov import pciids
+from irisxe_sriov.paths import Paths
+
+# Module parameters worth showing; reading every i915 parameter costs time for nothing.
+INTERESTING_PARAMETERS = ("enable_guc", "max_vfs", "force_probe")
+WATCHED_MODULES = ("i915", "xe", "vfio_pci")
+
+
+class PciFunction(NamedTuple):
+    """A PF (number 0) or a VF (number N: VF N as people count them; virtfn0 is VF 1).
+
+    NamedTuple rather than a dataclass: it is three times cheaper to create at import,
+    and `status` start-up is measured (make bench).
+    """
+
+    address: str
+    present: bool = False
+    vendor: str | None = None
+    device: str | None = None
+    driver: str | None = None
+    driver_override: str | None = None
+    iommu_group: int | None = None
+    render_node: str | None = None
+    number: int = 0
+    # SR-IOV attributes of a PF; None for VFs and where unknown
+    sriov_totalvfs: int | None = None
+    sriov_numvfs: int | None = None
+    sriov_drivers_autoprobe: bool | None = None
+
+    @property
+    def platform(self) -> str | None:
+        return pciids.platform_of(self.vendor, self.device)
+
+
+class KernelModule(NamedTuple):
+    name: str
+    loaded: bool
+    version: str | None = None
+    parameters: Mapping[str, str] = MappingProxyType({})
+
+
+class HostState(NamedTuple):
+    pf: PciFunction
+    vfs: tuple[PciFunction, ...]
+    modules: dict[str, KernelModule]
+    cmdline: str | None
+    kernel_release: str | None
+    os_id: str | None
+    os_version_id: str | None
+    iommu: bool | None
+    sysfs_conf_present: bool
+    driverctl_present: bool
+
+
+# --- pure parsing -------------------------------------------------------------------------
+
+
+def parse_hex_id(text: str | None) -> str | None:
+    """'0xA7A0\\n' -> 'a7a0'."""
+    if text is None:
+        return None
+    match = re.fullmatch(r"(?:0x)?([0-9a-fA-F]{4})", text.strip())
+    return match.group(1).lower() if match else None
+
+
+def parse_int(text: str | None) -> int | None:
+    if text is None:
+        return None
+    try:
+        return int(text.strip())
+    except ValueError:
+        return None
+
+
+def parse_override(text: str | None) -> str | None:
+    """driver_override reads '(null)' when unset."""
+    if text is None:
+        return None
+    value = text.strip()
+    return None if value in ("", "(null)") else value
+
+
+def parse_os_release(text: str) -> dict[str, str]:
+    values: dict[str, str] = {}
+    for line in text.splitlines():
+        key, sep, value = line.partition("=")
+        if sep and key.strip() and not key.startswith("#"):
+            values[key.strip()] = value.strip().strip("\"'")
+    return values
+
+
+# --- reading ------------------------------------------------------------------------------
+
+
+def read_text(path: Path) -> str | None:
+    try:
+        return path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return None
+
+
+def read_optional(path: Path) -> str | None:
+    """A file's text, None only when it does not exist: unlike read_text, an unreadable
+    file is an error, so a plan never mistakes it for an absent one and overwrites it."""
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None
+
+
+def link_name(path: Path) -> str | None:
+    """Last component of a symlink's target (driver, iommu_group), None if absent."""
+    try:
+        return path.readlink().name
+    except OSError:
+        return None
+
+
+def render_node(device_dir: Path) -> str | None:
+    try:
+        names = sorted(entry.name for entry in (device_dir / "drm").iterdir())
+    except OSError:
+        return None
+    nodes = [name for name in names if name.startswith("renderD")]
+    return nodes[0] if nodes else None
+
+
+def read_function(device_dir: Path, address: str, number: int) -> PciFunction:
+    return PciFunction(
+        address=address,
+        present=device_dir.exists(),
+        vendor=parse_hex_id(read_text(device_dir / "vendor")),
+        device=parse_hex_id(read_text(device_dir / "device")),
+        driver=link_name(device_dir / "driver"),
+        driver_override=parse_override(read_text(device_dir / "driver_override")),
+        iommu_group=parse_int(link_name(device_dir / "iommu_group")),
+        render_node=render_node(device_dir),
+        number=number,
+    )
+
+
+def read_pf(paths: Paths, address: str) -> PciFunction:
+    device_dir = paths.pci_device(address)
+    if not device_dir.exists():
+        return PciFunction(address=address)
+    autoprobe = parse_int(read_text(device_dir / "sriov_drivers_autoprobe"))
+    return read_function(device_dir, address, 0)._replace(
+        sriov_totalvfs=parse_int(read_text(device_dir / "sriov_totalvfs")),
+        sriov_numvfs=parse_int(read_text(device_dir / "sriov_numvfs")),
+        sriov_drivers_autoprobe=None if autoprobe is None else autoprobe == 1,
+    )
+
+
+def read_vfs(paths: Paths, pf_address: str) -> tuple[PciFunction, ...]:
+    """VFs from the PF's virtfnN links; their targets give the VF addresses."""
+    device_dir = paths.pci_device(pf_address)
+    try:
+        links = [entry for entry in device_dir.iterdir() if entry.name.startswith("virtfn")]
+    except OSError:
+        return ()
+    vfs = []
+    for link in links:
+        number = parse_int(link.name.removeprefix("virtfn"))
+        address = link_name(link)
+        if number is None or address is None:
+            continue
+        vfs.append(read_function(paths.pci_device(address), address, number + 1))
+    return tuple(sorted(vfs, key=lambda vf: vf.number))
+
+
+def read_module(paths: Paths, name: str) -> KernelModule:
+    module_dir = paths.module(name)
+    if not module_dir.is_dir():
+        return KernelModule(name=name, loaded=False)
+    parameters = {}
+    for parameter in INTERESTING_PARAMETERS:
+        value = read_text(module_dir / "parameters" / parameter)
+        if value is not None:
+            parameters[parameter] = value.strip()
+    version = read_text(module_dir / "version")
+    return KernelModule(
+        name=name,
+        loaded=True,
+        version=None if version is None else version.strip(),
+        parameters=parameters,
+    )
+
+
+def read_iommu(paths: Paths) -> bool | None:
+    """True when the kernel registered an IOMMU (dmar0 ...), None when sysfs is absent."""
+    try:
+        return any(paths.iommu_class.iterdir())
+    except FileNotFoundError:
+        return False if paths.at("/sys/class").is_dir() else None
+    except OSError:
+        return None
+
+
+def scan(paths: Paths, pf_address: str) -> HostState:
+    os_release: dict[str, str] = {}
+    for candidate in paths.os_release:
+        text = read_text(candidate)
+        if text is not None:
+            os_release = parse_os_release(text)
+            break
+    cmdline = read_text(paths.proc_cmdline)
+    release = read_text(paths.kernel_release)
+    return HostState(
+        pf=read_pf(paths, pf_address),
+        vfs=read_vfs(paths, pf_address),
+        modules={name: read_module(paths, name) for name in WATCHED_MODULES},
+        cmdline=None if cmdline is None else cmdline.strip(),
+        kernel_release=None if release is None else release.strip(),
+        os_id=os_release.get("ID"),
+        os_version_id=os_release.get("VERSION_ID"),
+        iommu=read_iommu(paths),
+        sysfs_conf_present=paths.sysfs_conf.exists(),
+        driverctl_present=paths.driverctl_bin.exists(),
+    )

@@ -1,0 +1,127 @@
+"""Settings + host state -> the content of every file this package manages. Pure.
+
+Nothing here reads or writes the disk: the caller passes what it read (the current
+/etc/kernel/cmdline, the record of our earlier edits) and gets texts keyed by path.
+"""
+
+from typing import NamedTuple
+
+import jinja2
+
+from irisxe_sriov import bootloader, cmdline, pin
+from irisxe_sriov.paths import Paths
+from irisxe_sriov.settings import DRIVERS, VFIO_DRIVER, Settings
+
+
+class Rendered(NamedTuple):
+    owned: dict[str, str]  # host path -> text, for files this package owns (purge deletes)
+    edited: dict[str, str]  # host path -> text, for the admin's files edited in place
+    tokens: tuple[str, ...]  # kernel parameters the configuration needs
+    bootloader: str | None  # the boot path written for, None when none was found
+
+
+def environment() -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=jinja2.PackageLoader("irisxe_sriov", "templates"),
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        undefined=jinja2.StrictUndefined,
+        autoescape=False,
+    )
+
+
+def settings_file(settings: Settings) -> str:
+    """A fresh, commented /etc/default/irisxe-sriov."""
+    return environment().get_template("settings.j2").render(values=settings.values(), pin=pin)
+
+
+def initial_cmdline(proc_cmdline: str | None) -> str:
+    """/etc/kernel/cmdline made from the running one, without the boot loader's own
+    BOOT_IMAGE= and initrd= (facts.md: 4, kernel-install falls back to /proc/cmdline)."""
+    tokens = cmdline.split(proc_cmdline or "")
+    kept = [t for t in tokens if cmdline.key_of(t) not in ("BOOT_IMAGE", "initrd")]
+    return " ".join(kept) + "\n"
+
+
+def edit_kernel_cmdline(
+    current: str | None,
+    proc_cmdline: str | None,
+    record: str | None,
+    wanted: list[str],
+    first_line_only: bool,
+) -> tuple[str, str]:
+    """New /etc/kernel/cmdline text and the new record. Proxmox reads only the first line."""
+    text = current if current is not None else initial_cmdline(proc_cmdline)
+    first, newline, rest = text.partition("\n") if first_line_only else (text, "", "")
+    result = cmdline.undo_then_apply(first, cmdline.parse_record(record), list(wanted))
+    return result.line + newline + rest, cmdline.format_record(result.edits)
+
+
+def undo_kernel_cmdline(current: str, record: str | None) -> str:
+    """/etc/kernel/cmdline with our recorded edits taken back."""
+    return cmdline.undo(current, cmdline.parse_record(record))
+
+
+def render(
+    settings: Settings,
+    paths: Paths,
+    *,
+    device: str | None,
+    boot_path: str | None,
+    kernel_cmdline: str | None,
+    proc_cmdline: str | None,
+    cmdline_record: str | None,
+) -> Rendered:
+    env = environment()
+    wanted = cmdline.wanted_tokens(settings, device)
+    other = next(name for name in DRIVERS if name != settings.driver)
+    force_probe = next((t.partition("=")[2] for t in wanted if t.startswith("xe.force_probe=")), "")
+    owned: dict[str, str] = {}
+    edited: dict[str, str] = {}
+
+    def put(path: str, template: str, **values: object) -> None:
+        owned[path] = env.get_template(template).render(pin=pin, **values)
+
+    put(
+        paths.display(paths.modprobe_conf),
+        "modprobe.conf.j2",
+        driver=settings.driver,
+        other=other,
+        force_probe=force_probe,
+    )
+    roles = settings.roles()
+    # Autoprobe stays on only when every VF is meant for the host driver (facts.md: 5).
+    autoprobe = int(all(role == "host" for _, role in roles))
+    put(
+        paths.display(paths.sysfs_dropin),
+        "sysfs.conf.j2",
+        pf=settings.pf,
+        num_vfs=settings.num_vfs,
+        autoprobe=autoprobe,
+    )
+    for index, role in roles:
+        if role == "vfio":
+            # driverctl reads the file's content as the driver name (facts.md: 5).
+            owned[paths.display(paths.driverctl_override(settings.vf_address(index)))] = (
+                VFIO_DRIVER + "\n"
+            )
+
+    if boot_path == bootloader.GRUB:
+        put(paths.display(paths.grub_dropin), "grub.cfg.j2", tokens=wanted)
+    if boot_path in (bootloader.SYSTEMD_BOOT, bootloader.PROXMOX):
+        text, record = edit_kernel_cmdline(
+            kernel_cmdline,
+            proc_cmdline,
+            cmdline_record,
+            wanted,
+            first_line_only=boot_path == bootloader.PROXMOX,
+        )
+        edited[paths.display(paths.kernel_cmdline)] = text
+        owned[paths.display(paths.cmdline_record)] = record
+    elif kernel_cmdline is not None and cmdline.parse_record(cmdline_record):
+        # The boot path changed away from /etc/kernel/cmdline: give the admin's line back.
+        edited[paths.display(paths.kernel_cmdline)] = undo_kernel_cmdline(
+            kernel_cmdline, cmdline_record
+        )
+    return Rendered(owned=owned, edited=edited, tokens=tuple(wanted), bootloader=boot_path)

@@ -1,0 +1,32 @@
+"""Read the settings file and scan the host: what every command starts from.
+
+Kept free of jinja2 and of the writer so that `status` and `doctor` start fast.
+"""
+
+from typing import NamedTuple
+
+from irisxe_sriov import host, settings
+from irisxe_sriov.paths import Paths
+
+
+class Situation(NamedTuple):
+    """What was read from a root: the settings file and the host."""
+
+    settings_text: str | None
+    settings: settings.Settings
+    host: host.HostState
+
+
+def load(paths: Paths, values: dict[str, str] | None = None) -> Situation:
+    """Read the settings file (with `values` laid over it) and scan the host.
+
+    Raises settings.SettingsError for a bad file or bad values.
+    """
+    text = host.read_optional(paths.settings)
+    raw = {} if text is None else settings.parse_lines(text, paths.display(paths.settings))
+    raw.update(values or {})
+    pf_address = raw.get("pf", settings.DEFAULT_PF)
+    # A malformed PF address is reported by build(); scan the default meanwhile.
+    scan_address = pf_address if settings.PF_RE.fullmatch(pf_address) else settings.DEFAULT_PF
+    state = host.scan(paths, scan_address)
+    return Situation(text, settings.build(raw, state.pf.sriov_totalvfs), state)

@@ -1,0 +1,211 @@
+"""What is configured vs what is running. Pure: HostState + Settings -> a report.
+
+Kept free of jinja2 and python-debian: `status` is the command people run most, and its
+start-up time is measured (make bench).
+"""
+
+from typing import Any, NamedTuple
+
+from irisxe_sriov import cmdline, pciids, pin
+from irisxe_sriov.bootloader import Detection
+from irisxe_sriov.host import HostState
+from irisxe_sriov.settings import Settings
+
+REBOOT_FIX = "reboot (run 'irisxe-sriov-ctl apply' first if the files are not written yet)"
+
+
+class Pending(NamedTuple):
+    what: str
+    fix: str
+    reboot: bool
+
+
+def is_dkms_build(version: str | None) -> bool:
+    return version == pin.MODULE_VERSION
+
+
+def pending(state: HostState, settings: Settings) -> list[Pending]:
+    items: list[Pending] = []
+    wanted = cmdline.wanted_tokens(settings, state.pf.device)
+    if state.cmdline is not None:
+        missing = cmdline.missing_from(state.cmdline, wanted)
+        if missing:
+            items.append(
+                Pending(
+                    f"the running kernel command line lacks {' '.join(missing)}", REBOOT_FIX, True
+                )
+            )
+    module = state.modules[settings.driver]
+    other = next(
+        m for name, m in state.modules.items() if name in ("i915", "xe") and name != settings.driver
+    )
+    if other.loaded and not module.loaded:
+        items.append(
+            Pending(f"{other.name} is loaded, {settings.driver} is configured", REBOOT_FIX, True)
+        )
+    max_vfs = module.parameters.get("max_vfs")
+    if module.loaded and max_vfs is not None and max_vfs != str(pin.MAX_VFS):
+        items.append(
+            Pending(
+                f"{settings.driver} runs with max_vfs={max_vfs}, configured {pin.MAX_VFS}",
+                REBOOT_FIX,
+                True,
+            )
+        )
+    pf = state.pf
+    if not pf.present:
+        items.append(
+            Pending(
+                f"no PCI device at {pf.address}",
+                "check 'lspci -Dnn' and set pf=ADDRESS if the GPU is elsewhere",
+                False,
+            )
+        )
+    if pf.present and pf.sriov_numvfs is not None and pf.sriov_numvfs != settings.num_vfs:
+        items.append(
+            Pending(
+                f"{pf.sriov_numvfs} VFs exist, {settings.num_vfs} configured",
+                "reboot (the VF count is applied at boot)",
+                False,
+            )
+        )
+    for vf in state.vfs:
+        if vf.number > settings.num_vfs:
+            continue
+        role = settings.role(vf.number)
+        expected = settings.expected_driver(vf.number)
+        if vf.driver != expected:
+            items.append(
+                Pending(
+                    f"VF {vf.number} ({vf.address}) is on {vf.driver or 'no driver'}, its role "
+                    f"{role} wants {expected or 'no driver'}",
+                    "reboot (VF bindings are applied at boot)",
+                    False,
+                )
+            )
+    return items
+
+
+def report(state: HostState, settings: Settings, boot: Detection) -> dict[str, Any]:
+    """The `status --json` document (schema in README.md)."""
+    pf = state.pf
+    module = state.modules[settings.driver]
+    wanted = cmdline.wanted_tokens(settings, pf.device)
+    items = pending(state, settings)
+    present = {vf.number: vf for vf in state.vfs}
+    vfs = []
+    for index in sorted({*present, *range(1, settings.num_vfs + 1)}):
+        vf = present.get(index)
+        role = settings.role(index) if index <= settings.num_vfs else None
+        vfs.append(
+            {
+                "index": index,
+                "address": vf.address if vf else settings.vf_address(index),
+                "present": vf is not None,
+                "driver": vf.driver if vf else None,
+                "driver_override": vf.driver_override if vf else None,
+                "role": role,
+                "expected_driver": None if role is None else settings.expected_driver(index),
+                "iommu_group": vf.iommu_group if vf else None,
+                "render_node": vf.render_node if vf else None,
+            }
+        )
+    platform = pf.platform
+    return {
+        "pf": {
+            "address": pf.address,
+            "present": pf.present,
+            "vendor": pf.vendor,
+            "device": pf.device,
+            "platform": platform,
+            "platform_name": pciids.description_of(platform) if platform else None,
+            "driver": pf.driver,
+            "driver_override": pf.driver_override,
+            "sriov_totalvfs": pf.sriov_totalvfs,
+            "sriov_numvfs": pf.sriov_numvfs,
+            "sriov_drivers_autoprobe": pf.sriov_drivers_autoprobe,
+            "iommu_group": pf.iommu_group,
+            "render_node": pf.render_node,
+        },
+        "module": {
+            "name": module.name,
+            "loaded": module.loaded,
+            "version": module.version,
+            "dkms": is_dkms_build(module.version),
+            "parameters": dict(module.parameters),
+        },
+        "vfs": vfs,
+        "settings": {
+            "driver": settings.driver,
+            "num_vfs": settings.num_vfs,
+            "bootloader": settings.bootloader,
+            "vf_roles": {str(index): role for index, role in settings.roles()},
+            "pf": settings.pf,
+        },
+        "bootloader": {
+            "configured": settings.bootloader,
+            "detected": boot.name,
+            "evidence": boot.evidence,
+        },
+        "kernel": {
+            "release": state.kernel_release,
+            "cmdline": state.cmdline,
+            "wanted_parameters": wanted,
+            "missing_parameters": cmdline.missing_from(state.cmdline, wanted)
+            if state.cmdline is not None
+            else None,
+        },
+        "pending": [{"what": p.what, "fix": p.fix, "reboot": p.reboot} for p in items],
+        "reboot_pending": any(p.reboot for p in items),
+    }
+
+
+def unknown(value: object) -> str:
+    return "unknown" if value is None else str(value)
+
+
+def format_text(doc: dict[str, Any]) -> str:
+    pf, module, settings = doc["pf"], doc["module"], doc["settings"]
+    lines = []
+    if pf["present"]:
+        name = f"{pf['platform']} ({pf['platform_name']})" if pf["platform"] else "unsupported GPU"
+        driver = pf["driver"] or "no driver"
+        build = "pinned DKMS build" if module["dkms"] else f"version {unknown(module['version'])}"
+        if pf["driver"] == module["name"]:
+            driver += f" ({build})"
+        lines.append(f"PF {pf['address']}  {unknown(pf['vendor'])}:{unknown(pf['device'])} {name}")
+        lines.append(f"   driver {driver}")
+        autoprobe = {True: "on", False: "off", None: "unknown"}[pf["sriov_drivers_autoprobe"]]
+        lines.append(
+            f"   SR-IOV: {unknown(pf['sriov_numvfs'])} of {unknown(pf['sriov_totalvfs'])} VFs, "
+            f"autoprobe {autoprobe}"
+        )
+    else:
+        lines.append(f"PF {pf['address']}: no such PCI device")
+    if doc["vfs"]:
+        lines.append("")
+        lines.append(
+            f"{'VF':<3} {'address':<13} {'role':<5} {'driver':<9} {'expected':<9} "
+            f"{'group':<6} render"
+        )
+        for vf in doc["vfs"]:
+            driver = vf["driver"] or ("-" if vf["present"] else "absent")
+            group = "-" if vf["iommu_group"] is None else vf["iommu_group"]
+            lines.append(
+                f"{vf['index']:<3} {vf['address']:<13} {vf['role'] or '-':<5} {driver:<9} "
+                f"{vf['expected_driver'] or '-':<9} {group:<6} "
+                f"{vf['render_node'] or '-'}"
+            )
+    boot = doc["bootloader"]
+    detected = boot["detected"] or "none found"
+    lines.append("")
+    lines.append(
+        f"settings: driver={settings['driver']} num_vfs={settings['num_vfs']} "
+        f"bootloader={settings['bootloader']} ({detected}) pf={settings['pf']}"
+    )
+    if doc["pending"]:
+        lines.append("differs from what is running:")
+        lines += [f"  - {item['what']}: {item['fix']}" for item in doc["pending"]]
+    else:
+        lines.append("running as configured")
+    return "\n".join(lines)

@@ -1,0 +1,170 @@
+"""A fake root with the real sysfs layout, for tests (a test double for the Intel GPU).
+
+Devices live under sys/devices/pci0000:00/; sys/bus/pci/devices/* are relative symlinks to
+them, as are `driver`, `iommu_group`, `virtfnN` and `physfn`, exactly as the kernel lays
+them out. Nothing here touches this machine's own /sys.
+"""
+
+import os
+from pathlib import Path
+
+PF = "0000:00:02.0"
+DKMS_VERSION = "2025.12.10-sriov"
+
+
+def write(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    return path
+
+
+def symlink(link: Path, target: Path) -> None:
+    """A relative symlink, as sysfs has them."""
+    link.parent.mkdir(parents=True, exist_ok=True)
+    if link.is_symlink():
+        link.unlink()
+    link.symlink_to(os.path.relpath(target, link.parent))
+
+
+class FakeSystem:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.sys = root / "sys"
+        self.next_group = 10
+
+    def device_dir(self, address: str) -> Path:
+        return self.sys / "devices" / "pci0000:00" / address
+
+    def add_function(
+        self,
+        address: str,
+        vendor: str = "8086",
+        device: str = "a7a0",
+        driver: str | None = None,
+        render: str | None = None,
+        override: str | None = None,
+    ) -> Path:
+        directory = self.device_dir(address)
+        write(directory / "vendor", f"0x{vendor}\n")
+        write(directory / "device", f"0x{device}\n")
+        write(directory / "class", "0x030000\n")
+        write(directory / "driver_override", f"{override or '(null)'}\n")
+        symlink(self.sys / "bus" / "pci" / "devices" / address, directory)
+        group = self.sys / "kernel" / "iommu_groups" / str(self.next_group)
+        symlink(group / "devices" / address, directory)
+        symlink(directory / "iommu_group", group)
+        self.next_group += 1
+        if driver:
+            self.bind(address, driver)
+        if render:
+            (directory / "drm" / render).mkdir(parents=True)
+            (directory / "drm" / f"card{int(render.removeprefix('renderD')) - 128}").mkdir()
+        return directory
+
+    def bind(self, address: str, driver: str) -> None:
+        driver_dir = self.sys / "bus" / "pci" / "drivers" / driver
+        driver_dir.mkdir(parents=True, exist_ok=True)
+        directory = self.device_dir(address)
+        symlink(directory / "driver", driver_dir)
+        symlink(driver_dir / address, directory)
+
+    def add_gpu(
+        self,
+        device: str = "a7a0",
+        driver: str | None = "i915",
+        totalvfs: int | None = 7,
+        numvfs: int = 0,
+        vf_drivers: list[str | None] | None = None,
+        autoprobe: int = 0,
+        vendor: str = "8086",
+    ) -> None:
+        pf = self.add_function(PF, vendor=vendor, device=device, driver=driver, render="renderD128")
+        if totalvfs is not None:
+            write(pf / "sriov_totalvfs", f"{totalvfs}\n")
+            write(pf / "sriov_numvfs", f"{numvfs}\n")
+            write(pf / "sriov_drivers_autoprobe", f"{autoprobe}\n")
+        drivers = vf_drivers if vf_drivers is not None else [None] * numvfs
+        for number in range(numvfs):
+            address = f"{PF[:-1]}{number + 1}"
+            driver_name = drivers[number]
+            vf = self.add_function(
+                address,
+                vendor=vendor,
+                device=device,
+                driver=driver_name,
+                render=f"renderD{129 + number}" if driver_name in ("i915", "xe") else None,
+            )
+            symlink(pf / f"virtfn{number}", vf)
+            symlink(vf / "physfn", pf)
+
+    def load_module(
+        self,
+        name: str,
+        version: str | None = DKMS_VERSION,
+        parameters: dict[str, str] | None = None,
+    ) -> None:
+        module = self.sys / "module" / name
+        (module / "parameters").mkdir(parents=True, exist_ok=True)
+        if version is not None:
+            write(module / "version", f"{version}\n")
+        for key, value in (parameters or {}).items():
+            write(module / "parameters" / key, f"{value}\n")
+
+    def enable_iommu(self) -> None:
+        target = self.sys / "devices" / "virtual" / "iommu" / "dmar0"
+        target.mkdir(parents=True, exist_ok=True)
+        symlink(self.sys / "class" / "iommu" / "dmar0", target)
+
+    def set_cmdline(self, text: str) -> None:
+        write(self.root / "proc" / "cmdline", text + "\n")
+
+    def set_kernel(self, release: str) -> None:
+        write(self.root / "proc" / "sys" / "kernel" / "osrelease", release + "\n")
+
+    def set_os(self, os_id: str = "debian", version: str = "13") -> None:
+        write(
+            self.root / "etc" / "os-release",
+            f'PRETTY_NAME="Debian GNU/Linux {version}"\nID={os_id}\nVERSION_ID="{version}"\n',
+        )
+
+    def install_tools(self) -> None:
+        write(self.root / "etc" / "sysfs.conf", "# sysfsutils\n")
+        write(self.root / "usr" / "sbin" / "driverctl", "#!/bin/sh\n")
+        (self.root / "etc" / "driverctl.d").mkdir(parents=True, exist_ok=True)
+
+    def install_package(self, name: str, version: str) -> None:
+        status = self.root / "var" / "lib" / "dpkg" / "status"
+        old = status.read_text() if status.exists() else ""
+        write(
+            status,
+            old + f"Package: {name}\nStatus: install ok installed\n"
+            f"Architecture: amd64\nVersion: {version}\n\n",
+        )
+
+    def grub(self) -> None:
+        write(self.root / "boot" / "grub" / "grub.cfg", "# grub.cfg\n")
+        (self.root / "etc" / "default" / "grub.d").mkdir(parents=True, exist_ok=True)
+
+    def healthy(self, driver: str = "i915", numvfs: int = 3) -> None:
+        """A host where everything is as the defaults + num_vfs=numvfs ask."""
+        device = "a7a0"
+        self.add_gpu(device=device, driver=driver, numvfs=numvfs, vf_drivers=["vfio-pci"] * numvfs)
+        if driver == "i915":
+            self.load_module("i915", parameters={"enable_guc": "3", "max_vfs": "7"})
+            self.set_cmdline(
+                "BOOT_IMAGE=/vmlinuz root=/dev/sda1 ro quiet intel_iommu=on "
+                "i915.enable_guc=3 i915.max_vfs=7 module_blacklist=xe"
+            )
+        else:
+            self.load_module("xe", parameters={"max_vfs": "7", "force_probe": device})
+            self.set_cmdline(
+                "BOOT_IMAGE=/vmlinuz root=/dev/sda1 ro quiet intel_iommu=on "
+                f"xe.max_vfs=7 xe.force_probe={device} module_blacklist=i915"
+            )
+        self.load_module("vfio_pci", version=None)
+        self.enable_iommu()
+        self.set_kernel("6.12.40-amd64")
+        self.set_os()
+        self.install_tools()
+        self.install_package("i915-sriov-dkms", "2025.12.10")
+        self.grub()

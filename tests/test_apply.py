@@ -1,0 +1,109 @@
+import os
+import threading
+import time
+
+import pytest
+
+from irisxe_sriov import apply, configure, plan, situation
+from irisxe_sriov.paths import Paths
+
+
+def test_atomic_write_replaces_and_reports_new_directories(tmp_path):
+    target = tmp_path / "a" / "b" / "file"
+    assert apply.atomic_write(target, "one\n") == [tmp_path / "a", tmp_path / "a" / "b"]
+    assert apply.atomic_write(target, "two\n") == []
+    assert target.read_text() == "two\n"
+    assert oct(target.stat().st_mode & 0o777) == "0o644"
+    assert [p.name for p in target.parent.iterdir()] == ["file"]  # no temporary left behind
+
+
+def test_failed_write_leaves_the_old_file_and_no_temporary(tmp_path, monkeypatch):
+    target = tmp_path / "file"
+    target.write_text("old\n")
+
+    def broken_fsync(descriptor):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", broken_fsync)
+    with pytest.raises(OSError):
+        apply.atomic_write(target, "new\n")
+    assert target.read_text() == "old\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["file"]
+
+
+def test_runner_prints_instead_of_running_when_not_live():
+    lines = []
+    assert apply.Runner(live=False, echo=lines.append).run(["update-grub"]) == 0
+    assert lines == ["would run: update-grub"]
+
+
+def test_runner_runs_real_commands_when_live(tmp_path):
+    lines = []
+    runner = apply.Runner(live=True, echo=lines.append)
+    assert runner.run(["sh", "-c", f"echo ran > {tmp_path}/out"]) == 0
+    assert (tmp_path / "out").read_text() == "ran\n"
+    assert runner.run(["false"]) == 1
+    assert lines[0].startswith("running: sh -c")
+
+
+def test_execute_writes_deletes_records_and_announces(fake):
+    fake.healthy()
+    paths = Paths(fake.root)
+    read = situation.load(paths, {"num_vfs": "3"})
+    lines = []
+    first = configure.make_plan(paths, read, None)
+    apply.execute(first, paths, apply.Runner(False, lines.append), lines.append)
+    assert "would run: update-initramfs -u -k all" in lines
+    assert "would run: update-grub" in lines
+    assert (fake.root / "run/reboot-required.pkgs").read_text() == "irisxe-sriov\n"
+    manifest = paths.manifest.read_text().splitlines()
+    assert "/etc/driverctl.d/pci-0000:00:02.3" in manifest
+    assert "/etc/default/grub.d/irisxe-sriov.cfg" in manifest
+    # the second plan for the same configuration is empty
+    again = configure.make_plan(paths, situation.load(paths, {"num_vfs": "3"}), None)
+    assert again.empty
+    # fewer VFs: the override of VF 3 goes
+    fewer = configure.make_plan(paths, situation.load(paths, {"num_vfs": "2"}), None)
+    assert {c.path: c.action for c in fewer.pending} == {
+        "/etc/driverctl.d/pci-0000:00:02.3": plan.DELETE,
+        "/etc/sysfs.d/irisxe-sriov.conf": plan.UPDATE,
+    }
+    assert fewer.commands == () and not fewer.reboot
+    apply.execute(fewer, paths, apply.Runner(False, lines.append), lines.append)
+    assert not (fake.root / "etc/driverctl.d/pci-0000:00:02.3").exists()
+    assert "/etc/driverctl.d/pci-0000:00:02.3" not in paths.manifest.read_text()
+
+
+def test_failing_command_is_an_apply_error(fake, tmp_path):
+    fake.healthy()
+    paths = Paths(fake.root)
+    p = configure.make_plan(paths, situation.load(paths), None)
+
+    class FailingRunner(apply.Runner):
+        def run(self, argv):
+            return 3
+
+    with pytest.raises(apply.ApplyError) as raised:
+        apply.execute(p, paths, FailingRunner(True, print), print)
+    assert str(raised.value) == (
+        "update-grub failed with exit status 3; update-initramfs -u -k all failed with exit "
+        "status 3; the files are written, run it again once the cause is fixed"
+    )
+    assert (fake.root / "run/reboot-required").exists()  # the files did change
+
+
+def test_lock_serialises_two_applies(tmp_path):
+    paths = Paths(tmp_path)
+    order = []
+
+    def second():
+        with apply.locked(paths):
+            order.append("second")
+
+    with apply.locked(paths):
+        thread = threading.Thread(target=second)
+        thread.start()
+        time.sleep(0.2)
+        order.append("first")
+    thread.join()
+    assert order == ["first", "second"]

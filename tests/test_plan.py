@@ -1,0 +1,57 @@
+from irisxe_sriov import plan
+
+INITRAMFS = ("update-initramfs", "-u", "-k", "all")
+
+
+def make(owned, on_disk, manifest=None, edited=None):
+    return plan.make_plan(
+        owned=owned,
+        edited=edited or {},
+        on_disk=on_disk,
+        manifest_text=manifest,
+        reboot_files=frozenset({"/etc/modprobe.d/x.conf"}),
+        commands_by_file={"/etc/modprobe.d/x.conf": INITRAMFS, "/etc/m2": INITRAMFS},
+    )
+
+
+def test_actions_and_commands():
+    p = make(
+        {"/etc/modprobe.d/x.conf": "new\n", "/etc/a": "same\n", "/etc/m2": "b\n"},
+        {
+            "/etc/modprobe.d/x.conf": "old\n",
+            "/etc/a": "same\n",
+            "/etc/m2": None,
+            "/etc/gone": "x\n",
+        },
+        manifest="/etc/a\n/etc/gone\n/etc/modprobe.d/x.conf\n/etc/made/\n",
+    )
+    actions = {c.path: c.action for c in p.changes}
+    assert actions == {
+        "/etc/modprobe.d/x.conf": "update",
+        "/etc/a": "unchanged",
+        "/etc/m2": "create",
+        "/etc/gone": "delete",
+    }
+    assert p.commands == (INITRAMFS,)  # once, although two files need it
+    assert p.reboot
+    assert p.manifest == "/etc/a\n/etc/m2\n/etc/made/\n/etc/modprobe.d/x.conf\n"
+
+
+def test_nothing_to_do_is_empty():
+    manifest = "/etc/a\n"
+    p = make({"/etc/a": "x\n"}, {"/etc/a": "x\n"}, manifest=manifest)
+    assert p.empty and p.commands == () and not p.reboot and p.manifest is None
+
+
+def test_edited_files_are_never_deleted_or_recorded():
+    p = make({}, {"/etc/kernel/cmdline": "a\n"}, edited={"/etc/kernel/cmdline": "a b\n"})
+    assert [(c.path, c.action) for c in p.changes] == [("/etc/kernel/cmdline", "update")]
+    assert p.manifest is None  # nothing owned, the empty manifest stays absent
+
+
+def test_diff_is_unified_with_host_paths():
+    change = plan.compare("/etc/x", "a\nb\n", "a\nc\n")
+    assert change.diff() == (
+        "--- /etc/x (on disk)\n+++ /etc/x (planned)\n@@ -1,2 +1,2 @@\n a\n-b\n+c\n"
+    )
+    assert plan.compare("/etc/x", None, "a\n").diff().startswith("--- /dev/null\n+++ /etc/x")

@@ -1,0 +1,133 @@
+"""Rendered files against golden copies in tests/golden/<case>/ (the host paths below it).
+
+Regenerate after an intended change with IRISXE_UPDATE_GOLDEN=1 and review the diff.
+"""
+
+import os
+from pathlib import Path
+
+import pytest
+
+from irisxe_sriov import render
+from irisxe_sriov.paths import Paths
+from irisxe_sriov.settings import Settings
+
+GOLDEN = Path(__file__).parent / "golden"
+
+CASES = {
+    "i915-grub-4vfs": {
+        "settings": Settings(driver="i915", num_vfs=4, vf_roles={4: "none"}),
+        "boot_path": "grub",
+        "kernel_cmdline": None,
+        "cmdline_record": None,
+    },
+    "xe-systemd-boot-2vfs": {
+        "settings": Settings(driver="xe", num_vfs=2, bootloader="systemd-boot"),
+        "boot_path": "systemd-boot",
+        "kernel_cmdline": "root=UUID=abcd ro quiet i915.max_vfs=2 module_blacklist=foo,xe\n",
+        "cmdline_record": None,
+    },
+    "i915-proxmox-all-host": {
+        "settings": Settings(driver="i915", num_vfs=2, vf_roles={1: "host", 2: "host"}),
+        "boot_path": "proxmox",
+        "kernel_cmdline": "root=ZFS=rpool/ROOT/pve-1 boot=zfs\n# second line is ignored\n",
+        "cmdline_record": None,
+    },
+    "i915-none-0vfs": {
+        "settings": Settings(num_vfs=0, bootloader="none"),
+        "boot_path": "none",
+        "kernel_cmdline": None,
+        "cmdline_record": None,
+    },
+}
+
+
+def rendered_files(case: dict, tmp_path: Path) -> dict[str, str]:
+    result = render.render(
+        case["settings"],
+        Paths(tmp_path),
+        device="a7a0",
+        boot_path=case["boot_path"],
+        kernel_cmdline=case["kernel_cmdline"],
+        proc_cmdline="BOOT_IMAGE=/vmlinuz ro",
+        cmdline_record=case["cmdline_record"],
+    )
+    return {**result.owned, **result.edited}
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_golden(name, tmp_path):
+    files = rendered_files(CASES[name], tmp_path)
+    directory = GOLDEN / name
+    if os.environ.get("IRISXE_UPDATE_GOLDEN"):
+        for host_path, text in files.items():
+            target = directory / host_path.lstrip("/")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(text)
+    expected = {
+        "/" + str(p.relative_to(directory)): p.read_text()
+        for p in sorted(directory.rglob("*"))
+        if p.is_file()
+    }
+    assert files == expected
+
+
+def test_systemd_boot_record_undoes_exactly_our_edits(tmp_path):
+    case = CASES["xe-systemd-boot-2vfs"]
+    first = render.render(
+        case["settings"],
+        Paths(tmp_path),
+        device="a7a0",
+        boot_path="systemd-boot",
+        kernel_cmdline=case["kernel_cmdline"],
+        proc_cmdline=None,
+        cmdline_record=None,
+    )
+    line = first.edited["/etc/kernel/cmdline"]
+    record = first.owned["/var/lib/irisxe-sriov/kernel-cmdline"]
+    again = render.render(
+        case["settings"],
+        Paths(tmp_path),
+        device="a7a0",
+        boot_path="systemd-boot",
+        kernel_cmdline=line,
+        proc_cmdline=None,
+        cmdline_record=record,
+    )
+    assert again.edited["/etc/kernel/cmdline"] == line  # idempotent
+    assert again.owned["/var/lib/irisxe-sriov/kernel-cmdline"] == record
+    back = render.render(
+        case["settings"],
+        Paths(tmp_path),
+        device="a7a0",
+        boot_path="grub",
+        kernel_cmdline=line,
+        proc_cmdline=None,
+        cmdline_record=record,
+    )
+    assert back.edited["/etc/kernel/cmdline"] == case["kernel_cmdline"]
+
+
+def test_missing_kernel_cmdline_starts_from_proc_cmdline(tmp_path):
+    result = render.render(
+        Settings(),
+        Paths(tmp_path),
+        device="a7a0",
+        boot_path="systemd-boot",
+        kernel_cmdline=None,
+        proc_cmdline="BOOT_IMAGE=/boot/vmlinuz-6.12 root=/dev/vda1 ro initrd=\\initrd.img quiet",
+        cmdline_record=None,
+    )
+    assert result.edited["/etc/kernel/cmdline"] == (
+        "root=/dev/vda1 ro quiet intel_iommu=on i915.enable_guc=3 i915.max_vfs=7 "
+        "module_blacklist=xe\n"
+    )
+
+
+def test_fresh_settings_file_parses_back(tmp_path):
+    from irisxe_sriov import settings
+
+    wanted = Settings(driver="xe", num_vfs=3, vf_roles={3: "none"})
+    text = render.settings_file(wanted)
+    assert settings.parse(text, "x") == wanted
+    assert text.startswith("# /etc/default/irisxe-sriov")

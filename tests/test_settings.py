@@ -1,0 +1,112 @@
+import pytest
+
+from irisxe_sriov import settings
+from irisxe_sriov.settings import Settings, SettingsError
+
+
+def problems(call, *args, **kwargs) -> list[str]:
+    with pytest.raises(SettingsError) as raised:
+        call(*args, **kwargs)
+    return raised.value.problems
+
+
+def test_defaults():
+    s = settings.parse(None, "x")
+    assert s == Settings(
+        driver="i915", num_vfs=7, bootloader="auto", vf_roles={}, pf="0000:00:02.0"
+    )
+    assert s.roles() == [(i, "vfio") for i in range(1, 8)]
+    assert s.vf_address(3) == "0000:00:02.3"
+    assert s.expected_driver(1) == "vfio-pci"
+
+
+def test_parse_file_with_comments_and_roles():
+    text = (
+        '# c\n\nDRIVER="xe"\nNUM_VFS="3"\n  VF_ROLES="1:vfio, 2:none 3:host"\nPF="0000:00:02.0"\n'
+    )
+    s = settings.parse(text, "f")
+    assert (s.driver, s.num_vfs) == ("xe", 3)
+    assert s.roles() == [(1, "vfio"), (2, "none"), (3, "host")]
+    assert [s.expected_driver(i) for i in (1, 2, 3)] == ["vfio-pci", None, "xe"]
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("-1", "num_vfs: -1 is out of range: allowed 0-7"),
+        ("8", "num_vfs: 8 is out of range: allowed 0-7"),
+        ("seven", "num_vfs: 'seven' is not a number: allowed 0-7"),
+        ("", "num_vfs: '' is not a number: allowed 0-7"),
+    ],
+)
+def test_bad_num_vfs(value, message):
+    assert problems(settings.build, {"num_vfs": value}) == [message]
+
+
+def test_num_vfs_above_totalvfs():
+    assert problems(settings.build, {"num_vfs": "5"}, sriov_totalvfs=4) == [
+        "num_vfs: 5 is above the PF's sriov_totalvfs (4): allowed 0-4"
+    ]
+    assert settings.build({"num_vfs": "4"}, sriov_totalvfs=4).num_vfs == 4
+    # 0 means max_vfs not applied yet (before the first reboot): no cap
+    assert settings.build({"num_vfs": "7"}, sriov_totalvfs=0).num_vfs == 7
+
+
+def test_bad_driver_pf_bootloader_roles():
+    assert problems(settings.build, {"driver": "nouveau"}) == [
+        "driver: 'nouveau' is not allowed: choose i915 or xe"
+    ]
+    for pf in ("00:02.0", "0000:00:02.1", "0000:00:2.0", "0000:00:02.0 "):
+        assert problems(settings.build, {"pf": pf})[0].startswith(f"pf: {pf!r} is not a PF address")
+    assert problems(settings.build, {"bootloader": "lilo"}) == [
+        "bootloader: 'lilo' is not allowed: choose one of auto, grub, systemd-boot, proxmox, none"
+    ]
+    assert problems(settings.build, {"num_vfs": "2", "vf_roles": "3:none"}) == [
+        "vf_roles: VF 3 has role 'none' but num_vfs is 2: VF numbers allowed: 1-2"
+    ]
+    assert problems(settings.build, {"vf_roles": "1:gpu 9:vfio x"}) == [
+        "vf_roles: role 'gpu' of VF 1 is not one of vfio, host, none",
+        "vf_roles: VF 9 is out of range: allowed 1-7",
+        "vf_roles: 'x' is not N:ROLE, e.g. '1:vfio 2:none'",
+    ]
+
+
+def test_every_problem_is_reported_at_once():
+    found = problems(settings.build, {"driver": "x", "num_vfs": "9", "pf": "y"})
+    assert [p.split(":")[0] for p in found] == ["driver", "num_vfs", "pf"]
+
+
+def test_malformed_lines_name_the_line():
+    text = 'DRIVER="i915"\nNUM_VFS=4\nFOO="1"\nDRIVER="xe"\nPF="a$b"\n'
+    assert problems(settings.parse_lines, text, "/etc/default/irisxe-sriov") == [
+        "/etc/default/irisxe-sriov:2: 'NUM_VFS=4' is not a KEY=\"value\" line",
+        "/etc/default/irisxe-sriov:3: unknown key 'FOO': known keys are DRIVER, NUM_VFS, "
+        "BOOTLOADER, VF_ROLES, PF",
+        "/etc/default/irisxe-sriov:4: DRIVER is set a second time",
+        '/etc/default/irisxe-sriov:5: \'PF="a$b"\' is not a KEY="value" line',
+    ]
+
+
+def test_assignments():
+    assert settings.parse_assignments(["NUM_VFS=3", "driver=xe"]) == {
+        "num_vfs": "3",
+        "driver": "xe",
+    }
+    assert problems(settings.parse_assignments, ["colour=red", "num_vfs", 'pf="x"']) == [
+        "unknown key 'colour': known keys are driver, num_vfs, bootloader, vf_roles, pf",
+        "'num_vfs' is not KEY=VALUE: known keys are driver, num_vfs, bootloader, vf_roles, pf",
+        "pf: '\"x\"' may not contain quotes, $, ` or \\",
+    ]
+
+
+def test_update_text_keeps_comments_and_order():
+    text = '# mine\nDRIVER="i915"\n\n# count\nNUM_VFS="7"'
+    assert settings.update_text(text, {"num_vfs": "3", "pf": "0000:00:02.0"}) == (
+        '# mine\nDRIVER="i915"\n\n# count\nNUM_VFS="3"\nPF="0000:00:02.0"\n'
+    )
+
+
+def test_values_round_trip():
+    s = Settings(driver="xe", num_vfs=2, vf_roles={2: "none", 1: "host"})
+    assert s.values()["vf_roles"] == "1:host 2:none"
+    assert settings.build(s.values()) == s
