@@ -11,13 +11,21 @@ RUFF_VERSION := 0.17.6
 MYPY_VERSION := 2.4.1
 
 # Debian packages the tests need (the runtime libraries, pytest, venv for the
-# console-script test, shellcheck for the maintainer scripts).
-TEST_DEPS := python3-click python3-jinja2 python3-debian python3-pytest python3-venv \
-	python3-setuptools python3-wheel python3-pip shellcheck
+# console-script test, shellcheck for the maintainer scripts, mmdebstrap and piuparts
+# for the package tests in Debian 13 chroots).
+TEST_DEPS := python3-click python3-jinja2 python3-debian python3-debconf python3-pytest \
+	python3-venv python3-setuptools python3-wheel python3-pip shellcheck po-debconf \
+	dpkg-dev mmdebstrap piuparts debian-archive-keyring
 
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: all check test lint deps lint-deps bench clean
+# The package is built from a copy under build/ with Debian's own PATH, so that
+# debian/rules and pybuild see /usr/bin/python3 whatever comes first on PATH here.
+DEBIAN_PATH := /usr/sbin:/usr/bin:/sbin:/bin
+VERSION = $(shell dpkg-parsechangelog -S Version)
+DEB = dist/irisxe-sriov_$(VERSION)_all.deb
+
+.PHONY: all check test lint deps lint-deps build-deps deb bench clean
 
 all: check
 
@@ -43,11 +51,26 @@ lint: lint-deps
 	$(LINT_VENV)/bin/ruff format --check src tests
 	$(LINT_VENV)/bin/mypy
 	shellcheck .ci/run
+	shellcheck -s sh debian/irisxe-sriov.config debian/irisxe-sriov.postinst debian/irisxe-sriov.postrm
 
 test: deps
 	$(PYTHON) -m pytest -q tests
 
-check: lint test
+check: deb lint test
+
+build-deps:
+	@dpkg-query -W -f='$${Status}\n' dpkg-dev 2>/dev/null | grep -q '^install ok installed' || \
+		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dpkg-dev; }
+	@dpkg-checkbuilddeps 2>/dev/null || { apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get build-dep -y -qq ./; }
+
+deb: build-deps
+	rm -rf $(BUILD)/deb && mkdir -p $(BUILD)/deb/irisxe-sriov dist
+	tar -c --exclude=./build --exclude=./dist --exclude=./.git . | tar -x -C $(BUILD)/deb/irisxe-sriov
+	cd $(BUILD)/deb/irisxe-sriov && env PATH=$(DEBIAN_PATH) dpkg-buildpackage -us -uc -b
+	cp $(BUILD)/deb/irisxe-sriov_$(VERSION)_all.deb $(DEB)
+	cp $(DEB) dist/irisxe-sriov.deb
+	@echo "built $(DEB) (and dist/irisxe-sriov.deb)"
 
 bench: deps
 	$(PYTHON) tests/bench_startup.py --output docs/performance.md

@@ -80,7 +80,7 @@ def test_failing_command_is_an_apply_error(fake, tmp_path):
     p = configure.make_plan(paths, situation.load(paths), None)
 
     class FailingRunner(apply.Runner):
-        def run(self, argv):
+        def run(self, argv, optional=False):
             return 3
 
     with pytest.raises(apply.ApplyError) as raised:
@@ -107,3 +107,12 @@ def test_lock_serialises_two_applies(tmp_path):
         order.append("first")
     thread.join()
     assert order == ["first", "second"]
+
+
+def test_optional_command_that_is_not_installed_is_skipped():
+    lines = []
+    runner = apply.Runner(live=True, echo=lines.append)
+    assert runner.run(["irisxe-no-such-tool", "-u"], optional=True) == 0
+    assert lines == ["skipped: irisxe-no-such-tool -u (irisxe-no-such-tool is not installed)"]
+    with pytest.raises(FileNotFoundError):
+        runner.run(["irisxe-no-such-tool"])

@@ -7,6 +7,7 @@ import contextlib
 import fcntl
 import os
 import shlex
+import shutil
 import subprocess
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
@@ -31,14 +32,31 @@ class Runner:
         self.live = live
         self.echo = echo
 
-    def run(self, argv: Sequence[str]) -> int:
+    def run(
+        self,
+        argv: Sequence[str],
+        optional: bool = False,
+        debconf: bool = False,
+        quiet: bool = False,
+    ) -> int:
+        """Run argv; `optional` commands whose program is not installed are skipped (no
+        update-initramfs means no initramfs to refresh). `debconf` commands (ucf
+        --debconf-ok) share our debconf channel: fd 3 and stdin. `quiet` ones are not
+        announced (ucf says itself what it does with each file)."""
         line = shlex.join(argv)
         if not self.live:
             self.echo(f"would run: {line}")
             return 0
-        self.echo(f"running: {line}")
-        # close_fds (the default) keeps debconf's fd 3 away from update-grub (facts.md: 4).
-        completed = subprocess.run(list(argv), stdin=subprocess.DEVNULL, check=False)
+        if optional and shutil.which(argv[0]) is None:
+            self.echo(f"skipped: {line} ({argv[0]} is not installed)")
+            return 0
+        if not quiet:
+            self.echo(f"running: {line}")
+        if debconf:
+            completed = subprocess.run(list(argv), pass_fds=(3,), check=False)
+        else:
+            # close_fds (the default) keeps debconf's fd 3 from update-grub (facts.md: 4).
+            completed = subprocess.run(list(argv), stdin=subprocess.DEVNULL, check=False)
         return completed.returncode
 
 
@@ -92,23 +110,97 @@ def announce_reboot(paths: Paths) -> None:
         atomic_write(paths.reboot_required_pkgs, listed + PACKAGE + "\n")
 
 
+class DirectWriter:
+    """Writes files itself: irisxe-sriov-ctl, and every file outside /etc."""
+
+    def write(self, path: Path, text: str) -> list[Path]:
+        return atomic_write(path, text)
+
+    def remove(self, path: Path) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+
+
+class UcfWriter(DirectWriter):
+    """Hands configuration files under /etc to ucf, as the postinst must (policy 10.7.3,
+    facts.md: 4): a local edit survives, noninteractively as DEST.ucf-dist beside it.
+
+    Only for the real root: ucf and ucfr act on host paths and their own registry.
+    """
+
+    def __init__(self, paths: Paths, runner: Runner, staging: Path) -> None:
+        self.paths = paths
+        self.runner = runner
+        self.staging = staging
+
+    def is_config(self, path: Path) -> bool:
+        return self.paths.display(path).startswith("/etc/")
+
+    def write(self, path: Path, text: str) -> list[Path]:
+        if not self.is_config(path):
+            return atomic_write(path, text)
+        created = [parent for parent in reversed(path.parents) if not parent.exists()]
+        for parent in created:
+            parent.mkdir(mode=0o755)
+        staged = self.staging / path.name
+        atomic_write(staged, text)
+        host_path = self.paths.display(path)
+        self.check(["ucf", "--three-way", "--debconf-ok", str(staged), host_path], debconf=True)
+        self.check(["ucfr", PACKAGE, host_path])
+        return created
+
+    def remove(self, path: Path) -> None:
+        if self.is_config(path):
+            host_path = self.paths.display(path)
+            self.check(["ucf", "--purge", host_path])
+            self.check(["ucfr", "--purge", PACKAGE, host_path])
+            for leftover in path.parent.glob(f"{path.name}.ucf-*"):
+                leftover.unlink()
+        super().remove(path)
+
+    def check(self, argv: list[str], debconf: bool = False) -> None:
+        status = self.runner.run(argv, debconf=debconf, quiet=True)
+        if status != 0:
+            raise ApplyError(f"{shlex.join(argv)} failed with exit status {status}")
+
+
 def show(plan: planning.Plan, echo: Echo) -> None:
     for change in plan.pending:
         echo(change.diff().rstrip("\n"))
 
 
-def execute(plan: planning.Plan, paths: Paths, runner: Runner, echo: Echo) -> None:
+def echo_outcome(
+    change: planning.Change, before: str | None, after: str | None, echo: Echo
+) -> None:
+    """Say what happened on disk, which under ucf need not be what was planned."""
+    if before == after:
+        if after != change.new:
+            echo(f"kept the local version of {change.path}; the new one is {change.path}.ucf-dist")
+    elif after is None:
+        echo(f"removed {change.path}")
+    else:
+        echo(f"{'created' if before is None else 'updated'} {change.path}")
+
+
+def execute(
+    plan: planning.Plan,
+    paths: Paths,
+    runner: Runner,
+    echo: Echo,
+    writer: DirectWriter | None = None,
+) -> None:
     """Write every pending change, record what we own, run the commands the changes need."""
+    direct = DirectWriter()
     created: list[Path] = []
     for change in plan.pending:
         target = paths.at(change.path)
+        chosen = (writer or direct) if change.owned else direct
+        before = read_optional(target)
         if change.new is None:
-            with contextlib.suppress(FileNotFoundError):
-                target.unlink()
-            echo(f"removed {change.path}")
+            chosen.remove(target)
         else:
-            created += atomic_write(target, change.new)
-            echo(f"{'created' if change.action == planning.CREATE else 'updated'} {change.path}")
+            created += chosen.write(target, change.new)
+        echo_outcome(change, before, read_optional(target), echo)
     state_dir = paths.state_dir
     new_dirs = [
         paths.display(d) + "/" for d in created if d != state_dir and state_dir not in d.parents
@@ -119,7 +211,7 @@ def execute(plan: planning.Plan, paths: Paths, runner: Runner, echo: Echo) -> No
         atomic_write(paths.manifest, planning.format_manifest(entries))
     failures = []
     for command in plan.commands:
-        status = runner.run(command)
+        status = runner.run(command, optional=True)
         if status != 0:
             failures.append(f"{shlex.join(command)} failed with exit status {status}")
     if plan.reboot:

@@ -22,9 +22,23 @@ def desired(paths: Paths, situation: Situation) -> render.Rendered:
     )
 
 
-def make_plan(paths: Paths, situation: Situation, settings_text: str | None) -> planning.Plan:
+def make_plan(
+    paths: Paths,
+    situation: Situation,
+    settings_text: str | None,
+    initramfs: tuple[str, ...] = UPDATE_INITRAMFS,
+    through_ucf: bool = False,
+) -> planning.Plan:
     """The plan for the configuration in `situation`; `settings_text` is the settings file
-    to write (None: keep the file, or write the defaults when there is none)."""
+    to write (None: keep the file, or write the defaults when there is none).
+
+    `initramfs` is what a changed modprobe.d file runs: inside a dpkg run the postinst
+    activates initramfs-tools' trigger instead of rebuilding at once.
+
+    `through_ucf`: owned files under /etc are compared with the version last handed to
+    ucf, not with the file on disk, so that an admin's local edit alone is no change
+    (ucf keeps it) and a real change reaches ucf for its three-way merge.
+    """
     rendered = desired(paths, situation)
     settings_path = paths.display(paths.settings)
     if settings_text is None:
@@ -33,13 +47,18 @@ def make_plan(paths: Paths, situation: Situation, settings_text: str | None) -> 
     manifest_text = read_optional(paths.manifest)
     names = {*owned, *rendered.edited, *planning.parse_manifest(manifest_text)}
     on_disk = {name: read_optional(paths.at(name)) for name in names if not name.endswith("/")}
+    if through_ucf:
+        for name in on_disk:
+            cached = paths.ucf_cache(name)
+            if name.startswith("/etc/") and name not in rendered.edited and cached.exists():
+                on_disk[name] = read_optional(cached)
 
     grub = paths.display(paths.grub_dropin)
     kernel_cmdline = paths.display(paths.kernel_cmdline)
     modprobe = paths.display(paths.modprobe_conf)
     commands: dict[str, tuple[str, ...]] = {
         # mkinitramfs copies /etc/modprobe.d into every initrd (facts.md: 4).
-        modprobe: UPDATE_INITRAMFS,
+        modprobe: initramfs,
     }
     # A drop-in that is written or removed both need grub.cfg regenerated.
     grub_refresh = bootloader.refresh_command(bootloader.GRUB, paths)

@@ -61,6 +61,10 @@ class Paths:
     def reboot_required_pkgs(self) -> Path:
         return self.at("/run/reboot-required.pkgs")
 
+    def ucf_cache(self, host_path: str) -> Path:
+        """ucf's copy of the version last handed to it (its three-way merge base)."""
+        return self.at("/var/lib/ucf/cache") / host_path.replace("/", ":")
+
     # --- files this package renders ---------------------------------------------------
     @property
     def grub_dropin(self) -> Path:

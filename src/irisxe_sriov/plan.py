@@ -14,6 +14,7 @@ class Change(NamedTuple):
     action: str
     old: str | None
     new: str | None
+    owned: bool = True  # False: the admin's file, edited in place (/etc/kernel/cmdline)
 
     def diff(self) -> str:
         before = "/dev/null" if self.old is None else f"{self.path} (on disk)"
@@ -43,7 +44,7 @@ class Plan(NamedTuple):
         return not self.pending and self.manifest is None
 
 
-def compare(path: str, old: str | None, new: str | None) -> Change:
+def compare(path: str, old: str | None, new: str | None, owned: bool = True) -> Change:
     if old == new:
         action = UNCHANGED
     elif old is None:
@@ -52,7 +53,7 @@ def compare(path: str, old: str | None, new: str | None) -> Change:
         action = DELETE
     else:
         action = UPDATE
-    return Change(path, action, old, new)
+    return Change(path, action, old, new, owned)
 
 
 def parse_manifest(text: str | None) -> list[str]:
@@ -80,7 +81,9 @@ def make_plan(
     """
     previously = parse_manifest(manifest_text)
     changes = [compare(path, on_disk.get(path), text) for path, text in sorted(owned.items())]
-    changes += [compare(path, on_disk.get(path), text) for path, text in sorted(edited.items())]
+    changes += [
+        compare(path, on_disk.get(path), text, owned=False) for path, text in sorted(edited.items())
+    ]
     changes += [
         compare(path, on_disk.get(path), None)
         for path in previously

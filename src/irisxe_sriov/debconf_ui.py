@@ -1,0 +1,307 @@
+"""The debconf side of the maintainer scripts: the only importer of `debconf`.
+
+The sh scripts source /usr/share/debconf/confmodule and then run
+`python3 -m irisxe_sriov.debconf_ui config|postinst`; this helper speaks the debconf
+protocol on fd 3, where confmodule put the channel (facts.md: 4; apt-listchanges does it
+the same way).
+
+debconf is not a registry: `config` first seeds every answer from
+/etc/default/irisxe-sriov, so dpkg-reconfigure shows what is in force, including changes
+made with `irisxe-sriov-ctl config set` or by hand.
+"""
+
+import os
+import re
+import sys
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from irisxe_sriov import bootloader, cmdline, host, pin, settings, situation
+from irisxe_sriov.paths import Paths
+
+Q_DRIVER = "irisxe-sriov/driver"
+Q_NUM_VFS = "irisxe-sriov/num_vfs"
+Q_NUM_VFS_INVALID = "irisxe-sriov/num_vfs_invalid"
+Q_BOOTLOADER = "irisxe-sriov/bootloader"
+Q_VF_UNBOUND = "irisxe-sriov/vf_unbound"
+Q_VF_HOST = "irisxe-sriov/vf_host"
+Q_NO_GPU = "irisxe-sriov/no_gpu"
+Q_KERNEL = "irisxe-sriov/kernel_unsupported"
+Q_SETTINGS_INVALID = "irisxe-sriov/settings_invalid"
+
+BACKUP = 30  # debconf's status for "go back" (with CAPB backup) and "not shown"
+TRIGGER_INITRAMFS = ("dpkg-trigger", "--no-await", "update-initramfs")
+
+
+# --- pure: settings <-> answers -----------------------------------------------------------
+
+
+def multiselect(numbers: list[int]) -> str:
+    return ", ".join(str(n) for n in numbers)
+
+
+def parse_multiselect(text: str) -> list[int]:
+    return [int(item) for item in re.split(r",\s*", text.strip()) if item.isdigit()]
+
+
+def answers_from(current: settings.Settings) -> dict[str, str]:
+    """The debconf answers that describe `current`."""
+    return {
+        Q_DRIVER: current.driver,
+        Q_NUM_VFS: str(current.num_vfs),
+        Q_BOOTLOADER: current.bootloader,
+        Q_VF_UNBOUND: multiselect([n for n, role in current.roles() if role == "none"]),
+        Q_VF_HOST: multiselect([n for n, role in current.roles() if role == "host"]),
+    }
+
+
+def values_from(answers: dict[str, str]) -> dict[str, str]:
+    """Raw settings values (for settings.build) from debconf answers.
+
+    VFs above num_vfs in the multiselects are dropped: they are leftovers of a larger
+    count, and the role questions only offer 1..num_vfs.
+    """
+    count = answers[Q_NUM_VFS].strip()
+    limit = int(count) if count.isdigit() else 0
+    roles = {n: "none" for n in parse_multiselect(answers[Q_VF_UNBOUND]) if n <= limit}
+    roles.update(
+        {n: "host" for n in parse_multiselect(answers[Q_VF_HOST]) if n <= limit and n not in roles}
+    )
+    return {
+        "driver": answers[Q_DRIVER],
+        "num_vfs": count,
+        "bootloader": answers[Q_BOOTLOADER],
+        "vf_roles": settings.format_roles(roles),
+    }
+
+
+def count_problem(text: str, sriov_totalvfs: int | None) -> str | None:
+    """Why `text` is no valid VF count, or None."""
+    try:
+        settings.build({"num_vfs": text}, sriov_totalvfs)
+    except settings.SettingsError as error:
+        return error.problems[0].removeprefix("num_vfs: ")
+    return None
+
+
+# --- debconf I/O --------------------------------------------------------------------------
+
+
+def connect() -> Any:
+    import debconf  # python3-debconf; only the maintainer scripts get here
+
+    # confmodule moved the debconf channel to fd 3 and stdout to stderr.
+    return debconf.Debconf(write=os.fdopen(3, "w"))
+
+
+def is_backup(error: Exception) -> bool:
+    return bool(error.args) and error.args[0] == BACKUP
+
+
+def ask(db: Any, priority: str, question: str) -> bool:
+    """INPUT then GO; False when the person chose Back."""
+    import debconf
+
+    try:
+        db.input(priority, question)
+    except debconf.DebconfError as error:
+        if not is_backup(error):  # 30 here: not shown (priority, seen, noninteractive)
+            raise
+    try:
+        db.go()
+    except debconf.DebconfError as error:
+        if is_backup(error):
+            return False
+        raise
+    return True
+
+
+def notify(db: Any, question: str) -> None:
+    """Show a note once per install; a note must not stop a noninteractive install."""
+    ask(db, "high", question)
+
+
+def seed(db: Any, paths: Paths) -> situation.Situation | None:
+    """Load the settings file into debconf; None (and a note) when it cannot be read."""
+    try:
+        read = situation.load(paths)
+    except settings.SettingsError as error:
+        db.subst(Q_SETTINGS_INVALID, "problems", "; ".join(error.problems))
+        notify(db, Q_SETTINGS_INVALID)
+        return None
+    if read.settings_text is not None:
+        for question, value in answers_from(read.settings).items():
+            db.set(question, value)
+    return read
+
+
+def host_notes(db: Any, state: host.HostState) -> None:
+    """Images are often built before the hardware exists: say so, and carry on."""
+    if state.pf.platform is None:
+        db.subst(Q_NO_GPU, "address", state.pf.address)
+        notify(db, Q_NO_GPU)
+    release = state.kernel_release
+    if release is not None and not re.match(pin.KERNEL_PATTERN, release):
+        db.subst(Q_KERNEL, "release", release)
+        db.subst(Q_KERNEL, "range", pin.KERNEL_RANGE_TEXT)
+        notify(db, Q_KERNEL)
+
+
+def ask_count(db: Any, totalvfs: int | None) -> bool:
+    """Ask for num_vfs until valid; False on Back. Noninteractively a bad preseeded value
+    cannot be asked again: the default is used and a warning goes to stderr."""
+    while True:
+        if not ask(db, "high", Q_NUM_VFS):
+            return False
+        value = db.get(Q_NUM_VFS)
+        problem = count_problem(value, totalvfs)
+        if problem is None:
+            return True
+        db.subst(Q_NUM_VFS_INVALID, "value", value)
+        db.subst(Q_NUM_VFS_INVALID, "problem", problem)
+        db.fset(Q_NUM_VFS_INVALID, "seen", "false")
+        shown = db_force_input(db, Q_NUM_VFS_INVALID)
+        db.fset(Q_NUM_VFS, "seen", "false")
+        if not shown:
+            limit = pin.MAX_VFS if not totalvfs else min(totalvfs, pin.MAX_VFS)
+            print(
+                f"irisxe-sriov: num_vfs {value!r} is invalid ({problem}); using {limit}",
+                file=sys.stderr,
+            )
+            db.set(Q_NUM_VFS, str(limit))
+            return True
+
+
+def db_force_input(db: Any, question: str) -> bool:
+    import debconf
+
+    try:
+        db.input("critical", question)
+    except debconf.DebconfError as error:
+        if is_backup(error):
+            return False
+        raise
+    db.go()
+    return True
+
+
+def role_choices(db: Any, count: int, question: str, exclude: list[int]) -> bool:
+    """Offer VFs 1..count (minus `exclude`) in a multiselect; skip it when none is left."""
+    numbers = [n for n in range(1, count + 1) if n not in exclude]
+    if not numbers:
+        db.set(question, "")
+        return True
+    db.subst(question, "choices", multiselect(numbers))
+    kept = [n for n in parse_multiselect(db.get(question)) if n in numbers]
+    db.set(question, multiselect(kept))
+    return ask(db, "medium", question)
+
+
+def config(db: Any, paths: Paths) -> None:
+    db.capb("backup")
+    read = seed(db, paths)
+    state = read.host if read else host.scan(paths, settings.DEFAULT_PF)
+    host_notes(db, state)
+    totalvfs = state.pf.sriov_totalvfs
+    boot = bootloader.detect(paths)
+    db.subst(Q_NUM_VFS, "max", str(min(totalvfs or pin.MAX_VFS, pin.MAX_VFS)))
+    db.subst(Q_BOOTLOADER, "detected", f"{boot.name or 'none'} ({boot.evidence})")
+
+    def driver() -> bool:
+        return ask(db, "high", Q_DRIVER)
+
+    def count() -> bool:
+        return ask_count(db, totalvfs)
+
+    def boot_path() -> bool:
+        current = settings.Settings(driver=db.get(Q_DRIVER))
+        db.subst(
+            Q_BOOTLOADER, "parameters", " ".join(cmdline.wanted_tokens(current, state.pf.device))
+        )
+        return ask(db, "medium", Q_BOOTLOADER)
+
+    def unbound() -> bool:
+        return role_choices(db, vf_count(db), Q_VF_UNBOUND, [])
+
+    def host_role() -> bool:
+        exclude = parse_multiselect(db.get(Q_VF_UNBOUND))
+        return role_choices(db, vf_count(db), Q_VF_HOST, exclude)
+
+    steps: list[Callable[[], bool]] = [driver, count, boot_path, unbound, host_role]
+    position = 0
+    while 0 <= position < len(steps):
+        position += 1 if steps[position]() else -1
+
+
+def vf_count(db: Any) -> int:
+    value = db.get(Q_NUM_VFS).strip()
+    return int(value) if value.isdigit() else 0
+
+
+def postinst(db: Any, paths: Paths) -> None:
+    """Write the settings file from the answers and every derived file through ucf."""
+    from irisxe_sriov import apply, configure, render
+
+    answers = {q: db.get(q) for q in (Q_DRIVER, Q_NUM_VFS, Q_BOOTLOADER, Q_VF_UNBOUND, Q_VF_HOST)}
+    values = values_from(answers)
+    try:
+        read = situation.load(paths, values)
+    except settings.SettingsError:
+        # The settings file itself is broken: keep it (ucf will too) and apply the answers.
+        read = situation.Situation(
+            None, settings.build(values, None), host.scan(paths, settings.DEFAULT_PF)
+        )
+    current = host.read_optional(paths.settings)
+    try:
+        settings.parse_lines(current or "", paths.display(paths.settings))
+        text = settings.update_text(current, values) if current else None
+    except settings.SettingsError:
+        text = None
+    text = text or render.settings_file(read.settings)
+    # Inside a dpkg run, initramfs-tools' trigger rebuilds once at the end. A
+    # dpkg-reconfigure is no dpkg run (a trigger would wait for the next one), so it
+    # rebuilds at once; it sets DPKG_MAINTSCRIPT_PACKAGE too, but also DEBCONF_RECONFIGURE.
+    in_dpkg = "DPKG_MAINTSCRIPT_PACKAGE" in os.environ and not os.environ.get("DEBCONF_RECONFIGURE")
+    plan = configure.make_plan(
+        paths,
+        read,
+        text,
+        TRIGGER_INITRAMFS if in_dpkg else configure.UPDATE_INITRAMFS,
+        through_ucf=paths.is_host,
+    )
+
+    def echo(line: str) -> None:
+        print(f"irisxe-sriov: {line}", file=sys.stderr)
+
+    if plan.empty:
+        return
+    runner = apply.Runner(live=paths.is_host, echo=echo)
+    with tempfile.TemporaryDirectory(prefix="irisxe-sriov.") as staging, apply.locked(paths):
+        writer = apply.UcfWriter(paths, runner, Path(staging)) if paths.is_host else None
+        apply.execute(plan, paths, runner, echo, writer)
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) < 2 or argv[1] not in ("config", "postinst"):
+        print("usage: python3 -m irisxe_sriov.debconf_ui config|postinst", file=sys.stderr)
+        return 2
+    from irisxe_sriov.apply import ApplyError
+
+    # Always the running system: tests run the maintainer scripts inside a chroot.
+    paths = Paths("/")
+    db = connect()
+    try:
+        if argv[1] == "config":
+            config(db, paths)
+        else:
+            postinst(db, paths)
+    except ApplyError as error:
+        print(f"irisxe-sriov: error: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

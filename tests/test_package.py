@@ -1,0 +1,362 @@
+"""The built .deb in Debian 13 chroots, with the real dpkg, apt, debconf, ucf and lintian.
+
+The upstream i915-sriov-dkms .deb cannot be had here: a stand-in package of the same name
+and version (tests/chroot.py: build_standin_driver) takes its place. The GPU is a fake
+sysfs tree inside the chroot's own /sys directory where a test needs one.
+"""
+
+import hashlib
+import os
+import pty
+import select
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from chroot import PACKAGE_BASE, Chroot, base_tree, build_standin_driver
+from fakesys import FakeSystem
+
+pytestmark = pytest.mark.chroot
+
+SOURCE = Path(__file__).resolve().parent.parent
+PIN = "2025.12.10"
+OURS = (
+    "/etc/default/irisxe-sriov",
+    "/etc/modprobe.d/irisxe-sriov.conf",
+    "/etc/sysfs.d/irisxe-sriov.conf",
+    "/etc/driverctl.d",
+    "/etc/default/grub.d/irisxe-sriov.cfg",
+    "/var/lib/irisxe-sriov",
+)
+
+
+def version() -> str:
+    return subprocess.run(
+        ["dpkg-parsechangelog", "-l", str(SOURCE / "debian/changelog"), "-S", "Version"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+
+
+@pytest.fixture(scope="session")
+def package() -> Path:
+    deb = SOURCE / "dist" / f"irisxe-sriov_{version()}_all.deb"
+    if not deb.exists():
+        pytest.fail(f"{deb} is missing: run 'make deb' (make check does)")
+    return deb
+
+
+@pytest.fixture(scope="session")
+def standin(tmp_path_factory) -> Path:
+    return build_standin_driver(tmp_path_factory.mktemp("standin"), PIN)
+
+
+@pytest.fixture(scope="session")
+def base() -> Path:
+    return base_tree("pkg", PACKAGE_BASE)
+
+
+@pytest.fixture
+def chroot(base, tmp_path, package, standin):
+    box = Chroot(base, tmp_path)
+    box.copy_in(package, "/root/debs/irisxe-sriov.deb")
+    box.copy_in(standin, f"/root/debs/i915-sriov-dkms_{PIN}_amd64.deb")
+    yield box
+    box.close()
+
+
+def preseed(box: Chroot, answers: dict[str, str]) -> None:
+    types = {
+        "driver": "select",
+        "bootloader": "select",
+        "num_vfs": "string",
+        "vf_unbound": "multiselect",
+        "vf_host": "multiselect",
+    }
+    lines = "".join(
+        f"irisxe-sriov irisxe-sriov/{key} {types[key]} {value}\n" for key, value in answers.items()
+    )
+    box.run("debconf-set-selections", stdin=lines)
+
+
+def install(box: Chroot, answers: dict[str, str] | None = None) -> str:
+    preseed(box, answers or {})
+    done = box.run(
+        f"apt-get install -y /root/debs/i915-sriov-dkms_{PIN}_amd64.deb /root/debs/irisxe-sriov.deb"
+    )
+    return done.stdout
+
+
+def settings_values(box: Chroot) -> dict[str, str]:
+    lines = [
+        line
+        for line in box.read("/etc/default/irisxe-sriov").splitlines()
+        if line and not line.startswith("#")
+    ]
+    return dict(line.replace('"', "").split("=", 1) for line in lines)
+
+
+def state_of(box: Chroot, host_paths: list[str]) -> dict[str, tuple[str, int]]:
+    """Content hash and mtime of each file (and of every file below each directory)."""
+    state = {}
+    for host_path in host_paths:
+        path = box.path(host_path)
+        files = sorted(path.rglob("*")) if path.is_dir() else [path]
+        for file in files:
+            if file.is_file():
+                state[str(file)] = (
+                    hashlib.sha256(file.read_bytes()).hexdigest(),
+                    file.stat().st_mtime_ns,
+                )
+    return state
+
+
+def listing(box: Chroot) -> set[str]:
+    """Every path in the chroot but those that change whatever package is installed."""
+    volatile = (
+        "/var/log/",
+        "/var/cache/",
+        "/var/lib/apt/",
+        "/var/lib/dpkg/",
+        "/run/",
+        "/tmp/",
+        "/root/debs/",
+    )
+    paths = set()
+    for path in box.root.rglob("*"):
+        host_path = "/" + str(path.relative_to(box.root))
+        if not host_path.startswith(volatile) and not (
+            # ucf keeps rotated copies of its registry and hash file by itself
+            host_path.startswith("/var/lib/ucf/") and host_path[-2:-1] == "."
+        ):
+            paths.add(host_path)
+    return paths
+
+
+def test_lintian_reports_no_error_and_no_warning(chroot):
+    done = chroot.run(
+        "lintian --fail-on error,warning --no-tag-display-limit /root/debs/irisxe-sriov.deb",
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout
+    assert not [line for line in done.stdout.splitlines() if line[:2] in ("E:", "W:")]
+
+
+def test_preseeded_install_i915_with_4_vfs(chroot):
+    chroot.run("touch /root/marker")
+    output = install(chroot, {"driver": "i915", "num_vfs": "4", "bootloader": "none"})
+    assert "Preconfiguring packages" in output  # the config ran before unpack, harmlessly
+    written = chroot.run(
+        "find /etc /var/lib/irisxe-sriov -newer /root/marker -type f "
+        "-not -path '/etc/ld.so.cache' | sort"
+    ).stdout.split()
+    assert written == [
+        "/etc/default/irisxe-sriov",
+        "/etc/driverctl.d/pci-0000:00:02.1",
+        "/etc/driverctl.d/pci-0000:00:02.2",
+        "/etc/driverctl.d/pci-0000:00:02.3",
+        "/etc/driverctl.d/pci-0000:00:02.4",
+        "/etc/modprobe.d/irisxe-sriov.conf",
+        "/etc/sysfs.d/irisxe-sriov.conf",
+        "/var/lib/irisxe-sriov/lock",
+        "/var/lib/irisxe-sriov/managed",
+    ]
+    assert settings_values(chroot) == {
+        "DRIVER": "i915",
+        "NUM_VFS": "4",
+        "BOOTLOADER": "none",
+        "VF_ROLES": "",
+        "PF": "0000:00:02.0",
+    }
+    modprobe = chroot.read("/etc/modprobe.d/irisxe-sriov.conf")
+    assert "\noptions i915 enable_guc=3 max_vfs=7\n" in modprobe and "\nblacklist xe\n" in modprobe
+    sysfs = chroot.read("/etc/sysfs.d/irisxe-sriov.conf")
+    assert sysfs.endswith(
+        "bus/pci/devices/0000:00:02.0/sriov_drivers_autoprobe = 0\n"
+        "bus/pci/devices/0000:00:02.0/sriov_numvfs = 4\n"
+    )
+    for number in range(1, 5):
+        assert chroot.read(f"/etc/driverctl.d/pci-0000:00:02.{number}") == "vfio-pci\n"
+    assert chroot.read("/run/reboot-required.pkgs") == "irisxe-sriov\n"
+    registered = [
+        line.split()[-1]
+        for line in chroot.read("/var/lib/ucf/registry").splitlines()
+        if line.split()[0] == "irisxe-sriov"
+    ]
+    assert registered == [path for path in written if path.startswith("/etc/")]
+
+
+def test_preseeded_install_xe_with_2_vfs_on_a_fake_gpu(chroot):
+    fake = FakeSystem(chroot.root)
+    fake.add_gpu(device="a7a0", driver=None, totalvfs=None)  # stock driver not bound yet
+    chroot.write("/etc/kernel/cmdline", "root=UUID=1234 ro quiet\n")
+    install(
+        chroot, {"driver": "xe", "num_vfs": "2", "bootloader": "systemd-boot", "vf_unbound": "2"}
+    )
+    assert settings_values(chroot)["VF_ROLES"] == "2:none"
+    assert "options xe max_vfs=7 force_probe=a7a0\n" in chroot.read(
+        "/etc/modprobe.d/irisxe-sriov.conf"
+    )
+    assert chroot.read("/etc/kernel/cmdline") == (
+        "root=UUID=1234 ro quiet intel_iommu=on xe.max_vfs=7 xe.force_probe=a7a0 "
+        "module_blacklist=i915\n"
+    )
+    assert sorted(p.name for p in chroot.path("/etc/driverctl.d").iterdir()) == ["pci-0000:00:02.1"]
+    assert "sriov_numvfs = 2\n" in chroot.read("/etc/sysfs.d/irisxe-sriov.conf")
+
+
+def test_reconfigure_without_change_modifies_nothing_and_runs_nothing(chroot):
+    chroot.write("/etc/kernel/cmdline", "root=UUID=1234 ro quiet\n")
+    install(chroot, {"num_vfs": "3", "bootloader": "systemd-boot"})
+    watched = [*OURS, "/etc/kernel/cmdline"]
+    before = state_of(chroot, watched)
+    time.sleep(0.05)  # an mtime written now would differ
+    done = chroot.run("dpkg-reconfigure irisxe-sriov")
+    assert state_of(chroot, watched) == before
+    assert "irisxe-sriov:" not in done.stdout  # no file written, no command run
+
+
+def test_reconfigure_applies_an_edited_settings_file(chroot):
+    chroot.write("/etc/kernel/cmdline", "root=UUID=1234 ro quiet\n")
+    install(chroot, {"num_vfs": "4", "bootloader": "systemd-boot"})
+    settings_file = chroot.path("/etc/default/irisxe-sriov")
+    settings_file.write_text(
+        settings_file.read_text()
+        .replace('NUM_VFS="4"', 'NUM_VFS="2"')
+        .replace('DRIVER="i915"', 'DRIVER="xe"')
+    )
+    done = chroot.run("dpkg-reconfigure irisxe-sriov")
+    assert "removed /etc/driverctl.d/pci-0000:00:02.3" in done.stdout
+    # the boot path was refreshed (initramfs-tools is not in the chroot, so it says so)
+    assert "skipped: update-initramfs -u -k all (update-initramfs is not installed)" in done.stdout
+    assert "module_blacklist=i915" in chroot.read("/etc/kernel/cmdline")
+    assert sorted(p.name for p in chroot.path("/etc/driverctl.d").iterdir()) == [
+        "pci-0000:00:02.1",
+        "pci-0000:00:02.2",
+    ]
+
+
+def edit_then_switch_driver(box: Chroot) -> None:
+    install(box, {"num_vfs": "2", "bootloader": "none"})
+    modprobe = box.path("/etc/modprobe.d/irisxe-sriov.conf")
+    modprobe.write_text(modprobe.read_text() + "# local note\n")
+    settings_file = box.path("/etc/default/irisxe-sriov")
+    settings_file.write_text(settings_file.read_text().replace('DRIVER="i915"', 'DRIVER="xe"'))
+
+
+def test_local_edit_survives_reconfigure_as_ucf_dist(chroot):
+    edit_then_switch_driver(chroot)
+    done = chroot.run("dpkg-reconfigure irisxe-sriov")
+    kept = chroot.read("/etc/modprobe.d/irisxe-sriov.conf")
+    assert kept.endswith("# local note\n") and "options i915" in kept
+    assert "options xe max_vfs=7" in chroot.read("/etc/modprobe.d/irisxe-sriov.conf.ucf-dist")
+    assert (
+        "kept the local version of /etc/modprobe.d/irisxe-sriov.conf; the new one is "
+        "/etc/modprobe.d/irisxe-sriov.conf.ucf-dist"
+    ) in done.stdout
+
+
+def test_ucf_force_conffnew_replaces_a_local_edit(chroot):
+    edit_then_switch_driver(chroot)
+    chroot.run("dpkg-reconfigure irisxe-sriov", env={"UCF_FORCE_CONFFNEW": "1"})
+    replaced = chroot.read("/etc/modprobe.d/irisxe-sriov.conf")
+    assert "options xe max_vfs=7" in replaced and "# local note" not in replaced
+
+
+def test_purge_leaves_nothing_of_ours(chroot):
+    chroot.write("/etc/kernel/cmdline", "root=UUID=1234  ro quiet i915.max_vfs=2\n")
+    before = listing(chroot)
+    install(chroot, {"num_vfs": "3", "bootloader": "systemd-boot", "vf_unbound": "3"})
+    assert "i915.max_vfs=7" in chroot.read("/etc/kernel/cmdline")
+    modprobe = chroot.path("/etc/modprobe.d/irisxe-sriov.conf")
+    modprobe.write_text(modprobe.read_text() + "# local note\n")
+    settings_file = chroot.path("/etc/default/irisxe-sriov")
+    settings_file.write_text(settings_file.read_text().replace('DRIVER="i915"', 'DRIVER="xe"'))
+    chroot.run("dpkg-reconfigure irisxe-sriov")  # leaves a .ucf-dist behind
+    chroot.run("apt-get remove -y irisxe-sriov")
+    assert chroot.path("/etc/default/irisxe-sriov").exists()  # remove keeps configuration
+    chroot.run("apt-get purge -y irisxe-sriov i915-sriov-dkms")
+    assert listing(chroot) == before
+    assert chroot.read("/etc/kernel/cmdline") == "root=UUID=1234  ro quiet i915.max_vfs=2\n"
+    for registry in ("/var/lib/ucf/registry", "/var/lib/ucf/hashfile"):
+        assert "irisxe-sriov" not in chroot.read(registry)
+    debconf_db = chroot.read("/var/cache/debconf/config.dat")
+    assert "irisxe-sriov/" not in debconf_db
+
+
+def test_other_driver_version_is_refused(chroot, tmp_path):
+    other = build_standin_driver(tmp_path, "2026.05.06")
+    chroot.copy_in(other, "/root/debs/other.deb")
+    done = chroot.run(
+        "apt-get install -y /root/debs/other.deb /root/debs/irisxe-sriov.deb", check=False
+    )
+    assert done.returncode != 0
+    assert "Depends: i915-sriov-dkms (= 2025.12.10) but 2026.05.06 is to be installed" in (
+        done.stdout
+    )
+    assert not chroot.path("/etc/default/irisxe-sriov").exists()
+
+
+def converse(argv: list[str], answers: list[str], timeout: float = 60) -> str:
+    """Run argv on a pty, typing each answer after the next prompt (a line ending in ": ")."""
+    pid, fd = pty.fork()
+    if pid == 0:  # pragma: no cover - the child
+        os.execvp(argv[0], argv)
+    transcript = b""
+    pending = list(answers)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([fd], [], [], 0.5)
+        if not ready:
+            if pending and transcript.rstrip(b" ").endswith(b":"):
+                os.write(fd, (pending.pop(0) + "\n").encode())
+                transcript += b" <typed>"
+            continue
+        try:
+            data = os.read(fd, 4096)
+        except OSError:
+            break
+        if not data:
+            break
+        transcript += data
+    os.waitpid(pid, 0)
+    return transcript.decode(errors="replace")
+
+
+def test_interactive_reconfigure_rejects_a_bad_count(chroot):
+    install(chroot, {"num_vfs": "4", "bootloader": "none"})
+    # readline frontend through a real pty: driver xe (2), 9 VFs (refused), 3 VFs,
+    # boot path none (5), VF 3 unbound, VF 1 for the host
+    transcript = converse(
+        [
+            "chroot",
+            str(chroot.root),
+            "/usr/bin/env",
+            "-i",
+            "PATH=/usr/sbin:/usr/bin:/sbin:/bin",
+            "TERM=dumb",
+            "LC_ALL=C.UTF-8",
+            "HOME=/root",
+            "dpkg-reconfigure",
+            "-f",
+            "readline",
+            "irisxe-sriov",
+        ],
+        ["2", "9", "3", "5", "3", "1"],
+    )
+    assert "Kernel driver for the Intel GPU:" in transcript
+    assert "Number of virtual functions (0-7):" in transcript
+    assert 'The value "9" cannot be used: 9 is out of range: allowed 0-7.' in transcript
+    assert transcript.count("Number of virtual functions (0-7):") == 2
+    assert "Virtual functions to leave without a driver:" in transcript
+    assert settings_values(chroot) == {
+        "DRIVER": "xe",
+        "NUM_VFS": "3",
+        "BOOTLOADER": "none",
+        "VF_ROLES": "1:host 3:none",
+        "PF": "0000:00:02.0",
+    }
+    assert sorted(p.name for p in chroot.path("/etc/driverctl.d").iterdir()) == ["pci-0000:00:02.2"]

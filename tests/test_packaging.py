@@ -1,0 +1,86 @@
+"""Consistency of the packaging with the code: one version, one pin, a man page and
+completion that match the CLI, and translations templates that match the templates."""
+
+import re
+import shutil
+import subprocess
+import tomllib
+from pathlib import Path
+
+import click
+from click.testing import CliRunner
+
+from irisxe_sriov import __version__, pin
+from irisxe_sriov.cli import cli
+
+SOURCE = Path(__file__).resolve().parent.parent
+
+
+def test_one_version_everywhere():
+    changelog = (SOURCE / "debian/changelog").read_text().splitlines()[0]
+    debian_version = re.match(r"irisxe-sriov \(([^)]+)\)", changelog).group(1)
+    project = tomllib.loads((SOURCE / "pyproject.toml").read_text())["project"]["version"]
+    assert debian_version == project == __version__
+    assert f'"irisxe-sriov {__version__}"' in (SOURCE / "docs/irisxe-sriov-ctl.8").read_text()
+
+
+def test_the_pin_is_written_in_one_place():
+    control = (SOURCE / "debian/control").read_text()
+    assert "${irisxe:Driver}" in control and pin.DRIVER_VERSION not in control
+    assert "from irisxe_sriov import pin" in (SOURCE / "debian/rules").read_text()
+
+
+def commands(group: click.Group, prefix: str = "") -> list[str]:
+    names = []
+    for name, command in sorted(group.commands.items()):
+        if isinstance(command, click.Group):
+            names += commands(command, f"{prefix}{name} ")
+        else:
+            names.append(prefix + name)
+    return names
+
+
+def test_man_page_documents_every_command_and_option():
+    page = (SOURCE / "docs/irisxe-sriov-ctl.8").read_text().replace("\\-", "-")
+    listed = commands(cli)
+    assert listed == ["apply", "config set", "config show", "doctor", "status"]
+    for name in listed:
+        assert f".BR {name} " in page or f'.BR "{name}" ' in page, name
+    for name in listed:
+        help_text = CliRunner().invoke(cli, [*name.split(), "--help"]).output
+        for option in re.findall(r"(--[a-z-]+)", help_text):
+            if option != "--help":
+                assert option in page, (name, option)
+    assert "IRISXE_SRIOV_ROOT" in page and "--root" in page
+
+
+def test_readme_documents_every_command():
+    readme = (SOURCE / "README.md").read_text()
+    for name in commands(cli):
+        assert f"  {name} " in readme, name
+    assert "make deb" in readme and "make check" in readme
+
+
+def test_templates_pot_is_current(tmp_path):
+    if shutil.which("debconf-updatepo") is None:
+        raise AssertionError("po-debconf is missing: make check installs it")
+    copy = tmp_path / "debian"
+    shutil.copytree(SOURCE / "debian", copy)
+    subprocess.run(["debconf-updatepo"], cwd=copy, check=True)
+    strip = re.compile(r'^"POT-Creation-Date:.*$', re.M)
+    assert strip.sub("", (copy / "po/templates.pot").read_text()) == strip.sub(
+        "", (SOURCE / "debian/po/templates.pot").read_text()
+    )
+
+
+def test_bash_completion_protocol():
+    env = {
+        "_IRISXE_SRIOV_CTL_COMPLETE": "bash_complete",
+        "COMP_WORDS": "irisxe-sriov-ctl con",
+        "COMP_CWORD": "1",
+    }
+    result = CliRunner().invoke(cli, [], env=env, prog_name="irisxe-sriov-ctl")
+    assert result.output.splitlines() == ["plain,config"]
+    env["COMP_WORDS"], env["COMP_CWORD"] = "irisxe-sriov-ctl config ", "2"
+    result = CliRunner().invoke(cli, [], env=env, prog_name="irisxe-sriov-ctl")
+    assert result.output.splitlines() == ["plain,set", "plain,show"]
