@@ -326,8 +326,27 @@ def converse(argv: list[str], answers: list[str], timeout: float = 60) -> str:
     return transcript.decode(errors="replace")
 
 
+def test_installed_ctl_runs_on_debian_13(chroot):
+    install(chroot, {"num_vfs": "2", "bootloader": "none"})
+    FakeSystem(chroot.path("/srv/fake")).healthy(numvfs=2)
+    done = chroot.run("irisxe-sriov-ctl --root /srv/fake status --json")
+    assert '"platform": "RPL-P"' in done.stdout
+    bad = chroot.run("irisxe-sriov-ctl config set num_vfs=9", check=False)
+    assert bad.returncode == 2
+    assert bad.stdout == "irisxe-sriov-ctl: error: num_vfs: 9 is out of range: allowed 0-7\n"
+    # on the chroot itself (no GPU in its empty /sys): doctor fails, and says why
+    doctor = chroot.run("irisxe-sriov-ctl doctor", check=False)
+    assert doctor.returncode == 1 and "[FAIL] gpu.present: no PCI device at 0000:00:02.0" in (
+        doctor.stdout
+    )
+    completion = chroot.read("/usr/share/bash-completion/completions/irisxe-sriov-ctl")
+    assert "complete -o nosort -F _irisxe_sriov_ctl_completion irisxe-sriov-ctl" in completion
+    assert chroot.path("/usr/share/man/man8/irisxe-sriov-ctl.8.gz").exists()
+
+
 def test_interactive_reconfigure_rejects_a_bad_count(chroot):
     install(chroot, {"num_vfs": "4", "bootloader": "none"})
+    chroot.write("/proc/sys/kernel/osrelease", "6.19.2-amd64\n")  # /proc is a plain dir here
     # readline frontend through a real pty: driver xe (2), 9 VFs (refused), 3 VFs,
     # boot path none (5), VF 3 unbound, VF 1 for the host
     transcript = converse(
@@ -347,6 +366,9 @@ def test_interactive_reconfigure_rejects_a_bad_count(chroot):
         ],
         ["2", "9", "3", "5", "3", "1"],
     )
+    # no GPU in the chroot's /sys and a kernel past the pin: one note each, then the questions
+    assert transcript.count("No supported Intel GPU found") == 1
+    assert "The running kernel 6.19.2-amd64 is outside the range" in transcript
     assert "Kernel driver for the Intel GPU:" in transcript
     assert "Number of virtual functions (0-7):" in transcript
     assert 'The value "9" cannot be used: 9 is out of range: allowed 0-7.' in transcript
