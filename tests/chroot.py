@@ -183,3 +183,46 @@ def build_standin_driver(directory: Path, version: str) -> Path:
         stdout=subprocess.DEVNULL,
     )
     return deb
+
+
+SOURCE = Path(__file__).resolve().parent.parent
+PIN = "2025.12.10"  # the stand-in's version: what debian/control pins
+
+
+def package_version() -> str:
+    return subprocess.run(
+        ["dpkg-parsechangelog", "-l", str(SOURCE / "debian/changelog"), "-S", "Version"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+
+
+def with_debs(box: Chroot, package: Path, standin: Path) -> Chroot:
+    """Put the built package and the stand-in driver into /root/debs of the chroot."""
+    box.copy_in(package, "/root/debs/irisxe-sriov.deb")
+    box.copy_in(standin, f"/root/debs/i915-sriov-dkms_{PIN}_amd64.deb")
+    return box
+
+
+def preseed(box: Chroot, answers: dict[str, str]) -> None:
+    types = {
+        "driver": "select",
+        "bootloader": "select",
+        "num_vfs": "string",
+        "vf_unbound": "multiselect",
+        "vf_host": "multiselect",
+    }
+    lines = "".join(
+        f"irisxe-sriov irisxe-sriov/{key} {types[key]} {value}\n" for key, value in answers.items()
+    )
+    box.run("debconf-set-selections", stdin=lines)
+
+
+def install(box: Chroot, answers: dict[str, str] | None = None) -> str:
+    """Preseed, then apt-get install the stand-in and the package; apt's output."""
+    preseed(box, answers or {})
+    done = box.run(
+        f"apt-get install -y /root/debs/i915-sriov-dkms_{PIN}_amd64.deb /root/debs/irisxe-sriov.deb"
+    )
+    return done.stdout

@@ -6,6 +6,16 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
 
+from chroot import (
+    PACKAGE_BASE,
+    PIN,
+    SOURCE,
+    Chroot,
+    base_tree,
+    build_standin_driver,
+    package_version,
+    with_debs,
+)
 from fakesys import FakeSystem
 
 
@@ -33,3 +43,34 @@ def tree(root: Path) -> dict[str, tuple[str, int]]:
 @pytest.fixture
 def snapshot():
     return tree
+
+
+# --- package tests in Debian 13 chroots (tests/chroot.py) ----------------------------------
+
+
+@pytest.fixture(scope="session")
+def package() -> Path:
+    """The .deb that make deb built (make check builds it first)."""
+    deb = SOURCE / "dist" / f"irisxe-sriov_{package_version()}_all.deb"
+    if not deb.exists():
+        pytest.fail(f"{deb} is missing: run 'make deb' (make check does)")
+    return deb
+
+
+@pytest.fixture(scope="session")
+def standin(tmp_path_factory) -> Path:
+    return build_standin_driver(tmp_path_factory.mktemp("standin"), PIN)
+
+
+@pytest.fixture(scope="session")
+def base() -> Path:
+    return base_tree("pkg", PACKAGE_BASE)
+
+
+@pytest.fixture
+def chroot(base, tmp_path, package, standin):
+    box = Chroot(base, tmp_path)
+    try:
+        yield with_debs(box, package, standin)
+    finally:
+        box.close()

@@ -1,16 +1,19 @@
-from irisxe_sriov import bootloader, doctor, host
+from irisxe_sriov import bootcheck, bootloader, doctor, host
 from irisxe_sriov.paths import Paths
 from irisxe_sriov.settings import Settings
 
 GRUB = bootloader.Detection("grub", "/boot/grub/grub.cfg exists")
 GOOD = doctor.Evidence((), "2025.12.10", True)
+APPLIED = bootcheck.Verdict(None, "the boot configuration has the parameters", "reboot")
 
 
 def findings(fake, settings=None, evidence=GOOD, boot=GRUB):
     settings = settings or Settings(num_vfs=3)
     return {
         f.id: f
-        for f in doctor.diagnose(host.scan(Paths(fake.root), settings.pf), settings, boot, evidence)
+        for f in doctor.diagnose(
+            host.scan(Paths(fake.root), settings.pf), settings, boot, evidence, APPLIED
+        )
     }
 
 

@@ -9,19 +9,15 @@ import hashlib
 import os
 import pty
 import select
-import subprocess
 import time
-from pathlib import Path
 
 import pytest
 
-from chroot import PACKAGE_BASE, Chroot, base_tree, build_standin_driver
+from chroot import Chroot, build_standin_driver, install
 from fakesys import FakeSystem
 
 pytestmark = pytest.mark.chroot
 
-SOURCE = Path(__file__).resolve().parent.parent
-PIN = "2025.12.10"
 OURS = (
     "/etc/default/irisxe-sriov",
     "/etc/modprobe.d/irisxe-sriov.conf",
@@ -30,64 +26,6 @@ OURS = (
     "/etc/default/grub.d/irisxe-sriov.cfg",
     "/var/lib/irisxe-sriov",
 )
-
-
-def version() -> str:
-    return subprocess.run(
-        ["dpkg-parsechangelog", "-l", str(SOURCE / "debian/changelog"), "-S", "Version"],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
-
-
-@pytest.fixture(scope="session")
-def package() -> Path:
-    deb = SOURCE / "dist" / f"irisxe-sriov_{version()}_all.deb"
-    if not deb.exists():
-        pytest.fail(f"{deb} is missing: run 'make deb' (make check does)")
-    return deb
-
-
-@pytest.fixture(scope="session")
-def standin(tmp_path_factory) -> Path:
-    return build_standin_driver(tmp_path_factory.mktemp("standin"), PIN)
-
-
-@pytest.fixture(scope="session")
-def base() -> Path:
-    return base_tree("pkg", PACKAGE_BASE)
-
-
-@pytest.fixture
-def chroot(base, tmp_path, package, standin):
-    box = Chroot(base, tmp_path)
-    box.copy_in(package, "/root/debs/irisxe-sriov.deb")
-    box.copy_in(standin, f"/root/debs/i915-sriov-dkms_{PIN}_amd64.deb")
-    yield box
-    box.close()
-
-
-def preseed(box: Chroot, answers: dict[str, str]) -> None:
-    types = {
-        "driver": "select",
-        "bootloader": "select",
-        "num_vfs": "string",
-        "vf_unbound": "multiselect",
-        "vf_host": "multiselect",
-    }
-    lines = "".join(
-        f"irisxe-sriov irisxe-sriov/{key} {types[key]} {value}\n" for key, value in answers.items()
-    )
-    box.run("debconf-set-selections", stdin=lines)
-
-
-def install(box: Chroot, answers: dict[str, str] | None = None) -> str:
-    preseed(box, answers or {})
-    done = box.run(
-        f"apt-get install -y /root/debs/i915-sriov-dkms_{PIN}_amd64.deb /root/debs/irisxe-sriov.deb"
-    )
-    return done.stdout
 
 
 def settings_values(box: Chroot) -> dict[str, str]:

@@ -3,28 +3,16 @@ tests/chroot.py) in a Debian 13 base that already has our dependencies, so that 
 the purge leaves behind can only be ours."""
 
 import subprocess
-from pathlib import Path
 
 import pytest
 
-from chroot import DEPENDENCIES, MIRROR, SUITE, base_tarball, build_standin_driver
+from chroot import DEPENDENCIES, MIRROR, SUITE, base_tarball
 
 pytestmark = pytest.mark.chroot
 
-SOURCE = Path(__file__).resolve().parent.parent
 
-
-def test_piuparts_install_and_purge(tmp_path):
-    version = subprocess.run(
-        ["dpkg-parsechangelog", "-l", str(SOURCE / "debian/changelog"), "-S", "Version"],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
-    package = SOURCE / "dist" / f"irisxe-sriov_{version}_all.deb"
-    assert package.exists(), f"{package} is missing: run 'make deb' (make check does)"
+def test_piuparts_install_and_purge(package, standin):
     base = base_tarball("piuparts", DEPENDENCIES, suffix=".tar.gz")
-    standin = build_standin_driver(tmp_path, "2025.12.10")
     done = subprocess.run(
         [
             "piuparts",

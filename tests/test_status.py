@@ -1,13 +1,14 @@
-from irisxe_sriov import bootloader, host, status
+from irisxe_sriov import bootcheck, bootloader, host, status
 from irisxe_sriov.paths import Paths
 from irisxe_sriov.settings import Settings
 
 GRUB = bootloader.Detection("grub", "/boot/grub/grub.cfg exists")
+APPLIED = bootcheck.Verdict(None, "the boot configuration has the parameters", "reboot")
 
 
 def report(fake, settings):
     state = host.scan(Paths(fake.root), settings.pf)
-    return status.report(state, settings, GRUB)
+    return status.report(state, settings, GRUB, APPLIED)
 
 
 def test_healthy_host_has_nothing_pending(fake):
@@ -33,7 +34,7 @@ def test_switch_to_xe_pends_a_reboot(fake):
     whats = [p["what"] for p in doc["pending"]]
     assert (
         "the running kernel command line lacks xe.max_vfs=7 xe.force_probe=a7a0 "
-        "module_blacklist=i915" in whats
+        "module_blacklist=i915: the boot configuration has the parameters" in whats
     )
     assert "i915 is loaded, xe is configured" in whats
     assert "VF 1 (0000:00:02.1) is on vfio-pci, its role vfio wants vfio-pci" not in whats
@@ -63,7 +64,9 @@ def test_count_and_role_differences_are_listed_without_reboot(fake):
 
 
 def test_missing_pf_is_reported(tmp_path):
-    doc = status.report(host.scan(Paths(tmp_path), "0000:00:02.0"), Settings(num_vfs=1), GRUB)
+    doc = status.report(
+        host.scan(Paths(tmp_path), "0000:00:02.0"), Settings(num_vfs=1), GRUB, APPLIED
+    )
     assert doc["pf"]["present"] is False and doc["pf"]["driver"] is None
     assert doc["pending"][0]["what"] == "no PCI device at 0000:00:02.0"
     assert "no such PCI device" in status.format_text(doc)

@@ -60,6 +60,21 @@ class Runner:
         return completed.returncode
 
 
+def probe(paths: Paths, argv: Sequence[str]) -> int | None:
+    """Exit status of a read-only query (bootctl is-installed), None when it cannot run
+    here: under another root, or without the program."""
+    if not paths.is_host or shutil.which(argv[0]) is None:
+        return None
+    done = subprocess.run(
+        list(argv),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        check=False,
+    )
+    return done.returncode
+
+
 def atomic_write(path: Path, text: str, mode: int = 0o644) -> list[Path]:
     """Replace `path` with `text` through a temporary file in the same directory.
 

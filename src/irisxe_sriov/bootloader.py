@@ -5,6 +5,7 @@ systemd-boot or GRUB underneath, but proxmox-boot-tool owns the entries), then t
 systemd-boot LoaderInfo efivar, then GRUB's generated grub.cfg.
 """
 
+from collections.abc import Callable
 from typing import NamedTuple
 
 from irisxe_sriov.paths import Paths
@@ -27,7 +28,11 @@ def decode_loader_info(raw: bytes) -> str | None:
     return raw[4:].decode("utf-16-le", errors="replace").rstrip("\x00").strip() or None
 
 
-def decide(proxmox_uuids: bool, loader_info: str | None, grub_cfg: bool) -> Detection:
+def decide(
+    proxmox_uuids: bool, loader_info: str | None, grub_cfg: bool, bootctl_installed: bool | None
+) -> Detection:
+    """The boot path from the evidence, strongest first: what booted this system (the
+    LoaderInfo efivar) beats what is installed (grub.cfg, `bootctl is-installed`)."""
     if proxmox_uuids:
         return Detection(PROXMOX, "/etc/kernel/proxmox-boot-uuids exists")
     if loader_info is not None and loader_info.startswith("systemd-boot"):
@@ -36,27 +41,55 @@ def decide(proxmox_uuids: bool, loader_info: str | None, grub_cfg: bool) -> Dete
         reason = "/boot/grub/grub.cfg exists"
         if loader_info is not None:
             reason += f" and the LoaderInfo efivar reads {loader_info!r}"
+        elif bootctl_installed:
+            reason += " (bootctl is-installed also finds systemd-boot, but nothing says it booted)"
         return Detection(GRUB, reason)
+    if bootctl_installed:
+        return Detection(SYSTEMD_BOOT, "bootctl is-installed finds systemd-boot")
     return Detection(
         None,
-        "no /etc/kernel/proxmox-boot-uuids, no systemd-boot LoaderInfo efivar and no "
-        "/boot/grub/grub.cfg",
+        "no /etc/kernel/proxmox-boot-uuids, no systemd-boot LoaderInfo efivar, no "
+        "/boot/grub/grub.cfg and no systemd-boot that bootctl finds",
     )
 
 
-def detect(paths: Paths) -> Detection:
+def bootctl_probe(paths: Paths) -> Callable[[], int | None]:
+    """`bootctl is-installed` on the running system; under another root it never runs."""
+
+    def run() -> int | None:
+        if not paths.is_host:
+            return None
+        from irisxe_sriov.apply import probe  # the writer's module: only on the real system
+
+        return probe(paths, ["bootctl", "is-installed", "--quiet"])
+
+    return run
+
+
+def detect(paths: Paths, bootctl: Callable[[], int | None] | None = None) -> Detection:
+    """`bootctl` gives the exit status of `bootctl is-installed` (None: not run); tests
+    hand in a recorder, the default asks the real bootctl on the real system only."""
+    bootctl = bootctl or bootctl_probe(paths)
     try:
         loader_info = decode_loader_info(paths.loader_info_efivar.read_bytes())
     except OSError:
         loader_info = None
-    return decide(paths.proxmox_boot_uuids.exists(), loader_info, paths.grub_cfg.exists())
+    status = bootctl()
+    return decide(
+        paths.proxmox_boot_uuids.exists(),
+        loader_info,
+        paths.grub_cfg.exists(),
+        None if status is None else status == 0,
+    )
 
 
-def resolve(configured: str, paths: Paths) -> Detection:
+def resolve(
+    configured: str, paths: Paths, bootctl: Callable[[], int | None] | None = None
+) -> Detection:
     """The boot path to write for: the configured one, or what detection found for auto."""
     if configured != "auto":
         return Detection(configured, "set in /etc/default/irisxe-sriov")
-    return detect(paths)
+    return detect(paths, bootctl)
 
 
 def refresh_command(name: str | None, paths: Paths) -> list[str] | None:

@@ -103,6 +103,14 @@ def paths_of(context: click.Context) -> Paths:
     return paths
 
 
+def boot_verdict(paths: Paths, read: Any, boot: Any) -> Any:
+    """Where missing kernel parameters got lost (bootcheck)."""
+    from irisxe_sriov import bootcheck, cmdline
+
+    wanted = cmdline.wanted_tokens(read.settings, read.host.pf.device)
+    return bootcheck.locate(bootcheck.read(paths, boot.name), wanted)
+
+
 @cli.command()
 @click.option("--json", "as_json", is_flag=True, help="Print the status as JSON.")
 @click.pass_context
@@ -116,7 +124,7 @@ def status(context: click.Context, as_json: bool) -> None:
     with settings_errors_are_bad_input():
         read = situation.load(paths)
     boot = bootloader.resolve(read.settings.bootloader, paths)
-    document = reporting.report(read.host, read.settings, boot)
+    document = reporting.report(read.host, read.settings, boot, boot_verdict(paths, read, boot))
     if as_json:
         print_json(document)
     else:
@@ -135,12 +143,11 @@ def doctor(context: click.Context, as_json: bool) -> None:
     problems: tuple[str, ...] = ()
     try:
         read = situation.load(paths)
-        current, state = read.settings, read.host
     except settings.SettingsError as error:
         # Diagnose with the defaults rather than refuse: a broken file is one finding.
         problems = tuple(error.problems)
-        current = settings.Settings()
-        state = host.scan(paths, current.pf)
+        defaults = settings.Settings()
+        read = situation.Situation(None, defaults, host.scan(paths, defaults.pf))
     version = packages.installed_version(paths, pin.DRIVER_PACKAGE)
     evidence = diagnosis.Evidence(
         settings_problems=problems,
@@ -148,8 +155,9 @@ def doctor(context: click.Context, as_json: bool) -> None:
         driver_package_matches=version is not None
         and packages.same_version(version, pin.DRIVER_VERSION),
     )
-    boot = bootloader.resolve(current.bootloader, paths)
-    findings = diagnosis.diagnose(state, current, boot, evidence)
+    boot = bootloader.resolve(read.settings.bootloader, paths)
+    verdict = boot_verdict(paths, read, boot)
+    findings = diagnosis.diagnose(read.host, read.settings, boot, evidence, verdict)
     if as_json:
         print_json([finding.as_dict() for finding in findings])
     else:
@@ -210,6 +218,8 @@ def carry_out(paths: Paths, dry_run: bool, values: dict[str, str] | None) -> Non
 
     plan = plan_now()
     runner = apply.Runner(live=paths.is_host and not dry_run, echo=echo)
+    for note in plan.notes:
+        echo(f"note: {note}")
     if dry_run:
         apply.show(plan, echo)
         for command in plan.commands:

@@ -12,6 +12,8 @@ from irisxe_sriov import pciids, pin
 from irisxe_sriov.settings import DRIVERS, Settings
 
 BLACKLIST_KEY = "module_blacklist"
+# Keys whose values this package sets for either driver; module_blacklist is merged instead.
+MANAGED_KEYS = ("intel_iommu", "i915.enable_guc", "i915.max_vfs", "xe.max_vfs", "xe.force_probe")
 
 
 def wanted_tokens(settings: Settings, device: str | None) -> list[str]:

@@ -1,6 +1,6 @@
 """Render and plan from what was read: everything `apply` needs, nothing written."""
 
-from irisxe_sriov import bootloader, render
+from irisxe_sriov import bootcheck, bootloader, render
 from irisxe_sriov import plan as planning
 from irisxe_sriov.host import read_optional
 from irisxe_sriov.paths import Paths
@@ -67,7 +67,14 @@ def make_plan(
     if rendered.bootloader in (bootloader.SYSTEMD_BOOT, bootloader.PROXMOX):
         refresh = bootloader.refresh_command(rendered.bootloader, paths)
         commands[kernel_cmdline] = tuple(refresh or ())
+    notes: tuple[str, ...] = ()
+    if rendered.bootloader in (None, bootloader.NONE):
+        why = "bootloader=none" if rendered.bootloader else "no boot path was found"
+        notes = (
+            f"kernel parameters not written ({why}): {bootcheck.by_hand(list(rendered.tokens))}",
+        )
     return planning.make_plan(
+        notes=notes,
         owned=owned,
         edited=rendered.edited,
         on_disk=on_disk,

@@ -275,6 +275,8 @@ def postinst(db: Any, paths: Paths) -> None:
     def echo(line: str) -> None:
         print(f"irisxe-sriov: {line}", file=sys.stderr)
 
+    for note in plan.notes:
+        echo(f"note: {note}")
     if plan.empty:
         return
     runner = apply.Runner(live=paths.is_host, echo=echo)

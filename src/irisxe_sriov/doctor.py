@@ -7,6 +7,7 @@ import re
 from typing import Any, NamedTuple
 
 from irisxe_sriov import cmdline, pciids, pin
+from irisxe_sriov.bootcheck import Verdict
 from irisxe_sriov.bootloader import Detection
 from irisxe_sriov.host import HostState
 from irisxe_sriov.settings import DRIVERS, VFIO_DRIVER, Settings
@@ -179,7 +180,7 @@ def module_findings(state: HostState, settings: Settings) -> list[Finding]:
     return findings
 
 
-def cmdline_finding(state: HostState, settings: Settings) -> Finding:
+def cmdline_finding(state: HostState, settings: Settings, verdict: Verdict) -> Finding:
     if state.cmdline is None:
         return Finding("cmdline.parameters", SKIP, "/proc/cmdline is unreadable")
     missing = cmdline.missing_from(state.cmdline, cmdline.wanted_tokens(settings, state.pf.device))
@@ -187,8 +188,8 @@ def cmdline_finding(state: HostState, settings: Settings) -> Finding:
         return Finding(
             "cmdline.parameters",
             FAIL,
-            f"the running kernel command line lacks {' '.join(missing)}",
-            APPLY_AND_REBOOT,
+            f"the running kernel command line lacks {' '.join(missing)}: {verdict.problem}",
+            verdict.steps,
         )
     return Finding("cmdline.parameters", OK, "the kernel command line has every parameter")
 
@@ -314,7 +315,7 @@ def boot_finding(boot: Detection) -> Finding:
 
 
 def diagnose(
-    state: HostState, settings: Settings, boot: Detection, evidence: Evidence
+    state: HostState, settings: Settings, boot: Detection, evidence: Evidence, verdict: Verdict
 ) -> list[Finding]:
     if evidence.settings_problems:
         settings_finding = Finding(
@@ -333,7 +334,7 @@ def diagnose(
         kernel_finding(state),
         package_finding(evidence),
         *module_findings(state, settings),
-        cmdline_finding(state, settings),
+        cmdline_finding(state, settings, verdict),
         *sriov_findings(state, settings),
         *vf_findings(state, settings),
         *tools_findings(state),

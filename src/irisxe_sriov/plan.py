@@ -34,6 +34,7 @@ class Plan(NamedTuple):
     manifest: str | None  # new manifest text, None when it stays as it is
     commands: tuple[tuple[str, ...], ...]
     reboot: bool  # the changes take effect only after a reboot
+    notes: tuple[str, ...] = ()  # what a person must do that no file here does
 
     @property
     def pending(self) -> tuple[Change, ...]:
@@ -71,6 +72,7 @@ def make_plan(
     manifest_text: str | None,
     reboot_files: frozenset[str],
     commands_by_file: dict[str, tuple[str, ...]],
+    notes: tuple[str, ...] = (),
 ) -> Plan:
     """Compare each desired text with `on_disk` (which holds every path named here and in
     the manifest). Owned files the manifest lists but the configuration no longer needs
@@ -105,4 +107,5 @@ def make_plan(
         manifest=manifest,
         commands=tuple(commands),
         reboot=bool(changed & reboot_files),
+        notes=notes,
     )

@@ -108,7 +108,14 @@ def render(
             )
 
     if boot_path == bootloader.GRUB:
-        put(paths.display(paths.grub_dropin), "grub.cfg.j2", tokens=wanted)
+        put(
+            paths.display(paths.grub_dropin),
+            "grub.cfg.j2",
+            tokens=[t for t in wanted if cmdline.key_of(t) != cmdline.BLACKLIST_KEY],
+            managed_keys=cmdline.MANAGED_KEYS,
+            blacklist=other,
+            driver=settings.driver,
+        )
     if boot_path in (bootloader.SYSTEMD_BOOT, bootloader.PROXMOX):
         text, record = edit_kernel_cmdline(
             kernel_cmdline,

@@ -7,6 +7,7 @@ start-up time is measured (make bench).
 from typing import Any, NamedTuple
 
 from irisxe_sriov import cmdline, pciids, pin
+from irisxe_sriov.bootcheck import Verdict
 from irisxe_sriov.bootloader import Detection
 from irisxe_sriov.host import HostState
 from irisxe_sriov.settings import Settings
@@ -24,7 +25,9 @@ def is_dkms_build(version: str | None) -> bool:
     return version == pin.MODULE_VERSION
 
 
-def pending(state: HostState, settings: Settings) -> list[Pending]:
+def pending(state: HostState, settings: Settings, verdict: Verdict) -> list[Pending]:
+    """Differences between configured and running; `verdict` says where missing kernel
+    parameters got lost (bootcheck.locate)."""
     items: list[Pending] = []
     wanted = cmdline.wanted_tokens(settings, state.pf.device)
     if state.cmdline is not None:
@@ -32,7 +35,9 @@ def pending(state: HostState, settings: Settings) -> list[Pending]:
         if missing:
             items.append(
                 Pending(
-                    f"the running kernel command line lacks {' '.join(missing)}", REBOOT_FIX, True
+                    f"the running kernel command line lacks {' '.join(missing)}: {verdict.problem}",
+                    verdict.steps,
+                    True,
                 )
             )
     module = state.modules[settings.driver]
@@ -86,12 +91,15 @@ def pending(state: HostState, settings: Settings) -> list[Pending]:
     return items
 
 
-def report(state: HostState, settings: Settings, boot: Detection) -> dict[str, Any]:
+def report(
+    state: HostState, settings: Settings, boot: Detection, verdict: Verdict
+) -> dict[str, Any]:
     """The `status --json` document (schema in README.md)."""
     pf = state.pf
     module = state.modules[settings.driver]
     wanted = cmdline.wanted_tokens(settings, pf.device)
-    items = pending(state, settings)
+    items = pending(state, settings, verdict)
+    missing = None if state.cmdline is None else cmdline.missing_from(state.cmdline, wanted)
     present = {vf.number: vf for vf in state.vfs}
     vfs = []
     for index in sorted({*present, *range(1, settings.num_vfs + 1)}):
@@ -151,9 +159,9 @@ def report(state: HostState, settings: Settings, boot: Detection) -> dict[str, A
             "release": state.kernel_release,
             "cmdline": state.cmdline,
             "wanted_parameters": wanted,
-            "missing_parameters": cmdline.missing_from(state.cmdline, wanted)
-            if state.cmdline is not None
-            else None,
+            "missing_parameters": missing,
+            # the file that does not carry the parameters, when the running kernel lacks them
+            "not_applied": verdict.file if missing else None,
         },
         "pending": [{"what": p.what, "fix": p.fix, "reboot": p.reboot} for p in items],
         "reboot_pending": any(p.reboot for p in items),

@@ -1,0 +1,94 @@
+"""The GRUB drop-in as grub-mkconfig uses it: sourced by sh after /etc/default/grub."""
+
+import subprocess
+
+import pytest
+
+from irisxe_sriov import render
+from irisxe_sriov.paths import Paths
+from irisxe_sriov.settings import Settings
+
+
+def dropin(tmp_path, driver="i915") -> str:
+    rendered = render.render(
+        Settings(driver=driver),
+        Paths(tmp_path),
+        device="a7a0",
+        boot_path="grub",
+        kernel_cmdline=None,
+        proc_cmdline=None,
+        cmdline_record=None,
+    )
+    return rendered.owned["/etc/default/grub.d/irisxe-sriov.cfg"]
+
+
+def source(tmp_path, text: str, linux: str, default: str) -> tuple[str, str, str]:
+    script = tmp_path / "irisxe-sriov.cfg"
+    script.write_text(text)
+    (tmp_path / "glob-bait").write_text("")  # a token like foo=* must not expand to files
+    done = subprocess.run(
+        [
+            "sh",
+            "-c",
+            f'cd {tmp_path}; GRUB_CMDLINE_LINUX="$1"; GRUB_CMDLINE_LINUX_DEFAULT="$2"; '
+            f'. {script}; printf "%s|%s|%s|%s" "$GRUB_CMDLINE_LINUX" "$GRUB_CMDLINE_LINUX_DEFAULT" '
+            '"$-" "$(set | grep -c ^irisxe_sriov)"',
+            "sh",
+            linux,
+            default,
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    linux_out, default_out, flags, leftovers = done.stdout.split("|")
+    assert "f" not in flags and leftovers == "0"  # globbing back on, no variables left
+    return linux_out, default_out, flags
+
+
+I915 = "intel_iommu=on i915.enable_guc=3 i915.max_vfs=7"
+
+
+@pytest.mark.parametrize(
+    ("linux", "default", "want_linux", "want_default"),
+    [
+        ("", "", "", f"{I915} module_blacklist=xe"),
+        ("", "quiet", "", f"quiet {I915} module_blacklist=xe"),
+        # the admin's max_vfs is replaced, their blacklist in GRUB_CMDLINE_LINUX kept there
+        (
+            "module_blacklist=foo",
+            "quiet splash i915.max_vfs=2",
+            "module_blacklist=foo,xe",
+            f"quiet splash {I915}",
+        ),
+        # a blacklist of the driver we now use loses that member, keeps the others
+        (
+            "root=/dev/vda1",
+            "quiet module_blacklist=i915,bar",
+            "root=/dev/vda1",
+            f"quiet {I915} module_blacklist=bar,xe",
+        ),
+        ("", "foo=* xe.force_probe=*", "", f"foo=* {I915} module_blacklist=xe"),
+        ("intel_iommu=off", "module_blacklist=xe", "", f"{I915} module_blacklist=xe"),
+    ],
+)
+def test_sourced_dropin_merges(tmp_path, linux, default, want_linux, want_default):
+    assert source(tmp_path, dropin(tmp_path), linux, default)[:2] == (want_linux, want_default)
+
+
+def test_xe_dropin(tmp_path):
+    linux, default, _ = source(tmp_path, dropin(tmp_path, "xe"), "", "quiet module_blacklist=xe")
+    assert linux == ""
+    assert default == "quiet intel_iommu=on xe.max_vfs=7 xe.force_probe=a7a0 module_blacklist=i915"
+
+
+def test_dropin_is_shellcheck_clean(tmp_path):
+    script = tmp_path / "irisxe-sriov.cfg"
+    script.write_text(dropin(tmp_path))
+    done = subprocess.run(
+        ["shellcheck", "-s", "sh", "-e", "SC2034", str(script)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout
