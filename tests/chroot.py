@@ -15,6 +15,7 @@ import hashlib
 import os
 import shutil
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -51,10 +52,13 @@ def cache_lock() -> Iterator[None]:
         yield
 
 
-def base_tarball(name: str, packages: tuple[str, ...], suffix: str = ".tar") -> Path:
-    """mmdebstrap's tarball for `packages`, cached; its name carries a digest of the list.
-    The suffix picks the compression (piuparts wants .tar.gz)."""
-    digest = hashlib.sha256(f"{SUITE} {MIRROR} {' '.join(packages)}".encode()).hexdigest()[:12]
+def base_tarball(
+    name: str, packages: tuple[str, ...], suffix: str = ".tar", options: tuple[str, ...] = ()
+) -> Path:
+    """mmdebstrap's tarball for `packages`, cached; its name carries a digest of the list
+    and the options. The suffix picks the compression (piuparts wants .tar.gz)."""
+    key = f"{SUITE} {MIRROR} {' '.join(packages)}" + "".join(f" {o}" for o in options)
+    digest = hashlib.sha256(key.encode()).hexdigest()[:12]
     tarball = CACHE / f"{name}-{SUITE}-{digest}{suffix}"
     with cache_lock():
         if not tarball.exists():
@@ -65,6 +69,7 @@ def base_tarball(name: str, packages: tuple[str, ...], suffix: str = ".tar") -> 
                     "--quiet",
                     "--variant=minbase",
                     f"--include={','.join(packages)}",
+                    *options,
                     SUITE,
                     str(partial),
                     MIRROR,
@@ -75,9 +80,9 @@ def base_tarball(name: str, packages: tuple[str, ...], suffix: str = ".tar") -> 
     return tarball
 
 
-def base_tree(name: str, packages: tuple[str, ...]) -> Path:
+def base_tree(name: str, packages: tuple[str, ...], options: tuple[str, ...] = ()) -> Path:
     """The extracted base, read-only lower layer of every overlay."""
-    tarball = base_tarball(name, packages)
+    tarball = base_tarball(name, packages, options=options)
     tree = tarball.with_suffix("")
     with cache_lock():
         if not (tree / ".irisxe-complete").exists():
@@ -109,7 +114,26 @@ class Chroot:
             check=True,
         )
 
+    def processes(self) -> list[int]:
+        """Processes whose root directory is this chroot (a build may leave one behind)."""
+        found = []
+        for entry in Path("/proc").iterdir():
+            if entry.name.isdigit():
+                try:
+                    if (entry / "root").readlink() == self.root:
+                        found.append(int(entry.name))
+                except OSError:
+                    continue
+        return found
+
     def close(self) -> None:
+        for pid in self.processes():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, 9)
+        for _ in range(50):
+            if not self.processes():
+                break
+            time.sleep(0.1)
         subprocess.run(["umount", str(self.root)], check=True)
 
     def path(self, host_path: str) -> Path:
@@ -226,3 +250,94 @@ def install(box: Chroot, answers: dict[str, str] | None = None) -> str:
         f"apt-get install -y /root/debs/i915-sriov-dkms_{PIN}_amd64.deb /root/debs/irisxe-sriov.deb"
     )
     return done.stdout
+
+
+# A test double of the upstream i915-sriov-dkms source: a DKMS module of that name and
+# version whose C source calls kernel APIs the way the pinned release does (facts.md: 2).
+DKMS_CONF = """PACKAGE_NAME="i915-sriov-dkms"
+PACKAGE_VERSION="2025.12.10"
+BUILT_MODULE_NAME[0]="i915"
+DEST_MODULE_LOCATION[0]="/updates"
+MAKE[0]="make -C ${kernel_source_dir} M=${dkms_tree}/${PACKAGE_NAME}/${PACKAGE_VERSION}/build"
+CLEAN="make -C ${kernel_source_dir} M=${dkms_tree}/${PACKAGE_NAME}/${PACKAGE_VERSION}/build clean"
+AUTOINSTALL="yes"
+BUILD_EXCLUSIVE_KERNEL="^6\\.1[2-8]"
+"""
+MODULE_HEAD = "#include <linux/module.h>\n#include <linux/uaccess.h>\n"
+MOVED_BUDDY = (
+    "#include <drm/drm_buddy.h>\n\n"
+    "/* struct drm_buddy and drm_buddy_* became gpu_buddy in Debian 6.12.101 */\n"
+    "static struct drm_buddy standin_mm;\n"
+)
+BUDDY_CALL = "\tif (drm_buddy_init(&standin_mm, 1 << 20, 4096))\n\t\treturn -ENOMEM;\n"
+RENAMED_CALL = (
+    "\t/* renamed to copy_from_user_inatomic_nontemporal in Debian 6.12.85 */\n"
+    "\tif (__copy_from_user_inatomic_nocache(buffer, (const void __user *)NULL, 0))\n"
+    "\t\treturn -EFAULT;\n"
+)
+MODULE_TAIL = (
+    "\treturn 0;\n}\n\nstatic void __exit standin_exit(void)\n{\n}\n\n"
+    "module_init(standin_init);\nmodule_exit(standin_exit);\n"
+    'MODULE_LICENSE("GPL");\nMODULE_VERSION("2025.12.10-sriov");\n'
+)
+
+
+def dkms_source(uses_moved_apis: bool) -> str:
+    return (
+        MODULE_HEAD
+        + (MOVED_BUDDY if uses_moved_apis else "")
+        + "\nstatic int __init standin_init(void)\n{\n\tchar buffer[8];\n\n"
+        + (BUDDY_CALL if uses_moved_apis else "")
+        + RENAMED_CALL
+        + MODULE_TAIL
+    )
+
+
+def build_standin_dkms_driver(directory: Path, uses_moved_apis: bool) -> Path:
+    """A test double of upstream's i915-sriov-dkms .deb that is a real DKMS package: its
+    postinst builds and installs the module for the installed kernels, as upstream's does.
+    With `uses_moved_apis` it also needs the DRM buddy API Debian moved; without, only the
+    renamed copy function, which the dkms override can bridge."""
+    name = "full" if uses_moved_apis else "rename-only"
+    tree = directory / f"dkms-standin-{name}"
+    source = tree / f"usr/src/i915-sriov-dkms-{PIN}"
+    source.mkdir(parents=True)
+    (source / "dkms.conf").write_text(DKMS_CONF)
+    (source / "Kbuild").write_text("obj-m := i915.o\n")
+    (source / "i915.c").write_text(dkms_source(uses_moved_apis))
+    doc = tree / "usr/share/doc/i915-sriov-dkms"
+    doc.mkdir(parents=True)
+    (doc / "copyright").write_text("Test double of i915-sriov-dkms; no upstream code.\n")
+    control = tree / "DEBIAN"
+    control.mkdir()
+    (control / "control").write_text(
+        "Package: i915-sriov-dkms\n"
+        f"Version: {PIN}\n"
+        "Architecture: amd64\n"
+        "Depends: dkms, build-essential\n"
+        "Maintainer: irisxe-sriov tests <tests@irisxe-sriov.org>\n"
+        "Description: test double of the upstream i915-sriov-dkms package (DKMS)\n"
+        " Named and versioned like the upstream driver package; a small module source.\n"
+    )
+    scripts = {
+        "postinst": '#!/bin/sh\nset -e\nif [ "$1" = configure ]; then\n'
+        f'\t/usr/lib/dkms/common.postinst i915-sriov-dkms {PIN} "" "" "$2"\nfi\n',
+        "prerm": "#!/bin/sh\nset -e\n"
+        f"dkms remove -m i915-sriov-dkms -v {PIN} --all >/dev/null 2>&1 || true\n",
+    }
+    for script, text in scripts.items():
+        (control / script).write_text(text)
+        (control / script).chmod(0o755)
+    deb = directory / f"i915-sriov-dkms_{PIN}_amd64-{name}.deb"
+    subprocess.run(
+        ["dpkg-deb", "--root-owner-group", "--build", str(tree), str(deb)],
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
+    return deb
+
+
+# Kernel headers and dkms for the guard tests; apt's .debs are kept so that a test can
+# install the kernel headers again offline.
+DKMS_BASE = (*DEPENDENCIES, "apt-utils", "dkms", "build-essential", "linux-headers-amd64")
+KEEP_APT_DEBS = ("--skip=cleanup/apt/cache",)

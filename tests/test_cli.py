@@ -213,3 +213,42 @@ def test_failed_write_is_exit_1(host):
 def test_config_set_requires_an_assignment(host):
     result = run(host.root, "config", "set")
     assert result.exit_code == 2 and "Missing argument 'KEY=VALUE...'" in result.output
+
+
+def test_kernels_lists_states_and_notifies(fake):
+    modules = fake.root / "lib/modules"
+    (modules / "6.12.40-amd64/kernel").mkdir(parents=True)
+    (modules / "6.12.40-amd64/updates/dkms").mkdir(parents=True)
+    (modules / "6.12.40-amd64/updates/dkms/i915.ko.xz").write_text("")
+    (modules / "6.19.1-amd64/kernel").mkdir(parents=True)
+    listing = json.loads(run(fake.root, "kernels", "--json").output)
+    assert [(k["release"], k["state"]) for k in listing] == [
+        ("6.12.40-amd64", "installed"),
+        ("6.19.1-amd64", "no-headers"),
+    ]
+    text = run(fake.root, "kernels").output
+    assert "6.19.1-amd64   no-headers  no headers: install linux-headers-6.19.1-amd64" in text
+    quiet = run(fake.root, "kernels", "--notify", "6.12.40-amd64")
+    assert quiet.exit_code == 0 and quiet.output == ""
+    assert not (fake.root / "run/reboot-required").exists()
+    warned = run(fake.root, "kernels", "--notify", "6.19.1-amd64")
+    assert warned.exit_code == 0
+    assert warned.output.startswith(
+        "irisxe-sriov: warning: kernel 6.19.1-amd64 will boot "
+        "without the SR-IOV driver (no-headers:"
+    )
+    assert (fake.root / "run/reboot-required.pkgs").read_text() == "irisxe-sriov\n"
+
+
+def test_doctor_advises_which_kernel_to_boot(host):
+    modules = host.root / "lib/modules"
+    (modules / "6.12.40-amd64/kernel").mkdir(parents=True)
+    (modules / "6.12.40-amd64/updates").mkdir(parents=True)
+    (modules / "6.12.40-amd64/updates/i915.ko").write_text("")
+    (host.root / "sys/module/i915/version").unlink()  # running the stock module
+    findings = {f["id"]: f for f in json.loads(run(host.root, "doctor", "--json").output)}
+    assert findings["kernel.6.12.40-amd64"]["level"] == "ok"
+    assert findings["module.dkms"]["level"] == "fail"
+    assert findings["module.dkms"]["fix"] == (
+        "boot an installed kernel that has the module: 6.12.40-amd64"
+    )

@@ -43,7 +43,7 @@ def commands(group: click.Group, prefix: str = "") -> list[str]:
 def test_man_page_documents_every_command_and_option():
     page = (SOURCE / "docs/irisxe-sriov-ctl.8").read_text().replace("\\-", "-")
     listed = commands(cli)
-    assert listed == ["apply", "config set", "config show", "doctor", "status"]
+    assert listed == ["apply", "config set", "config show", "doctor", "kernels", "status"]
     for name in listed:
         assert f".BR {name} " in page or f'.BR "{name}" ' in page, name
     for name in listed:

@@ -136,7 +136,7 @@ def status(context: click.Context, as_json: bool) -> None:
 @click.pass_context
 def doctor(context: click.Context, as_json: bool) -> None:
     """Check every requirement and known trap; exit 1 when a check fails."""
-    from irisxe_sriov import bootloader, host, packages, pin, settings, situation
+    from irisxe_sriov import bootloader, compat, host, packages, pin, settings, situation
     from irisxe_sriov import doctor as diagnosis
 
     paths = paths_of(context)
@@ -154,6 +154,7 @@ def doctor(context: click.Context, as_json: bool) -> None:
         driver_package_version=version,
         driver_package_matches=version is not None
         and packages.same_version(version, pin.DRIVER_VERSION),
+        kernels=tuple(compat.kernel_states(paths)),
     )
     boot = bootloader.resolve(read.settings.bootloader, paths)
     verdict = boot_verdict(paths, read, boot)
@@ -164,6 +165,40 @@ def doctor(context: click.Context, as_json: bool) -> None:
         echo(diagnosis.format_text(findings))
     if diagnosis.failed(findings):
         sys.exit(EXIT_FAILED)
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print the kernels as JSON.")
+@click.option(
+    "--notify",
+    metavar="RELEASE",
+    help="For the kernel hooks: when kernel RELEASE will boot without the SR-IOV module, "
+    "warn on stderr and leave a reboot notice. Always exits 0.",
+)
+@click.pass_context
+def kernels(context: click.Context, as_json: bool, notify: str | None) -> None:
+    """Show every installed kernel with the DKMS state of the pinned driver."""
+    from irisxe_sriov import compat
+
+    paths = paths_of(context)
+    if notify is not None:
+        found, texts = compat.read_headers(paths, notify)
+        state = compat.state_of(paths, compat.judge(notify, found, texts))
+        if state.state != "installed":
+            from irisxe_sriov import apply
+
+            click.echo(
+                f"irisxe-sriov: warning: kernel {notify} will boot without the SR-IOV driver "
+                f"({state.state}: {state.detail}); see 'irisxe-sriov-ctl doctor'",
+                err=True,
+            )
+            apply.announce_reboot(paths)
+        return
+    states = compat.kernel_states(paths)
+    if as_json:
+        print_json([state._asdict() for state in states])
+    else:
+        echo(compat.format_text(states) or "no installed kernel found")
 
 
 @cli.group()

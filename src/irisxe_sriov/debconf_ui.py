@@ -18,7 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from irisxe_sriov import bootloader, cmdline, host, pin, settings, situation
+from irisxe_sriov import bootloader, cmdline, compat, host, pin, settings, situation
 from irisxe_sriov.paths import Paths
 
 Q_DRIVER = "irisxe-sriov/driver"
@@ -137,16 +137,25 @@ def seed(db: Any, paths: Paths) -> situation.Situation | None:
     return read
 
 
-def host_notes(db: Any, state: host.HostState) -> None:
-    """Images are often built before the hardware exists: say so, and carry on."""
+def host_notes(db: Any, paths: Paths, state: host.HostState, driver: str) -> None:
+    """Images are often built before the hardware exists, and the pinned driver builds for
+    few Debian 13 kernels (facts.md: 2): say so once, and carry on."""
     if state.pf.platform is None:
         db.subst(Q_NO_GPU, "address", state.pf.address)
         notify(db, Q_NO_GPU)
-    release = state.kernel_release
-    if release is not None and not re.match(pin.KERNEL_PATTERN, release):
-        db.subst(Q_KERNEL, "release", release)
-        db.subst(Q_KERNEL, "range", pin.KERNEL_RANGE_TEXT)
-        notify(db, Q_KERNEL)
+    states = compat.kernel_states(paths)
+    if any(s.state == "installed" for s in states) or not (states or state.kernel_release):
+        return
+    module = state.modules[driver]
+    what = compat.advice(
+        states, state.kernel_release, module.loaded and module.version == pin.MODULE_VERSION
+    )
+    if what is None:
+        return
+    summary = "; ".join(f"{s.release}: {s.state}, {s.detail}" for s in states)
+    db.subst(Q_KERNEL, "kernels", summary or "no kernel in /lib/modules")
+    db.subst(Q_KERNEL, "advice", what)
+    notify(db, Q_KERNEL)
 
 
 def ask_count(db: Any, totalvfs: int | None) -> bool:
@@ -203,7 +212,7 @@ def config(db: Any, paths: Paths) -> None:
     db.capb("backup")
     read = seed(db, paths)
     state = read.host if read else host.scan(paths, settings.DEFAULT_PF)
-    host_notes(db, state)
+    host_notes(db, paths, state, read.settings.driver if read else settings.Settings().driver)
     totalvfs = state.pf.sriov_totalvfs
     boot = bootloader.detect(paths)
     db.subst(Q_NUM_VFS, "max", str(min(totalvfs or pin.MAX_VFS, pin.MAX_VFS)))

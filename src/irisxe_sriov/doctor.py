@@ -9,6 +9,7 @@ from typing import Any, NamedTuple
 from irisxe_sriov import cmdline, pciids, pin
 from irisxe_sriov.bootcheck import Verdict
 from irisxe_sriov.bootloader import Detection
+from irisxe_sriov.compat import KernelState, advice
 from irisxe_sriov.host import HostState
 from irisxe_sriov.settings import DRIVERS, VFIO_DRIVER, Settings
 
@@ -32,6 +33,7 @@ class Evidence(NamedTuple):
     settings_problems: tuple[str, ...]
     driver_package_version: str | None
     driver_package_matches: bool
+    kernels: tuple[KernelState, ...] = ()
 
 
 def os_finding(state: HostState) -> Finding:
@@ -120,14 +122,15 @@ def package_finding(evidence: Evidence) -> Finding:
     return Finding("driver.package", OK, f"{wanted} is installed")
 
 
-def module_findings(state: HostState, settings: Settings) -> list[Finding]:
+def module_findings(state: HostState, settings: Settings, evidence: Evidence) -> list[Finding]:
     module = state.modules[settings.driver]
     other = state.modules[next(name for name in DRIVERS if name != settings.driver)]
+    # what to do when the running kernel lacks the SR-IOV module: which kernel to boot, or
+    # that none can serve the pin (facts.md: 2)
+    what = advice(list(evidence.kernels), state.kernel_release, False) or APPLY_AND_REBOOT
     findings = []
     if not module.loaded:
-        findings.append(
-            Finding("module.loaded", FAIL, f"{settings.driver} is not loaded", APPLY_AND_REBOOT)
-        )
+        findings.append(Finding("module.loaded", FAIL, f"{settings.driver} is not loaded", what))
     else:
         findings.append(Finding("module.loaded", OK, f"{settings.driver} is loaded"))
     if not module.loaded:
@@ -147,8 +150,7 @@ def module_findings(state: HostState, settings: Settings) -> list[Finding]:
                 FAIL,
                 f"{settings.driver} is the stock kernel module (version "
                 f"{module.version or 'none'}), not {pin.DRIVER_PACKAGE}'s {pin.MODULE_VERSION}",
-                f"check 'dkms status {pin.DRIVER_PACKAGE}' for this kernel and boot one it is "
-                f"built for",
+                what,
             )
         )
     if other.loaded:
@@ -178,6 +180,25 @@ def module_findings(state: HostState, settings: Settings) -> list[Finding]:
                 )
             )
     return findings
+
+
+KERNEL_LEVELS = {"installed": OK, "failed": FAIL}
+# states with something to do for that kernel itself; for skipped ones, module.loaded and
+# module.dkms say which kernel to boot instead
+ACTIONABLE = ("built", "not-built", "no-headers", "failed")
+
+
+def kernel_findings(evidence: Evidence) -> list[Finding]:
+    """One finding per installed kernel: the DKMS state of the pinned module there."""
+    return [
+        Finding(
+            f"kernel.{k.release}",
+            KERNEL_LEVELS.get(k.state, WARN),
+            f"{k.state}: {k.detail}",
+            k.detail if k.state in ACTIONABLE else "",
+        )
+        for k in evidence.kernels
+    ]
 
 
 def cmdline_finding(state: HostState, settings: Settings, verdict: Verdict) -> Finding:
@@ -332,8 +353,9 @@ def diagnose(
         gpu_finding(state, settings),
         iommu_finding(state),
         kernel_finding(state),
+        *kernel_findings(evidence),
         package_finding(evidence),
-        *module_findings(state, settings),
+        *module_findings(state, settings, evidence),
         cmdline_finding(state, settings, verdict),
         *sriov_findings(state, settings),
         *vf_findings(state, settings),

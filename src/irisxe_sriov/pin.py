@@ -16,3 +16,50 @@ KERNEL_RANGE_TEXT = "6.12 to 6.18"
 MAX_VFS = 7
 # i915.enable_guc value upstream requires: GuC submission + HuC (7 is rejected).
 I915_ENABLE_GUC = 3
+
+# API changes Debian backported into its 6.12 kernels that this release cannot build
+# against (facts.md: 2). Each is recognised in the kernel headers: `probe` is a path below
+# the headers tree (/lib/modules/<release>/build or .../source, which on Debian are the
+# -amd64 and -common halves), `marker` an extended regular expression matched with the
+# file's newlines folded to spaces (None: the file's existence is the marker). `bridge`,
+# when set, is what the build needs to go through anyway; otherwise dkms must skip the
+# kernel. A newer pin changes only this table.
+HEADER_CHANGES: tuple[tuple[str, str, str, str | None, str | None], ...] = (
+    # (name, first Debian release with it, probe, marker, bridge)
+    (
+        "__copy_from_user_inatomic_nocache renamed to copy_from_user_inatomic_nontemporal",
+        "6.12.85",
+        "include/linux/uaccess.h",
+        r"copy_from_user_inatomic_nontemporal",
+        "KCFLAGS=-D__copy_from_user_inatomic_nocache=copy_from_user_inatomic_nontemporal",
+    ),
+    (
+        "pci_resize_resource takes a 4th argument",
+        "6.12.100",
+        "include/linux/pci.h",
+        r"pci_resize_resource\([^)]*,[^)]*,[^)]*,[^)]*\)",
+        None,
+    ),
+    (
+        "the DRM buddy allocator moved to <linux/gpu_buddy.h>",
+        "6.12.101",
+        "include/linux/gpu_buddy.h",
+        None,
+        None,
+    ),
+    (
+        "drm_exec_for_each_locked_object takes 2 arguments",
+        "6.12.105",
+        "include/drm/drm_exec.h",
+        r"define drm_exec_for_each_locked_object\("
+        r"[[:space:]]*exec[[:space:]]*,[[:space:]]*obj[[:space:]]*\)",
+        None,
+    ),
+    (
+        "drm_sched_init takes an argument struct",
+        "6.12.115",
+        "include/drm/gpu_scheduler.h",
+        r"struct drm_sched_init_args[[:space:]]*\{",
+        None,
+    ),
+)

@@ -4,6 +4,7 @@ Nothing here reads or writes the disk: the caller passes what it read (the curre
 /etc/kernel/cmdline, the record of our earlier edits) and gets texts keyed by path.
 """
 
+import shlex
 from typing import NamedTuple
 
 import jinja2
@@ -21,7 +22,7 @@ class Rendered(NamedTuple):
 
 
 def environment() -> jinja2.Environment:
-    return jinja2.Environment(
+    env = jinja2.Environment(
         loader=jinja2.PackageLoader("irisxe_sriov", "templates"),
         keep_trailing_newline=True,
         trim_blocks=True,
@@ -29,6 +30,15 @@ def environment() -> jinja2.Environment:
         undefined=jinja2.StrictUndefined,
         autoescape=False,
     )
+    env.filters["shell"] = shlex.quote
+    return env
+
+
+def dkms_override() -> str:
+    """/etc/dkms/i915-sriov-dkms.conf, rendered from pin.HEADER_CHANGES at package build."""
+    from irisxe_sriov import compat
+
+    return environment().get_template("dkms.conf.j2").render(pin=pin, changes=compat.CHANGES)
 
 
 def settings_file(settings: Settings) -> str:
