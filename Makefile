@@ -15,7 +15,7 @@ MYPY_VERSION := 2.4.1
 # for the package tests in Debian 13 chroots).
 TEST_DEPS := python3-click python3-jinja2 python3-debian python3-debconf python3-pytest \
 	python3-venv python3-setuptools python3-wheel python3-pip shellcheck po-debconf \
-	dpkg-dev mmdebstrap piuparts debian-archive-keyring
+	dpkg-dev mmdebstrap piuparts debian-archive-keyring qemu-system-x86 e2fsprogs
 
 export PYTHONDONTWRITEBYTECODE := 1
 
@@ -25,7 +25,7 @@ DEBIAN_PATH := /usr/sbin:/usr/bin:/sbin:/bin
 VERSION = $(shell dpkg-parsechangelog -S Version)
 DEB = dist/irisxe-sriov_$(VERSION)_all.deb
 
-.PHONY: all check test lint deps lint-deps build-deps deb bench clean
+.PHONY: all check test vm-test lint deps lint-deps build-deps deb bench clean
 
 all: check
 
@@ -55,6 +55,10 @@ lint: lint-deps
 
 test: deps
 	$(PYTHON) -m pytest -q tests
+
+# The VM tests alone (make check runs them with the rest): needs the .deb.
+vm-test: deps deb
+	$(PYTHON) -m pytest -q -m vm tests
 
 check: deb lint test
 

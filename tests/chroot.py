@@ -341,3 +341,14 @@ def build_standin_dkms_driver(directory: Path, uses_moved_apis: bool) -> Path:
 # install the kernel headers again offline.
 DKMS_BASE = (*DEPENDENCIES, "apt-utils", "dkms", "build-essential", "linux-headers-amd64")
 KEEP_APT_DEBS = ("--skip=cleanup/apt/cache",)
+
+# A bootable Debian 13 for the VM tests (tests/test_vm.py).
+VM_BASE = (
+    *DEPENDENCIES,
+    "linux-image-amd64",
+    "systemd-sysv",
+    "udev",
+    "kmod",
+    "apt-utils",
+    "initramfs-tools",
+)

@@ -99,6 +99,7 @@ def test_preseeded_install_i915_with_4_vfs(chroot):
         "/etc/driverctl.d/pci-0000:00:02.4",
         "/etc/modprobe.d/irisxe-sriov.conf",
         "/etc/sysfs.d/irisxe-sriov.conf",
+        "/etc/udev/rules.d/70-irisxe-sriov.rules",
         "/var/lib/irisxe-sriov/lock",
         "/var/lib/irisxe-sriov/managed",
     ]

@@ -43,7 +43,17 @@ def commands(group: click.Group, prefix: str = "") -> list[str]:
 def test_man_page_documents_every_command_and_option():
     page = (SOURCE / "docs/irisxe-sriov-ctl.8").read_text().replace("\\-", "-")
     listed = commands(cli)
-    assert listed == ["apply", "config set", "config show", "doctor", "kernels", "status"]
+    assert listed == [
+        "apply",
+        "config set",
+        "config show",
+        "doctor",
+        "kernels",
+        "status",
+        "vfs restore",
+        "vfs roles",
+        "vfs set",
+    ]
     for name in listed:
         assert f".BR {name} " in page or f'.BR "{name}" ' in page, name
     for name in listed:

@@ -59,6 +59,7 @@ def test_count_and_role_differences_are_listed_without_reboot(fake):
         "expected_driver": "vfio-pci",
         "iommu_group": None,
         "render_node": None,
+        "in_use_by": [],
     }
     assert "absent" in status.format_text(doc)
 

@@ -103,6 +103,14 @@ def paths_of(context: click.Context) -> Paths:
     return paths
 
 
+def vf_users(paths: Paths, state: Any) -> dict[str, list[str]]:
+    """VF address -> the guests using it (cheap when no VFIO group is open)."""
+    from irisxe_sriov import vfs as runtime
+
+    vfio = runtime.vfio_users(paths)
+    return {vf.address: runtime.in_use(paths, vf, vfio) for vf in state.vfs}
+
+
 def boot_verdict(paths: Paths, read: Any, boot: Any) -> Any:
     """Where missing kernel parameters got lost (bootcheck)."""
     from irisxe_sriov import bootcheck, cmdline
@@ -124,7 +132,9 @@ def status(context: click.Context, as_json: bool) -> None:
     with settings_errors_are_bad_input():
         read = situation.load(paths)
     boot = bootloader.resolve(read.settings.bootloader, paths)
-    document = reporting.report(read.host, read.settings, boot, boot_verdict(paths, read, boot))
+    document = reporting.report(
+        read.host, read.settings, boot, boot_verdict(paths, read, boot), vf_users(paths, read.host)
+    )
     if as_json:
         print_json(document)
     else:
@@ -199,6 +209,108 @@ def kernels(context: click.Context, as_json: bool, notify: str | None) -> None:
         print_json([state._asdict() for state in states])
     else:
         echo(compat.format_text(states) or "no installed kernel found")
+
+
+@cli.group()
+def vfs() -> None:
+    """Create, count and bind the VFs now, without a reboot."""
+
+
+FORCE = click.option(
+    "--force",
+    is_flag=True,
+    help="Go on even when a guest uses a VF that would be destroyed or rebound.",
+)
+
+
+def restore_now(paths: Paths, force: bool) -> None:
+    from irisxe_sriov import apply, situation
+    from irisxe_sriov import vfs as runtime
+
+    with settings_errors_are_bad_input():
+        read = situation.load(paths)
+    runner = apply.Runner(live=paths.is_host, echo=echo)
+    with apply.locked(paths):
+        try:
+            runtime.restore(paths, read.settings, runner, echo, force=force)
+        except runtime.VfsError as error:
+            failed(str(error))
+
+
+@vfs.command("restore")
+@FORCE
+@click.pass_context
+def vfs_restore(context: click.Context, force: bool) -> None:
+    """Make the running VFs what the settings say: autoprobe off, the configured number of
+    VFs, each bound per its role, the PF pinned to its driver. Idempotent; the boot unit and
+    the udev rule run it."""
+    restore_now(paths_of(context), force)
+
+
+def refuse_busy(paths: Paths, numbers: list[int] | None, action: str) -> None:
+    """Exit 1 naming the guest when a VF (all of them for None) is in use."""
+    from irisxe_sriov import host, situation
+    from irisxe_sriov import vfs as runtime
+
+    with settings_errors_are_bad_input():
+        read = situation.load(paths)
+    state = host.scan(paths, read.settings.pf)
+    chosen = [vf for vf in state.vfs if numbers is None or vf.number in numbers]
+    try:
+        runtime.refuse_if_in_use(paths, chosen, False, action)
+    except runtime.VfsError as error:
+        failed(str(error))
+
+
+@vfs.command("set")
+@click.argument("count", metavar="N")
+@FORCE
+@click.pass_context
+def vfs_set(context: click.Context, count: str, force: bool) -> None:
+    """Change the number of VFs now and in the settings (0-7). Changing the count destroys
+    every VF first: refused while a guest uses one, unless --force."""
+    from irisxe_sriov import settings, situation
+
+    paths = paths_of(context)
+    with settings_errors_are_bad_input():
+        situation.load(paths, settings.parse_assignments([f"num_vfs={count}"]))
+    if not force:
+        refuse_busy(paths, None, f"change the VF count to {count}")
+    carry_out(paths, False, {"num_vfs": count})
+    restore_now(paths, force=True)
+
+
+@vfs.command("roles")
+@click.argument("roles", nargs=-1, metavar="[N:ROLE...]")
+@FORCE
+@click.pass_context
+def vfs_roles(context: click.Context, roles: tuple[str, ...], force: bool) -> None:
+    """Show the role of every VF, or set roles (vfio, host, none) and rebind now."""
+    from irisxe_sriov import host, situation
+    from irisxe_sriov import settings as settings_module
+
+    paths = paths_of(context)
+    with settings_errors_are_bad_input():
+        read = situation.load(paths)
+    if not roles:
+        present = {vf.number: vf for vf in host.scan(paths, read.settings.pf).vfs}
+        echo(f"{'VF':<3} {'address':<13} {'role':<5} {'driver':<9} expected")
+        for number, role in read.settings.roles():
+            vf = present.get(number)
+            driver = (vf.driver or "-") if vf else "absent"
+            expected = read.settings.expected_driver(number) or "-"
+            address = read.settings.vf_address(number)
+            echo(f"{number:<3} {address:<13} {role:<5} {driver:<9} {expected}")
+        return
+    problems: list[str] = []
+    changes = settings_module.parse_roles(" ".join(roles), problems)
+    if problems:
+        bad_input(problems)
+    merged = {**read.settings.vf_roles, **changes}
+    if not force:
+        refuse_busy(paths, sorted(changes), "rebind it")
+    carry_out(paths, False, {"vf_roles": settings_module.format_roles(merged)})
+    restore_now(paths, force=True)
 
 
 @cli.group()

@@ -15,6 +15,7 @@ from irisxe_sriov.settings import DRIVERS, VFIO_DRIVER, Settings
 
 OK, WARN, FAIL, SKIP = "ok", "warn", "fail", "skip"
 APPLY_AND_REBOOT = "run 'irisxe-sriov-ctl apply', then reboot"
+RESTORE = "irisxe-sriov-ctl vfs restore"
 
 
 class Finding(NamedTuple):
@@ -250,7 +251,7 @@ def sriov_findings(state: HostState, settings: Settings) -> list[Finding]:
                 FAIL,
                 f"{pf.sriov_numvfs if pf.sriov_numvfs is not None else 'no'} VFs "
                 f"exist, {settings.num_vfs} configured",
-                "reboot",
+                RESTORE,
             )
         )
     return findings
@@ -281,7 +282,7 @@ def vf_findings(state: HostState, settings: Settings) -> list[Finding]:
                     FAIL,
                     f"VF {index} ({vf.address}) is on {vf.driver or 'no driver'}, "
                     f"its role {role} wants {expected or 'no driver'}",
-                    "reboot",
+                    RESTORE,
                 )
             )
     if state.pf.present and state.pf.driver == VFIO_DRIVER:

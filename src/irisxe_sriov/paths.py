@@ -80,6 +80,10 @@ class Paths:
         return self.at("/etc/sysfs.d/irisxe-sriov.conf")
 
     @property
+    def udev_rule(self) -> Path:
+        return self.at("/etc/udev/rules.d/70-irisxe-sriov.rules")
+
+    @property
     def driverctl_dir(self) -> Path:
         return self.at("/etc/driverctl.d")
 

@@ -100,6 +100,7 @@ def render(
         other=other,
         force_probe=force_probe,
     )
+    put(paths.display(paths.udev_rule), "udev.rules.j2", pf=settings.pf, driver=settings.driver)
     roles = settings.roles()
     # Autoprobe stays on only when every VF is meant for the host driver (facts.md: 5).
     autoprobe = int(all(role == "host" for _, role in roles))

@@ -70,7 +70,7 @@ def pending(state: HostState, settings: Settings, verdict: Verdict) -> list[Pend
         items.append(
             Pending(
                 f"{pf.sriov_numvfs} VFs exist, {settings.num_vfs} configured",
-                "reboot (the VF count is applied at boot)",
+                "run 'irisxe-sriov-ctl vfs restore' (or reboot)",
                 False,
             )
         )
@@ -84,7 +84,7 @@ def pending(state: HostState, settings: Settings, verdict: Verdict) -> list[Pend
                 Pending(
                     f"VF {vf.number} ({vf.address}) is on {vf.driver or 'no driver'}, its role "
                     f"{role} wants {expected or 'no driver'}",
-                    "reboot (VF bindings are applied at boot)",
+                    "run 'irisxe-sriov-ctl vfs restore' (or reboot)",
                     False,
                 )
             )
@@ -92,7 +92,11 @@ def pending(state: HostState, settings: Settings, verdict: Verdict) -> list[Pend
 
 
 def report(
-    state: HostState, settings: Settings, boot: Detection, verdict: Verdict
+    state: HostState,
+    settings: Settings,
+    boot: Detection,
+    verdict: Verdict,
+    users: dict[str, list[str]] | None = None,
 ) -> dict[str, Any]:
     """The `status --json` document (schema in README.md)."""
     pf = state.pf
@@ -116,6 +120,7 @@ def report(
                 "expected_driver": None if role is None else settings.expected_driver(index),
                 "iommu_group": vf.iommu_group if vf else None,
                 "render_node": vf.render_node if vf else None,
+                "in_use_by": (users or {}).get(vf.address, []) if vf else [],
             }
         )
     platform = pf.platform
@@ -194,7 +199,7 @@ def format_text(doc: dict[str, Any]) -> str:
         lines.append("")
         lines.append(
             f"{'VF':<3} {'address':<13} {'role':<5} {'driver':<9} {'expected':<9} "
-            f"{'group':<6} render"
+            f"{'group':<6} {'render':<10} in use by"
         )
         for vf in doc["vfs"]:
             driver = vf["driver"] or ("-" if vf["present"] else "absent")
@@ -202,7 +207,7 @@ def format_text(doc: dict[str, Any]) -> str:
             lines.append(
                 f"{vf['index']:<3} {vf['address']:<13} {vf['role'] or '-':<5} {driver:<9} "
                 f"{vf['expected_driver'] or '-':<9} {group:<6} "
-                f"{vf['render_node'] or '-'}"
+                f"{vf['render_node'] or '-':<10} {', '.join(vf['in_use_by']) or '-'}"
             )
     boot = doc["bootloader"]
     detected = boot["detected"] or "none found"

@@ -1,0 +1,169 @@
+"""Runtime VF work on fake roots: the order of sysfs writes, in-use detection, refusals.
+
+The kernel's reaction to sriov_numvfs (VFs appearing) cannot happen in a fake sysfs: where
+a test needs VFs they are laid out beforehand (tests/fakesys.py, the GPU's test double).
+The real kernel side runs in tests/test_vm.py.
+"""
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from irisxe_sriov import host, vfs
+from irisxe_sriov.apply import Runner
+from irisxe_sriov.cli import cli
+from irisxe_sriov.paths import Paths
+from irisxe_sriov.settings import Settings
+
+PF = "0000:00:02.0"
+
+
+def restore(fake, settings, force=False):
+    lines = []
+    vfs.restore(Paths(fake.root), settings, Runner(False, lines.append), lines.append, force)
+    return lines
+
+
+def attribute(fake, address, name):
+    return (fake.device_dir(address) / name).read_text().strip()
+
+
+def test_restore_binds_per_role_overrides_first(fake):
+    fake.add_gpu(numvfs=3, vf_drivers=["i915", None, None], autoprobe=1)
+    (fake.sys / "bus/pci/drivers_probe").write_text("")
+    lines = restore(fake, Settings(num_vfs=3, vf_roles={2: "none", 3: "host"}))
+    assert lines == [
+        f"PF {PF}: driver_override i915",
+        f"PF {PF}: sriov_drivers_autoprobe 0",
+        "would run: modprobe vfio-pci",
+        "VF 1 (0000:00:02.1): driver_override vfio-pci",
+        "VF 2 (0000:00:02.2): driver_override none",
+        "VF 3 (0000:00:02.3): driver_override i915",
+        "VF 1 (0000:00:02.1): unbind from i915",
+        "VF 1 (0000:00:02.1): bind to vfio-pci",
+        "VF 3 (0000:00:02.3): bind to i915",
+        f"VFs as configured: 3 on {PF}",
+    ]
+    assert attribute(fake, PF, "driver_override") == "i915"
+    assert attribute(fake, PF, "sriov_drivers_autoprobe") == "0"
+    assert attribute(fake, "0000:00:02.2", "driver_override") == "none"
+    assert (fake.sys / "bus/pci/drivers_probe").read_text() == "0000:00:02.3\n"
+
+
+def test_restore_is_idempotent(fake):
+    fake.healthy(numvfs=2)
+    for number in (1, 2):
+        (fake.device_dir(f"0000:00:02.{number}") / "driver_override").write_text("vfio-pci\n")
+    (fake.device_dir(PF) / "driver_override").write_text("i915\n")
+    assert restore(fake, Settings(num_vfs=2)) == [f"VFs as configured: 2 on {PF}"]
+
+
+def test_restore_changes_the_count_through_zero(fake):
+    fake.healthy(numvfs=2)
+    lines = restore(fake, Settings(num_vfs=3))
+    assert lines[:3] == [
+        f"PF {PF}: driver_override i915",
+        f"PF {PF}: remove the VFs",
+        f"PF {PF}: create 3 VFs",
+    ]
+    assert attribute(fake, PF, "sriov_numvfs") == "3"  # what the kernel was told last
+
+
+def test_restore_without_pf_or_driver_waits(fake, tmp_path):
+    assert restore(fake, Settings()) == [f"no PCI device at {PF}: nothing to restore"]
+    fake.add_gpu(driver=None)
+    assert restore(fake, Settings()) == [
+        f"{PF} has no driver yet: the udev rule runs this again when it binds"
+    ]
+
+
+def test_restore_refuses_more_than_totalvfs(fake):
+    fake.add_gpu(totalvfs=2)
+    with pytest.raises(vfs.VfsError, match="num_vfs 3 is above sriov_totalvfs 2"):
+        restore(fake, Settings(num_vfs=3))
+
+
+def guest_using(fake, group: int, name: str, pid: int = 4242) -> None:
+    """A process that holds /dev/vfio/<group>, as QEMU does for a passed-through VF."""
+    (fake.root / "dev/vfio").mkdir(parents=True, exist_ok=True)
+    (fake.root / f"dev/vfio/{group}").write_text("")
+    process = fake.root / f"proc/{pid}"
+    (process / "fd").mkdir(parents=True)
+    (process / "fd/27").symlink_to(f"/dev/vfio/{group}")
+    (process / "cmdline").write_text(
+        "\0".join(["/usr/bin/qemu-system-x86_64", "-name", f"guest={name},debug-threads=on"])
+    )
+
+
+def test_in_use_from_open_vfio_groups_and_libvirt(fake):
+    fake.healthy(numvfs=2)
+    state = host.scan(Paths(fake.root), PF)
+    vf1, vf2 = state.vfs
+    guest_using(fake, vf1.iommu_group, "win11")
+    status = fake.root / "run/libvirt/qemu/ubuntu.xml"
+    status.parent.mkdir(parents=True)
+    status.write_text("<address domain='0x0000' bus='0x00' slot='0x02' function='0x2'/>")
+    assert vfs.in_use(Paths(fake.root), vf1) == ["win11"]
+    assert vfs.in_use(Paths(fake.root), vf2) == ["ubuntu"]
+    with pytest.raises(vfs.VfsError) as raised:
+        restore(fake, Settings(num_vfs=3))
+    assert str(raised.value) == (
+        "VF 1 (0000:00:02.1) is in use by win11: will not change the "
+        "VF count to 3; stop the guest first, or use --force"
+    )
+    assert attribute(fake, PF, "sriov_numvfs") == "2"  # nothing destroyed
+    assert f"PF {PF}: remove the VFs" in restore(fake, Settings(num_vfs=3), force=True)
+
+
+def run(root, *args):
+    return CliRunner().invoke(cli, ["--root", str(root), *args])
+
+
+def test_cli_vfs_set_refuses_a_busy_vf_and_changes_nothing(fake, snapshot):
+    fake.healthy(numvfs=2)
+    guest_using(fake, host.scan(Paths(fake.root), PF).vfs[0].iommu_group, "win11")
+    before = snapshot(fake.root)
+    result = run(fake.root, "vfs", "set", "3")
+    assert result.exit_code == 1
+    assert result.output == (
+        "irisxe-sriov-ctl: error: VF 1 (0000:00:02.1) is in use by win11: "
+        "will not change the VF count to 3; stop the guest first, or use "
+        "--force\n"
+    )
+    assert snapshot(fake.root) == before
+    bad = run(fake.root, "vfs", "set", "9")
+    assert bad.exit_code == 2 and "num_vfs: 9 is out of range: allowed 0-7" in bad.output
+
+
+def test_cli_vfs_set_writes_settings_and_restores(fake):
+    fake.healthy(numvfs=2)
+    result = run(fake.root, "vfs", "set", "2")
+    assert result.exit_code == 0, result.output
+    assert 'NUM_VFS="2"' in (fake.root / "etc/default/irisxe-sriov").read_text()
+    assert f"VFs as configured: 2 on {PF}" in result.output
+
+
+def test_cli_vfs_roles_show_and_set(fake):
+    fake.healthy(numvfs=2)
+    run(fake.root, "config", "set", "num_vfs=2")
+    shown = run(fake.root, "vfs", "roles")
+    assert shown.output.splitlines()[1:] == [
+        "1   0000:00:02.1  vfio  vfio-pci  vfio-pci",
+        "2   0000:00:02.2  vfio  vfio-pci  vfio-pci",
+    ]
+    changed = run(fake.root, "vfs", "roles", "2:none")
+    assert changed.exit_code == 0, changed.output
+    assert "VF 2 (0000:00:02.2): unbind from vfio-pci" in changed.output
+    assert 'VF_ROLES="2:none"' in (fake.root / "etc/default/irisxe-sriov").read_text()
+    bad = run(fake.root, "vfs", "roles", "2:gpu")
+    assert bad.exit_code == 2
+    assert "role 'gpu' of VF 2 is not one of vfio, host, none" in bad.output
+
+
+def test_status_shows_who_uses_a_vf(fake):
+    fake.healthy(numvfs=2)
+    guest_using(fake, host.scan(Paths(fake.root), PF).vfs[1].iommu_group, "win11")
+    doc = json.loads(run(fake.root, "status", "--json").output)
+    assert [vf["in_use_by"] for vf in doc["vfs"][:2]] == [[], ["win11"]]
+    assert "win11" in run(fake.root, "status").output

@@ -1,0 +1,199 @@
+"""Debian 13 VMs under QEMU for the VF tests (recipe: facts.md section 6).
+
+TCG (KVM here cannot run an unmodified guest), q35 with an intel-iommu, the root on
+virtio-blk at 00:03.0, and an emulated NVMe controller with SR-IOV at 00:02.0: a stand-in
+for the GPU's PF whose VFs appear at 00:02.1.. with IOMMU groups of their own. Its driver
+is nvme, so the test images change the GPU driver name in the package's udev rule to
+nvme, and nothing else of the package.
+
+The guest reports on the serial console through a test-only unit (GUEST_CHECK) and
+powers off; nothing of this machine is touched but the image files under a test's tmp.
+"""
+
+import re
+import subprocess
+from pathlib import Path
+from typing import NamedTuple
+
+from chroot import Chroot
+
+PF = "0000:00:02.0"
+
+# Test-only, inside the guest: wait until the VFs settle, report them, run the scenario's
+# runtime steps (kernel command line irisxe.steps=...), report again, power off.
+GUEST_CHECK = r"""#!/bin/sh
+pf=/sys/bus/pci/devices/0000:00:02.0
+out=/dev/ttyS0
+arg() { sed -n "s/.*$1=\([^ ]*\).*/\1/p" /proc/cmdline; }
+report() {
+	echo "IRISXE $1 numvfs $(cat $pf/sriov_numvfs 2>/dev/null || echo absent)" > $out
+	for link in $pf/virtfn*; do
+		[ -e "$link" ] || continue
+		address=$(basename "$(readlink -f "$link")")
+		driver=$(readlink "$link/driver" 2>/dev/null)
+		echo "IRISXE $1 vf $address ${driver##*/}" > $out
+	done
+}
+settle() {
+	i=0
+	while [ $i -lt 120 ]; do
+		if [ "$(cat $pf/sriov_numvfs 2>/dev/null)" = "$1" ] &&
+			! systemctl is-active --quiet irisxe-sriov-restore.service; then
+			break
+		fi
+		sleep 1
+		i=$((i + 1))
+	done
+	udevadm settle
+	sleep 3
+	echo "IRISXE settled-after $i" > $out
+}
+settle "$(arg irisxe.vfs)"
+report boot
+echo "IRISXE enabled $(systemctl is-enabled irisxe-sriov-restore.service)" > $out
+for step in $(arg irisxe.steps | tr ',' ' '); do
+	case "$step" in
+		set*)
+			irisxe-sriov-ctl vfs set "${step#set}" > $out 2>&1
+			echo "IRISXE set-exit $?" > $out
+			settle "${step#set}"
+			report "$step"
+			;;
+		purge)
+			DEBIAN_FRONTEND=noninteractive apt-get purge -y irisxe-sriov > /dev/null 2>&1
+			echo "IRISXE purge-exit $?" > $out
+			for leftover in /etc/driverctl.d/* /etc/udev/rules.d/*irisxe* \
+				/usr/lib/systemd/system/irisxe-sriov* /etc/systemd/system/*/irisxe-sriov* \
+				/etc/sysfs.d/*irisxe* /etc/default/irisxe-sriov /var/lib/irisxe-sriov; do
+				[ -e "$leftover" ] && echo "IRISXE leftover $leftover" > $out
+			done
+			;;
+	esac
+done
+journalctl -b -o cat -u irisxe-sriov-restore.service | sed 's/^/IRISXE journal /' > $out
+echo "IRISXE done" > $out
+systemctl poweroff --force
+"""
+GUEST_UNIT = """[Unit]
+Description=irisxe-sriov VM test: report the VFs (test only)
+After=multi-user.target
+
+[Service]
+Type=oneshot
+ExecStart=/usr/local/sbin/irisxe-vm-check
+
+[Install]
+WantedBy=multi-user.target
+"""
+# Test-only: the PF driver binds late, after sysfsutils ran (the measured race).
+LATE_PF_UNIT = """[Unit]
+Description=irisxe-sriov VM test: load the PF driver late (test only)
+
+[Service]
+Type=oneshot
+ExecStart=/bin/sh -c 'sleep 8; modprobe nvme'
+
+[Install]
+WantedBy=multi-user.target
+"""
+
+
+class Result(NamedTuple):
+    numvfs: dict[str, str]  # label -> sriov_numvfs
+    drivers: dict[str, dict[str, str]]  # label -> {VF address: driver or ""}
+    lines: list[str]
+
+    def value(self, key: str) -> str | None:
+        for line in self.lines:
+            if line.startswith(key + " "):
+                return line.split(" ", 1)[1]
+        return None
+
+
+def prepare_guest(box: Chroot, late_pf: bool = False) -> None:
+    """Test-only additions to the image: the reporter, the late PF, and nvme for i915."""
+    box.write("/usr/local/sbin/irisxe-vm-check", GUEST_CHECK)
+    box.path("/usr/local/sbin/irisxe-vm-check").chmod(0o755)
+    box.write("/etc/systemd/system/irisxe-vm-check.service", GUEST_UNIT)
+    units = ["irisxe-vm-check.service"]
+    if late_pf:
+        box.write("/etc/systemd/system/irisxe-vm-late-pf.service", LATE_PF_UNIT)
+        units.append("irisxe-vm-late-pf.service")
+    box.run(f"systemctl enable {' '.join(units)} 2>&1")
+    rule = box.path("/etc/udev/rules.d/70-irisxe-sriov.rules")
+    rule.write_text(rule.read_text().replace('DRIVER=="i915"', 'DRIVER=="nvme"'))
+    box.write("/etc/hostname", "irisxe-vm\n")
+
+
+def make_image(box: Chroot, image: Path) -> tuple[Path, Path]:
+    """An ext4 image of the chroot (mkfs.ext4 -d), and its kernel and initrd."""
+    subprocess.run(
+        ["mkfs.ext4", "-q", "-F", "-L", "root", "-d", str(box.root), str(image), "3G"], check=True
+    )
+    kernel = sorted(box.path("/boot").glob("vmlinuz-*"))[-1]
+    initrd = sorted(box.path("/boot").glob("initrd.img-*"))[-1]
+    copies = []
+    for source in (kernel, initrd):
+        copy = image.parent / source.name
+        copy.write_bytes(source.read_bytes())
+        copies.append(copy)
+    return copies[0], copies[1]
+
+
+def boot(
+    image: Path, kernel: Path, initrd: Path, append: str, log: Path, timeout: int = 420
+) -> Result:
+    """Boot, wait for the guest to power off, and parse its IRISXE lines."""
+    argv = [
+        "qemu-system-x86_64",
+        "-machine",
+        "q35",
+        "-accel",
+        "tcg",
+        "-m",
+        "1536",
+        "-smp",
+        "1",
+        "-nographic",
+        "-vga",
+        "none",
+        "-no-reboot",
+        "-nic",
+        "none",
+        "-kernel",
+        str(kernel),
+        "-initrd",
+        str(initrd),
+        "-append",
+        f"root=/dev/vda rw console=ttyS0 intel_iommu=on {append}",
+        "-device",
+        "intel-iommu",
+        "-drive",
+        f"file={image},if=none,id=root,format=raw",
+        "-device",
+        "virtio-blk-pci,drive=root,addr=03.0",
+        "-device",
+        "nvme-subsys,id=s0,nqn=irisxe-test",
+        "-device",
+        "nvme,serial=pf0,subsys=s0,addr=02.0,multifunction=on,sriov_max_vfs=4,"
+        "sriov_vq_flexible=8,sriov_vi_flexible=4",
+        "-serial",
+        f"file:{log}",
+        "-monitor",
+        "none",
+    ]
+    subprocess.run(
+        argv, check=True, timeout=timeout, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    text = log.read_text(errors="replace")
+    lines = [m.group(1).strip() for m in re.finditer(r"IRISXE (.*)", text)]
+    numvfs: dict[str, str] = {}
+    drivers: dict[str, dict[str, str]] = {}
+    for line in lines:
+        parts = line.split()
+        if len(parts) == 3 and parts[1] == "numvfs":
+            numvfs[parts[0]] = parts[2]
+            drivers.setdefault(parts[0], {})
+        elif len(parts) >= 3 and parts[1] == "vf":
+            drivers.setdefault(parts[0], {})[parts[2]] = parts[3] if len(parts) > 3 else ""
+    return Result(numvfs, drivers, lines)
