@@ -45,10 +45,12 @@ def test_man_page_documents_every_command_and_option():
     listed = commands(cli)
     assert listed == [
         "apply",
+        "attach",
         "config set",
         "config show",
         "doctor",
         "kernels",
+        "snippet",
         "status",
         "vfs restore",
         "vfs roles",

@@ -60,6 +60,20 @@ class Runner:
         return completed.returncode
 
 
+def capture(runner: Runner, argv: Sequence[str], live: bool) -> tuple[int, str]:
+    """Run argv through `runner`'s rules and return its exit status and output together;
+    (0, "") when it only printed "would run"."""
+    line = shlex.join(argv)
+    if not live:
+        runner.echo(f"would run: {line}")
+        return 0, ""
+    runner.echo(f"running: {line}")
+    done = subprocess.run(
+        list(argv), stdin=subprocess.DEVNULL, capture_output=True, text=True, check=False
+    )
+    return done.returncode, done.stdout + done.stderr
+
+
 def probe(paths: Paths, argv: Sequence[str]) -> int | None:
     """Exit status of a read-only query (bootctl is-installed), None when it cannot run
     here: under another root, or without the program."""

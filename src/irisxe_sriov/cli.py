@@ -56,6 +56,14 @@ def echo(line: str) -> None:
     click.echo(line)
 
 
+DRY_RUN = click.option(
+    "--dry-run",
+    "-n",
+    is_flag=True,
+    help="Print the changes as diffs and the commands; change nothing.",
+)
+
+
 def print_json(document: object) -> None:
     click.echo(json.dumps(document, indent=2, sort_keys=True))
 
@@ -313,6 +321,151 @@ def vfs_roles(context: click.Context, roles: tuple[str, ...], force: bool) -> No
     restore_now(paths, force=True)
 
 
+TARGET = click.argument(
+    "target", type=click.Choice(["libvirt", "qemu", "proxmox", "incus", "docker", "podman"])
+)
+VF_OPTION = click.option(
+    "--vf",
+    "requested",
+    metavar="N|ADDRESS",
+    help="The VF to use (number or PCI address); default: the lowest free "
+    "VF of a suitable role. The PF is refused.",
+)
+
+
+def pick(paths: Paths, target: str, requested: str | None) -> tuple[Any, Any, Any]:
+    from irisxe_sriov import attach, situation
+
+    with settings_errors_are_bad_input():
+        read = situation.load(paths)
+    try:
+        choice = attach.choose(
+            read.settings, read.host, attach.read_usage(paths), requested, target
+        )
+    except attach.AttachError as error:
+        bad_input([str(error)])
+    return read.settings, read.host, choice
+
+
+def snippet_text(paths: Paths, target: str, name: str | None, requested: str | None) -> str:
+    """What `snippet` prints: the configuration or arguments that give the guest a VF."""
+    import shlex
+
+    from irisxe_sriov import attach
+
+    if target in ("docker", "podman"):
+        from irisxe_sriov import situation
+
+        with settings_errors_are_bad_input():
+            read = situation.load(paths)
+        try:
+            node = attach.render_node_for_containers(read.settings, read.host)
+        except attach.AttachError as error:
+            failed(str(error))
+        gid = attach.group_id(attach.read_group_file(paths), "render")
+        return shlex.join(attach.container_flags(target, node, gid))
+    current, _, choice = pick(paths, target, requested)
+    if target == "libvirt":
+        return attach.hostdev_xml(choice).rstrip("\n")
+    if target == "qemu":
+        return f"-device vfio-pci,host={choice.address}"
+    if name is None:
+        bad_input([f"{target} needs the guest's name (Proxmox VE: the VM id)"])
+    if target == "proxmox":
+        conf = attach.proxmox_conf(paths, name)
+        from irisxe_sriov.host import read_text
+
+        return shlex.join(attach.proxmox_command(name, choice, read_text(conf) or ""))
+    return shlex.join(attach.incus_command(name, choice, current.pf))
+
+
+@cli.command()
+@TARGET
+@click.argument("name", required=False)
+@VF_OPTION
+@click.pass_context
+def snippet(context: click.Context, target: str, name: str | None, requested: str | None) -> None:
+    """Print what gives a guest a VF: libvirt <hostdev> XML, QEMU's -device argument, the qm
+    or incus command (NAME: the VM id or instance), or docker/podman flags for the render
+    node (containers share the host kernel: they get no PCI device)."""
+    echo(snippet_text(paths_of(context), target, name, requested))
+
+
+@cli.command("attach")
+@TARGET
+@click.argument("name")
+@VF_OPTION
+@click.option("--connect", "uri", metavar="URI", help="libvirt connection URI (virsh -c).")
+@DRY_RUN
+@click.pass_context
+def attach_command(
+    context: click.Context,
+    target: str,
+    name: str,
+    requested: str | None,
+    uri: str | None,
+    dry_run: bool,
+) -> None:
+    """Give guest NAME a VF: libvirt (virsh attach-device --config, and --live when it
+    runs), Proxmox VE (qm set --hostpciN, the next free N) or Incus (incus config device
+    add). QEMU, docker and podman have no configuration to change: see 'snippet'."""
+    import tempfile
+
+    from irisxe_sriov import apply, attach
+
+    paths = paths_of(context)
+    if target in ("qemu", "docker", "podman"):
+        bad_input(
+            [
+                f"{target} has no configuration to attach to: use 'irisxe-sriov-ctl snippet "
+                f"{target}' and add the arguments to the command line"
+            ]
+        )
+    current, _, choice = pick(paths, target, requested)
+    # test:/// connections never touch this machine, so they run under any root
+    live = not dry_run and (paths.is_host or (uri or "").startswith("test:///"))
+    runner = apply.Runner(live=live, echo=echo)
+    if target == "proxmox":
+        from irisxe_sriov.host import read_text
+
+        conf = read_text(attach.proxmox_conf(paths, name)) or ""
+        command = attach.proxmox_command(name, choice, conf)
+    elif target == "incus":
+        command = attach.incus_command(name, choice, current.pf)
+    else:
+        virsh = ["virsh", *(["-c", uri] if uri else [])]
+        with tempfile.NamedTemporaryFile("w", suffix=".xml") as handle:
+            handle.write(attach.hostdev_xml(choice))
+            handle.flush()
+            status, state = apply.capture(runner, [*virsh, "domstate", name], live)
+            if status != 0:
+                failed(f"libvirt domain {name!r}: {state.strip()}")
+            flags = ["--config", *(["--live"] if state.strip() == "running" else [])]
+            status, output = apply.capture(
+                runner, [*virsh, "attach-device", name, handle.name, *flags], live
+            )
+            if status != 0 and "not supported by the connection driver" in output:
+                # a connection without attach-device: edit the persistent definition
+                status, xml = apply.capture(runner, [*virsh, "dumpxml", "--inactive", name], live)
+                handle.seek(0)
+                handle.truncate()
+                handle.write(attach.add_hostdev(xml, attach.hostdev_xml(choice)))
+                handle.flush()
+                status, output = apply.capture(runner, [*virsh, "define", handle.name], live)
+                if status == 0 and "--live" in flags:
+                    echo(
+                        f"{name} runs: the VF is in its definition and comes with its next "
+                        f"start (this connection cannot attach live)"
+                    )
+            if status != 0:
+                failed(f"virsh failed: {output.strip()}")
+        echo(f"VF {choice.number} ({choice.address}) attached to {name}")
+        return
+    if runner.run(command) != 0:
+        failed(f"{command[0]} failed")
+    echo(f"VF {choice.number} ({choice.address}) attached to {name}")
+
+
 @cli.group()
 def config() -> None:
     """Show or change the settings in /etc/default/irisxe-sriov."""
@@ -337,14 +490,6 @@ def config_show(context: click.Context, as_json: bool) -> None:
         echo(f"{name}={value}")
     if read.settings_text is None:
         echo(f"# {paths.display(paths.settings)} does not exist: these are the defaults")
-
-
-DRY_RUN = click.option(
-    "--dry-run",
-    "-n",
-    is_flag=True,
-    help="Print the changes as diffs and the commands; change nothing.",
-)
 
 
 def carry_out(paths: Paths, dry_run: bool, values: dict[str, str] | None) -> None:

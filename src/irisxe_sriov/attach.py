@@ -1,0 +1,225 @@
+"""Give a VF to a guest: pick a free one, never the PF, and say or do what each stack needs.
+
+Pure: reading the guests' configurations is `read_usage`; everything else works on text.
+"""
+
+import re
+from pathlib import Path
+from typing import NamedTuple
+
+from irisxe_sriov import host
+from irisxe_sriov.paths import Paths
+from irisxe_sriov.settings import Settings
+
+TARGETS = ("libvirt", "qemu", "proxmox", "incus", "docker", "podman")
+VM_TARGETS = ("libvirt", "qemu", "proxmox", "incus")
+ADDRESS_RE = re.compile(r"(?:([0-9a-f]{4}):)?([0-9a-f]{2}):([0-9a-f]{2})\.([0-7])")
+
+
+class AttachError(Exception):
+    """A request that cannot be met; the message says why and what would work."""
+
+
+class Choice(NamedTuple):
+    number: int
+    address: str
+    role: str
+    driver: str | None
+
+
+# --- who already has which VF -------------------------------------------------------------
+
+
+def libvirt_addresses(xml: str) -> list[str]:
+    """PCI addresses of the <hostdev> sources in a libvirt domain XML."""
+    found = []
+    for hostdev in re.findall(r"<hostdev\b.*?</hostdev>", xml, re.S):
+        source = re.search(r"<source>.*?</source>", hostdev, re.S)
+        if source is None:
+            continue
+        match = re.search(
+            r"domain=['\"](0x)?([0-9a-fA-F]+)['\"]\s+bus=['\"](0x)?([0-9a-fA-F]+)['\"]\s+"
+            r"slot=['\"](0x)?([0-9a-fA-F]+)['\"]\s+function=['\"](0x)?([0-7])['\"]",
+            source.group(0),
+        )
+        if match:
+            domain, bus, slot, function = (int(match.group(i), 16) for i in (2, 4, 6, 8))
+            found.append(f"{domain:04x}:{bus:02x}:{slot:02x}.{function}")
+    return found
+
+
+def normalize(address: str) -> str | None:
+    match = ADDRESS_RE.fullmatch(address.strip().lower())
+    if match is None:
+        return None
+    domain, bus, slot, function = match.groups()
+    return f"{domain or '0000'}:{bus}:{slot}.{function}"
+
+
+def proxmox_addresses(conf: str) -> list[str]:
+    """hostpciN entries of a Proxmox VE VM config (the current section only)."""
+    current = conf.split("\n[", 1)[0]
+    found = []
+    for match in re.finditer(r"^hostpci\d+:\s*([^,\s]+)", current, re.M):
+        for item in match.group(1).split(";"):
+            address = normalize(item)
+            if address:
+                found.append(address)
+    return found
+
+
+def read_usage(paths: Paths) -> dict[str, list[str]]:
+    """VF address -> guests whose configuration names it (libvirt and Proxmox VE)."""
+    usage: dict[str, list[str]] = {}
+    sources = [
+        (paths.at("/etc/libvirt/qemu"), "*.xml", libvirt_addresses, "libvirt"),
+        (paths.at("/etc/pve/qemu-server"), "*.conf", proxmox_addresses, "proxmox"),
+    ]
+    for directory, pattern, parse, kind in sources:
+        for path in sorted(directory.glob(pattern)):
+            text = host.read_text(path) or ""
+            for address in parse(text):
+                usage.setdefault(address, []).append(f"{kind} {path.stem}")
+    return usage
+
+
+# --- choosing -----------------------------------------------------------------------------
+
+
+def choose(
+    settings: Settings,
+    state: host.HostState,
+    usage: dict[str, list[str]],
+    requested: str | None,
+    target: str,
+) -> Choice:
+    """The VF asked for (number or address), else the lowest free VF of a suitable role."""
+    vfs = {vf.number: vf for vf in state.vfs}
+    if requested is not None:
+        address = (
+            settings.vf_address(int(requested)) if requested.isdigit() else normalize(requested)
+        )
+        if address is None:
+            raise AttachError(f"{requested!r} is neither a VF number nor a PCI address")
+        if address == settings.pf or (requested.isdigit() and int(requested) == 0):
+            raise AttachError(
+                f"{settings.pf} is the PF: giving it to a guest unbinds its driver, which "
+                f"destroys every VF; pick a VF ({settings.vf_address(1)}-"
+                f"{settings.vf_address(max(settings.num_vfs, 1))})"
+            )
+        number = next((n for n, _ in settings.roles() if settings.vf_address(n) == address), None)
+        if number is None:
+            raise AttachError(
+                f"{requested!r} is not a configured VF: allowed 1-{settings.num_vfs}"
+                f" or their addresses"
+            )
+        if address in usage:
+            raise AttachError(
+                f"VF {number} ({address}) is already given to {', '.join(usage[address])}"
+            )
+        vf = vfs.get(number)
+        return Choice(number, address, settings.role(number), vf.driver if vf else None)
+    suitable = ("vfio", "none") if target in VM_TARGETS else ("host",)
+    for number, role in settings.roles():
+        address = settings.vf_address(number)
+        if role in suitable and address not in usage and number in vfs:
+            return Choice(number, address, role, vfs[number].driver)
+    raise AttachError(
+        f"no free VF with role {' or '.join(suitable)}: every one is given to a "
+        f"guest or absent; see 'irisxe-sriov-ctl status'"
+    )
+
+
+# --- what each stack needs ----------------------------------------------------------------
+
+
+def managed(choice: Choice) -> str:
+    """libvirt's managed= from the VF's role: a vfio VF stays on vfio-pci for good, so
+    libvirt leaves it alone ("no"); an unbound (none) or host VF needs libvirt to bind it
+    to vfio-pci while the guest runs ("yes")."""
+    return "no" if choice.role == "vfio" else "yes"
+
+
+def hostdev_xml(choice: Choice) -> str:
+    domain, bus, rest = choice.address.split(":")
+    slot, function = rest.split(".")
+    return (
+        f'<hostdev mode="subsystem" type="pci" managed="{managed(choice)}">\n'
+        f"  <source>\n"
+        f'    <address domain="0x{domain}" bus="0x{bus}" slot="0x{slot}" '
+        f'function="0x{function}"/>\n'
+        f"  </source>\n"
+        f"</hostdev>\n"
+    )
+
+
+def add_hostdev(domain_xml: str, hostdev: str) -> str:
+    """A domain XML with `hostdev` added at the end of <devices>."""
+    indented = "".join(f"    {line}\n" for line in hostdev.splitlines())
+    return domain_xml.replace("</devices>", f"{indented}  </devices>", 1)
+
+
+def next_hostpci(conf: str) -> int:
+    current = conf.split("\n[", 1)[0]
+    used = {int(n) for n in re.findall(r"^hostpci(\d+):", current, re.M)}
+    return next(n for n in range(16) if n not in used)
+
+
+def proxmox_command(vmid: str, choice: Choice, conf: str) -> list[str]:
+    return ["qm", "set", vmid, f"--hostpci{next_hostpci(conf)}", f"{choice.address},pcie=1"]
+
+
+def incus_command(name: str, choice: Choice, pf: str) -> list[str]:
+    """A VM gets the VF as a pci device; an unbound VF can also be Incus' own pick with
+    gputype=sriov, which takes only VFs with no driver (facts.md: 5)."""
+    device = f"igpu-vf{choice.number}"
+    if choice.role == "none":
+        return [
+            "incus",
+            "config",
+            "device",
+            "add",
+            name,
+            device,
+            "gpu",
+            "gputype=sriov",
+            f"pci={pf}",
+        ]
+    return ["incus", "config", "device", "add", name, device, "pci", f"address={choice.address}"]
+
+
+def container_flags(tool: str, render_node: str, render_gid: int | None) -> list[str]:
+    """Containers share the host kernel: they get a render node, not a PCI device."""
+    flags = ["--device", f"/dev/dri/{render_node}"]
+    if tool == "podman":
+        return [*flags, "--group-add", "keep-groups"]
+    return [*flags, "--group-add", str(render_gid) if render_gid is not None else "render"]
+
+
+def group_id(group_file: str, name: str) -> int | None:
+    for line in group_file.splitlines():
+        fields = line.split(":")
+        if len(fields) >= 3 and fields[0] == name and fields[2].isdigit():
+            return int(fields[2])
+    return None
+
+
+def render_node_for_containers(settings: Settings, state: host.HostState) -> str:
+    """The PF's render node, or that of a host-role VF."""
+    for vf in state.vfs:
+        if settings.role(vf.number) == "host" and vf.render_node:
+            return vf.render_node
+    if state.pf.render_node:
+        return state.pf.render_node
+    raise AttachError(
+        f"no render node: {settings.pf} has no DRM render node (is its driver "
+        f"loaded?) and no host-role VF has one"
+    )
+
+
+def read_group_file(paths: Paths) -> str:
+    return host.read_text(paths.at("/etc/group")) or ""
+
+
+def proxmox_conf(paths: Paths, vmid: str) -> Path:
+    return paths.at("/etc/pve/qemu-server") / f"{vmid}.conf"

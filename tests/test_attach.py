@@ -1,0 +1,161 @@
+"""Attaching VFs to guests on a fixture root where some VFs are already given away.
+
+qm and incus cannot run here: under a fake root the Runner prints their command lines
+instead ("would run: ..."), which is what these tests read. virsh and virt-xml-validate
+are the real ones; libvirt's test:///default driver is a real connection without a
+hypervisor.
+"""
+
+import subprocess
+
+import pytest
+from click.testing import CliRunner
+
+from irisxe_sriov import attach
+from irisxe_sriov.cli import cli
+
+WIN11 = """<domain type='kvm'>
+  <name>win11</name>
+  <devices>
+    <hostdev mode='subsystem' type='pci' managed='yes'>
+      <source>
+        <address domain='0x0000' bus='0x00' slot='0x02' function='0x1'/>
+      </source>
+    </hostdev>
+  </devices>
+</domain>
+"""
+PVE_100 = """boot: order=scsi0
+hostpci0: 0000:00:02.2,pcie=1
+hostpci1: 01:00.0
+memory: 4096
+
+[snapshot1]
+hostpci2: 0000:00:02.3
+"""
+MINIMAL_DOMAIN = """<domain type='kvm'>
+  <name>validate</name>
+  <memory>1048576</memory>
+  <os><type arch='x86_64' machine='q35'>hvm</type></os>
+  <devices>
+  </devices>
+</domain>
+"""
+
+
+@pytest.fixture
+def guests(fake):
+    fake.healthy(numvfs=4)
+    settings = fake.root / "etc/default/irisxe-sriov"
+    settings.write_text('NUM_VFS="4"\nVF_ROLES="4:none"\n')
+    (fake.root / "etc/libvirt/qemu").mkdir(parents=True)
+    (fake.root / "etc/libvirt/qemu/win11.xml").write_text(WIN11)
+    (fake.root / "etc/pve/qemu-server").mkdir(parents=True)
+    (fake.root / "etc/pve/qemu-server/100.conf").write_text(PVE_100)
+    (fake.root / "etc/group").write_text("root:x:0:\nvideo:x:44:\nrender:x:105:\n")
+    return fake
+
+
+def run(root, *args):
+    return CliRunner().invoke(cli, ["--root", str(root), *args])
+
+
+def test_usage_is_read_from_libvirt_and_proxmox(guests):
+    from irisxe_sriov.paths import Paths
+
+    assert attach.read_usage(Paths(guests.root)) == {
+        "0000:00:02.1": ["libvirt win11"],
+        "0000:00:02.2": ["proxmox 100"],
+        "0000:01:00.0": ["proxmox 100"],
+    }  # the snapshot section's hostpci2 is not the VM's current config
+
+
+def test_lowest_free_vf_and_libvirt_xml_validates(guests, tmp_path):
+    result = run(guests.root, "snippet", "libvirt")
+    assert result.exit_code == 0, result.output
+    assert result.output == (
+        '<hostdev mode="subsystem" type="pci" managed="no">\n  <source>\n'
+        '    <address domain="0x0000" bus="0x00" slot="0x02" function="0x3"/>\n'
+        "  </source>\n</hostdev>\n"
+    )
+    unbound = run(guests.root, "snippet", "libvirt", "--vf", "4").output
+    assert 'managed="yes"' in unbound and 'function="0x4"' in unbound
+    for number, xml in (("3", result.output), ("4", unbound)):
+        document = tmp_path / f"domain-{number}.xml"
+        document.write_text(attach.add_hostdev(MINIMAL_DOMAIN, xml))
+        done = subprocess.run(
+            ["virt-xml-validate", str(document), "domain"],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_the_pf_and_taken_vfs_are_refused(guests, snapshot):
+    before = snapshot(guests.root)
+    pf = run(guests.root, "snippet", "qemu", "--vf", "0000:00:02.0")
+    assert pf.exit_code == 2
+    assert pf.output == (
+        "irisxe-sriov-ctl: error: 0000:00:02.0 is the PF: giving it to a guest unbinds its "
+        "driver, which destroys every VF; pick a VF (0000:00:02.1-0000:00:02.4)\n"
+    )
+    taken = run(guests.root, "attach", "proxmox", "101", "--vf", "2")
+    assert taken.exit_code == 2
+    assert "VF 2 (0000:00:02.2) is already given to proxmox 100" in taken.output
+    assert run(guests.root, "snippet", "qemu", "--vf", "9").exit_code == 2
+    assert run(guests.root, "snippet", "qemu", "--vf", "junk").exit_code == 2
+    assert snapshot(guests.root) == before
+
+
+def test_qemu_proxmox_incus_snippets(guests):
+    assert run(guests.root, "snippet", "qemu").output == "-device vfio-pci,host=0000:00:02.3\n"
+    assert run(guests.root, "snippet", "proxmox", "100").output == (
+        "qm set 100 --hostpci2 0000:00:02.3,pcie=1\n"
+    )
+    assert run(guests.root, "snippet", "incus", "vm1").output == (
+        "incus config device add vm1 igpu-vf3 pci address=0000:00:02.3\n"
+    )
+    assert run(guests.root, "snippet", "incus", "vm1", "--vf", "4").output == (
+        "incus config device add vm1 igpu-vf4 gpu gputype=sriov pci=0000:00:02.0\n"
+    )
+    needs_name = run(guests.root, "snippet", "proxmox")
+    assert needs_name.exit_code == 2 and "needs the guest's name" in needs_name.output
+
+
+def test_containers_get_the_render_node(guests):
+    assert run(guests.root, "snippet", "docker").output == (
+        "--device /dev/dri/renderD128 --group-add 105\n"
+    )
+    assert run(guests.root, "snippet", "podman").output == (
+        "--device /dev/dri/renderD128 --group-add keep-groups\n"
+    )
+
+
+def test_attach_proxmox_and_incus_run_their_tools(guests):
+    proxmox = run(guests.root, "attach", "proxmox", "100")
+    assert proxmox.exit_code == 0
+    assert proxmox.output.splitlines() == [
+        "would run: qm set 100 --hostpci2 0000:00:02.3,pcie=1",
+        "VF 3 (0000:00:02.3) attached to 100",
+    ]
+    incus = run(guests.root, "attach", "incus", "vm1", "--vf", "4")
+    assert incus.output.splitlines()[0] == (
+        "would run: incus config device add vm1 igpu-vf4 gpu gputype=sriov pci=0000:00:02.0"
+    )
+    assert run(guests.root, "attach", "docker", "x").exit_code == 2
+
+
+def test_attach_libvirt_through_a_real_connection(guests):
+    result = run(guests.root, "attach", "libvirt", "test", "--connect", "test:///default")
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[0] == "running: virsh -c test:///default domstate test"
+    assert lines[1].startswith("running: virsh -c test:///default attach-device test ")
+    assert lines[1].endswith(" --config --live")  # the test domain runs
+    # the test driver has no attach-device: the definition is edited and defined instead
+    assert lines[2] == "running: virsh -c test:///default dumpxml --inactive test"
+    assert lines[3].startswith("running: virsh -c test:///default define ")
+    assert lines[-1] == "VF 3 (0000:00:02.3) attached to test"
+    missing = run(guests.root, "attach", "libvirt", "nope", "--connect", "test:///default")
+    assert missing.exit_code == 1 and "libvirt domain 'nope'" in missing.output
