@@ -184,6 +184,15 @@ class Chroot:
         target.write_text(text)
 
 
+def build_deb(tree: Path, deb: Path) -> Path:
+    subprocess.run(
+        ["dpkg-deb", "--root-owner-group", "--build", str(tree), str(deb)],
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
+    return deb
+
+
 def build_standin_driver(directory: Path, version: str) -> Path:
     """A test double of upstream's i915-sriov-dkms .deb (it cannot be had here): same name,
     architecture and version, installing nothing."""
@@ -201,12 +210,7 @@ def build_standin_driver(directory: Path, version: str) -> Path:
         " Named and versioned like the upstream driver package; installs nothing.\n"
     )
     deb = directory / f"i915-sriov-dkms_{version}_amd64.deb"
-    subprocess.run(
-        ["dpkg-deb", "--root-owner-group", "--build", str(tree), str(deb)],
-        check=True,
-        stdout=subprocess.DEVNULL,
-    )
-    return deb
+    return build_deb(tree, deb)
 
 
 SOURCE = Path(__file__).resolve().parent.parent
@@ -329,12 +333,7 @@ def build_standin_dkms_driver(directory: Path, uses_moved_apis: bool) -> Path:
         (control / script).write_text(text)
         (control / script).chmod(0o755)
     deb = directory / f"i915-sriov-dkms_{PIN}_amd64-{name}.deb"
-    subprocess.run(
-        ["dpkg-deb", "--root-owner-group", "--build", str(tree), str(deb)],
-        check=True,
-        stdout=subprocess.DEVNULL,
-    )
-    return deb
+    return build_deb(tree, deb)
 
 
 # Kernel headers and dkms for the guard tests; apt's .debs are kept so that a test can

@@ -2,7 +2,6 @@
 parameters lost, and apply -> undo round trips that give the admin's bytes back."""
 
 import json
-import subprocess
 
 import pytest
 from click.testing import CliRunner
@@ -10,7 +9,7 @@ from click.testing import CliRunner
 from irisxe_sriov import bootcheck, bootloader
 from irisxe_sriov.cli import cli
 from irisxe_sriov.paths import LOADER_INFO_EFIVAR, Paths
-from test_postrm_undo import functions
+from test_postrm_undo import sh_undo
 
 I915 = ["intel_iommu=on", "i915.enable_guc=3", "i915.max_vfs=7", "module_blacklist=xe"]
 
@@ -129,21 +128,8 @@ def test_systemd_boot_edit_status_and_round_trip(sdboot_host, tmp_path):
     write(sdboot_host, entry, f"title Debian\noptions {line}")
     assert status(root)["pending"][0]["fix"] == "reboot"
     record = (root / "var/lib/irisxe-sriov/kernel-cmdline").read_text()
-    # purge's sh undo, on a copy
-    (tmp_path / "f.sh").write_text(functions())
-    (tmp_path / "cmdline").write_text(line)
-    (tmp_path / "record").write_text(record)
-    undone = subprocess.run(
-        [
-            "sh",
-            "-c",
-            f"state={tmp_path}; . {tmp_path}/f.sh; "
-            f"undo_cmdline {tmp_path}/record {tmp_path}/cmdline",
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
+    # purge's sh undo gives the same bytes
+    undone = sh_undo(tmp_path, line, record)
     assert undone == ADMIN_LINE
     # and leaving the boot path through the tool gives the same bytes back
     ctl(root, "config", "set", "bootloader=grub")
