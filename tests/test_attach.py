@@ -33,6 +33,15 @@ memory: 4096
 [snapshot1]
 hostpci2: 0000:00:02.3
 """
+INCUS_VM1 = """container:
+  name: vm1
+  devices:
+    igpu-vf3:
+      address: 0000:00:02.3
+      type: pci
+  config:
+    volatile.igpu.last_state.pci.slot.name: "0000:00:02.5"
+"""
 MINIMAL_DOMAIN = """<domain type='kvm'>
   <name>validate</name>
   <memory>1048576</memory>
@@ -56,6 +65,14 @@ def guests(fake):
     return fake
 
 
+@pytest.fixture
+def with_incus(guests):
+    instance = guests.root / "var/lib/incus/virtual-machines/vm1"
+    instance.mkdir(parents=True)
+    (instance / "backup.yaml").write_text(INCUS_VM1)
+    return guests
+
+
 def run(root, *args):
     return CliRunner().invoke(cli, ["--root", str(root), *args])
 
@@ -68,6 +85,20 @@ def test_usage_is_read_from_libvirt_and_proxmox(guests):
         "0000:00:02.2": ["proxmox 100"],
         "0000:01:00.0": ["proxmox 100"],
     }  # the snapshot section's hostpci2 is not the VM's current config
+
+
+def test_incus_instances_take_vfs_too(with_incus):
+    from irisxe_sriov.paths import Paths
+
+    usage = attach.read_usage(Paths(with_incus.root))
+    assert usage["0000:00:02.3"] == ["incus vm1"]
+    assert usage["0000:00:02.5"] == ["incus vm1"]
+    # 02.1 libvirt, 02.2 Proxmox, 02.3 Incus: the lowest free VF for a VM is VF 4 (none)
+    result = run(with_incus.root, "snippet", "qemu")
+    assert result.exit_code == 0 and result.output == "-device vfio-pci,host=0000:00:02.4\n"
+    assert run(with_incus.root, "snippet", "qemu", "--vf", "3").output.endswith(
+        "VF 3 (0000:00:02.3) is already given to incus vm1\n"
+    )
 
 
 def test_lowest_free_vf_and_libvirt_xml_validates(guests, tmp_path):

@@ -68,18 +68,37 @@ def proxmox_addresses(conf: str) -> list[str]:
     return found
 
 
+def incus_addresses(backup_yaml: str) -> list[str]:
+    """PCI addresses an Incus instance's backup.yaml names: pci devices' `address`, and
+    the VF that gputype=sriov took (volatile.<device>.last_state.pci.slot.name)."""
+    found = []
+    pattern = (
+        r"^\s*(?:address|volatile\.[^:\s]+\.last_state\.pci\.slot\.name):\s*['\"]?([0-9a-fA-F:.]+)"
+    )
+    for match in re.finditer(pattern, backup_yaml, re.M):
+        address = normalize(match.group(1))
+        if address and address not in found:
+            found.append(address)
+    return found
+
+
 def read_usage(paths: Paths) -> dict[str, list[str]]:
-    """VF address -> guests whose configuration names it (libvirt and Proxmox VE)."""
+    """VF address -> guests whose configuration names it: libvirt domain definitions,
+    Proxmox VE VM configs, and Incus instances (the backup.yaml Incus keeps per instance)."""
     usage: dict[str, list[str]] = {}
+    incus = paths.at("/var/lib/incus")
     sources = [
         (paths.at("/etc/libvirt/qemu"), "*.xml", libvirt_addresses, "libvirt"),
         (paths.at("/etc/pve/qemu-server"), "*.conf", proxmox_addresses, "proxmox"),
+        (incus / "virtual-machines", "*/backup.yaml", incus_addresses, "incus"),
+        (incus / "containers", "*/backup.yaml", incus_addresses, "incus"),
     ]
     for directory, pattern, parse, kind in sources:
         for path in sorted(directory.glob(pattern)):
             text = host.read_text(path) or ""
+            name = path.parent.name if path.name == "backup.yaml" else path.stem
             for address in parse(text):
-                usage.setdefault(address, []).append(f"{kind} {path.stem}")
+                usage.setdefault(address, []).append(f"{kind} {name}")
     return usage
 
 
