@@ -103,7 +103,12 @@ def test_in_use_from_open_vfio_groups_and_libvirt(fake):
     guest_using(fake, vf1.iommu_group, "win11")
     status = fake.root / "run/libvirt/qemu/ubuntu.xml"
     status.parent.mkdir(parents=True)
-    status.write_text("<address domain='0x0000' bus='0x00' slot='0x02' function='0x2'/>")
+    status.write_text(  # libvirt's live domain XML, as /run/libvirt/qemu keeps it
+        "<domstatus><domain type='kvm'><name>ubuntu</name><devices>"
+        "<hostdev mode='subsystem' type='pci' managed='yes'><driver name='vfio'/><source>"
+        "<address domain='0x0000' bus='0x00' slot='0x02' function='0x2'/></source>"
+        "</hostdev></devices></domain></domstatus>"
+    )
     assert vfs.in_use(Paths(fake.root), vf1) == ["win11"]
     assert vfs.in_use(Paths(fake.root), vf2) == ["ubuntu"]
     with pytest.raises(vfs.VfsError) as raised:

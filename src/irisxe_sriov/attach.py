@@ -242,3 +242,10 @@ def read_group_file(paths: Paths) -> str:
 
 def proxmox_conf(paths: Paths, vmid: str) -> Path:
     return paths.at("/etc/pve/qemu-server") / f"{vmid}.conf"
+
+
+def guest_command(paths: Paths, target: str, name: str, choice: Choice, pf: str) -> list[str]:
+    """The qm or incus command that gives guest `name` the chosen VF."""
+    if target == "proxmox":
+        return proxmox_command(name, choice, host.read_text(proxmox_conf(paths, name)) or "")
+    return incus_command(name, choice, pf)

@@ -115,8 +115,8 @@ def vf_users(paths: Paths, state: Any) -> dict[str, list[str]]:
     """VF address -> the guests using it (cheap when no VFIO group is open)."""
     from irisxe_sriov import vfs as runtime
 
-    vfio = runtime.vfio_users(paths)
-    return {vf.address: runtime.in_use(paths, vf, vfio) for vf in state.vfs}
+    known = runtime.usage(paths)
+    return {vf.address: runtime.in_use(paths, vf, known) for vf in state.vfs}
 
 
 def boot_verdict(paths: Paths, read: Any, boot: Any) -> Any:
@@ -257,13 +257,12 @@ def vfs_restore(context: click.Context, force: bool) -> None:
 
 def refuse_busy(paths: Paths, numbers: list[int] | None, action: str) -> None:
     """Exit 1 naming the guest when a VF (all of them for None) is in use."""
-    from irisxe_sriov import host, situation
+    from irisxe_sriov import situation
     from irisxe_sriov import vfs as runtime
 
     with settings_errors_are_bad_input():
         read = situation.load(paths)
-    state = host.scan(paths, read.settings.pf)
-    chosen = [vf for vf in state.vfs if numbers is None or vf.number in numbers]
+    chosen = [vf for vf in read.host.vfs if numbers is None or vf.number in numbers]
     try:
         runtime.refuse_if_in_use(paths, chosen, False, action)
     except runtime.VfsError as error:
@@ -371,12 +370,7 @@ def snippet_text(paths: Paths, target: str, name: str | None, requested: str | N
         return f"-device vfio-pci,host={choice.address}"
     if name is None:
         bad_input([f"{target} needs the guest's name (Proxmox VE: the VM id)"])
-    if target == "proxmox":
-        conf = attach.proxmox_conf(paths, name)
-        from irisxe_sriov.host import read_text
-
-        return shlex.join(attach.proxmox_command(name, choice, read_text(conf) or ""))
-    return shlex.join(attach.incus_command(name, choice, current.pf))
+    return shlex.join(attach.guest_command(paths, target, name, choice, current.pf))
 
 
 @cli.command()
@@ -425,13 +419,8 @@ def attach_command(
     # test:/// connections never touch this machine, so they run under any root
     live = not dry_run and (paths.is_host or (uri or "").startswith("test:///"))
     runner = apply.Runner(live=live, echo=echo)
-    if target == "proxmox":
-        from irisxe_sriov.host import read_text
-
-        conf = read_text(attach.proxmox_conf(paths, name)) or ""
-        command = attach.proxmox_command(name, choice, conf)
-    elif target == "incus":
-        command = attach.incus_command(name, choice, current.pf)
+    if target in ("proxmox", "incus"):
+        command = attach.guest_command(paths, target, name, choice, current.pf)
     else:
         virsh = ["virsh", *(["-c", uri] if uri else [])]
         with tempfile.NamedTemporaryFile("w", suffix=".xml") as handle:

@@ -174,7 +174,7 @@ def ask_count(db: Any, totalvfs: int | None) -> bool:
         shown = db_force_input(db, Q_NUM_VFS_INVALID)
         db.fset(Q_NUM_VFS, "seen", "false")
         if not shown:
-            limit = pin.MAX_VFS if not totalvfs else min(totalvfs, pin.MAX_VFS)
+            limit = settings.vf_limit(totalvfs)
             print(
                 f"irisxe-sriov: num_vfs {value!r} is invalid ({problem}); using {limit}",
                 file=sys.stderr,
@@ -215,7 +215,7 @@ def config(db: Any, paths: Paths) -> None:
     host_notes(db, paths, state, read.settings.driver if read else settings.Settings().driver)
     totalvfs = state.pf.sriov_totalvfs
     boot = bootloader.detect(paths)
-    db.subst(Q_NUM_VFS, "max", str(min(totalvfs or pin.MAX_VFS, pin.MAX_VFS)))
+    db.subst(Q_NUM_VFS, "max", str(settings.vf_limit(totalvfs)))
     db.subst(Q_BOOTLOADER, "detected", f"{boot.name or 'none'} ({boot.evidence})")
 
     def driver() -> bool:

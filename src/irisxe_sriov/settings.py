@@ -57,9 +57,10 @@ class Settings(NamedTuple):
         """(VF number, role) for every configured VF, 1..num_vfs."""
         return [(index, self.role(index)) for index in range(1, self.num_vfs + 1)]
 
-    def expected_driver(self, index: int) -> str | None:
-        """The driver VF `index` should be bound to; None means left unbound."""
-        return {"vfio": VFIO_DRIVER, "host": self.driver}.get(self.role(index))
+    def expected_driver(self, index: int, host_driver: str | None = None) -> str | None:
+        """The driver VF `index` should be bound to; None means left unbound. Host VFs
+        follow `host_driver` (the PF's driver at runtime) or the configured driver."""
+        return {"vfio": VFIO_DRIVER, "host": host_driver or self.driver}.get(self.role(index))
 
     def vf_address(self, index: int) -> str:
         """VF N sits at function N of the PF's slot (offset 1, stride 1: facts.md: 1)."""
@@ -147,12 +148,19 @@ def parse_roles(text: str, problems: list[str]) -> dict[int, str]:
     return roles
 
 
+def vf_limit(sriov_totalvfs: int | None) -> int:
+    """The most VFs allowed: the PF's sriov_totalvfs when it reports a positive value below
+    the hardware's 7. A 0 means the driver was loaded without max_vfs (or is the stock
+    one), which says nothing about what the hardware offers after the reboot."""
+    if sriov_totalvfs is not None and 0 < sriov_totalvfs < pin.MAX_VFS:
+        return sriov_totalvfs
+    return pin.MAX_VFS
+
+
 def build(values: dict[str, str], sriov_totalvfs: int | None = None) -> Settings:
     """Validate raw values (missing ones take defaults) into Settings.
 
-    `sriov_totalvfs` caps num_vfs when the PF reports a positive value; 0 means the driver
-    was loaded without max_vfs (or is the stock one), which says nothing about what the
-    hardware will offer after the reboot this package asks for.
+    `sriov_totalvfs` caps num_vfs (see vf_limit).
     """
     defaults = Settings()
     problems: list[str] = []
@@ -161,9 +169,7 @@ def build(values: dict[str, str], sriov_totalvfs: int | None = None) -> Settings
     if driver not in DRIVERS:
         problems.append(f"driver: {driver!r} is not allowed: choose {' or '.join(DRIVERS)}")
 
-    limit = pin.MAX_VFS
-    if sriov_totalvfs is not None and 0 < sriov_totalvfs < limit:
-        limit = sriov_totalvfs
+    limit = vf_limit(sriov_totalvfs)
     raw_count = values.get("num_vfs", str(defaults.num_vfs)).strip()
     num_vfs = defaults.num_vfs
     if not re.fullmatch(r"-?[0-9]+", raw_count):

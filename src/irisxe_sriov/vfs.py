@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
 from irisxe_sriov import host
+from irisxe_sriov.attach import libvirt_addresses
 from irisxe_sriov.paths import Paths
 from irisxe_sriov.settings import VFIO_DRIVER, Settings
 
@@ -73,27 +74,32 @@ def vfio_users(paths: Paths) -> dict[int, list[User]]:
     return users
 
 
-def libvirt_users(paths: Paths, address: str) -> list[str]:
-    """Running libvirt domains whose live XML names the VF's PCI address."""
-    domain, bus, rest = address.split(":")
-    slot, function = rest.split(".")
-    needle = f"domain='0x{domain}' bus='0x{bus}' slot='0x{slot}' function='0x{function}'"
-    names = []
+def libvirt_users(paths: Paths) -> dict[str, list[str]]:
+    """PCI address -> running libvirt domains whose live XML names it (one read each)."""
+    users: dict[str, list[str]] = {}
     for status in sorted(paths.at("/run/libvirt/qemu").glob("*.xml")):
-        text = host.read_text(status) or ""
-        if needle in text:
-            names.append(status.stem)
-    return names
+        for address in libvirt_addresses(host.read_text(status) or ""):
+            users.setdefault(address, []).append(status.stem)
+    return users
 
 
-def in_use(
-    paths: Paths, vf: host.PciFunction, vfio: dict[int, list[User]] | None = None
-) -> list[str]:
+class Usage(NamedTuple):
+    """Who uses VFs, read once: open VFIO groups and running libvirt domains."""
+
+    vfio: dict[int, list[User]]
+    libvirt: dict[str, list[str]]
+
+
+def usage(paths: Paths) -> Usage:
+    return Usage(vfio_users(paths), libvirt_users(paths))
+
+
+def in_use(paths: Paths, vf: host.PciFunction, known: Usage | None = None) -> list[str]:
     """Who uses this VF: guest names from open VFIO groups and libvirt's live domains."""
-    vfio = vfio_users(paths) if vfio is None else vfio
-    group = [] if vf.iommu_group is None else vfio.get(vf.iommu_group, [])
+    known = usage(paths) if known is None else known
+    group = [] if vf.iommu_group is None else known.vfio.get(vf.iommu_group, [])
     names = [user.name for user in group]
-    for name in libvirt_users(paths, vf.address):
+    for name in known.libvirt.get(vf.address, []):
         if name not in names:
             names.append(name)
     return names
@@ -145,16 +151,6 @@ class Sysfs:
                 vf.address,
                 f"VF {vf.number} ({vf.address}): bind to {driver}",
             )
-
-
-def wanted_driver(settings: Settings, number: int, pf_driver: str | None) -> str | None:
-    """A VF's driver per its role; host VFs follow the PF's own driver."""
-    role = settings.role(number)
-    if role == "vfio":
-        return VFIO_DRIVER
-    if role == "host":
-        return pf_driver or settings.driver
-    return None
 
 
 def restore(
@@ -219,7 +215,7 @@ def bind_all(
 ) -> None:
     vfs = {vf.number: vf for vf in state.vfs}
     wanted = {
-        n: wanted_driver(settings, n, state.pf.driver) for n in range(1, settings.num_vfs + 1)
+        n: settings.expected_driver(n, state.pf.driver) for n in range(1, settings.num_vfs + 1)
     }
     if VFIO_DRIVER in wanted.values() and not paths.at("/sys/bus/pci/drivers/vfio-pci").is_dir():
         runner.run(["modprobe", VFIO_DRIVER])
@@ -244,9 +240,9 @@ def refuse_if_in_use(
 ) -> None:
     if force or not vfs:
         return
-    vfio = vfio_users(paths)
+    known = usage(paths)
     for vf in vfs:
-        users = in_use(paths, vf, vfio)
+        users = in_use(paths, vf, known)
         if users:
             raise VfsError(
                 f"VF {vf.number} ({vf.address}) is in use by {', '.join(users)}: "
