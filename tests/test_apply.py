@@ -4,7 +4,7 @@ import time
 
 import pytest
 
-from irisxe_sriov import apply, configure, plan, situation
+from irisxe_sriov import apply, configure, host, plan, situation
 from irisxe_sriov.paths import Paths
 
 
@@ -87,9 +87,19 @@ def test_failing_command_is_an_apply_error(fake, tmp_path):
         apply.execute(p, paths, FailingRunner(True, print), print)
     assert str(raised.value) == (
         "update-grub failed with exit status 3; update-initramfs -u -k all failed with exit "
-        "status 3; the files are written, run it again once the cause is fixed"
+        "status 3; the files are written and the next apply runs it again"
     )
     assert (fake.root / "run/reboot-required").exists()  # the files did change
+    # remembered: the next plan, with no file to change, still runs both (issue 11)
+    again = configure.make_plan(paths, situation.load(paths), None)
+    assert not again.pending and not again.empty
+    assert again.commands == (("update-grub",), ("update-initramfs", "-u", "-k", "all"))
+    assert host.pending_refreshes(paths) == ["update-grub", "update-initramfs -u -k all"]
+    lines = []
+    apply.execute(again, paths, apply.Runner(False, lines.append), lines.append)
+    assert lines == ["would run: update-grub", "would run: update-initramfs -u -k all"]
+    assert host.pending_refreshes(paths) == []
+    assert configure.make_plan(paths, situation.load(paths), None).empty
 
 
 def test_lock_serialises_two_applies(tmp_path):

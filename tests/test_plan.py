@@ -21,16 +21,18 @@ def test_actions_and_commands():
             "/etc/modprobe.d/x.conf": "old\n",
             "/etc/a": "same\n",
             "/etc/m2": None,
-            "/etc/gone": "x\n",
+            "/etc/sysfs.d/irisxe-sriov.conf": "x\n",
         },
-        manifest="/etc/a\n/etc/gone\n/etc/modprobe.d/x.conf\n/etc/made/\n",
+        manifest="/etc/a\n/etc/sysfs.d/irisxe-sriov.conf\n/etc/modprobe.d/x.conf\n/etc/made/\n"
+        # never deleted: not files this package generates (issue 11)
+        "/etc/passwd\n/etc/driverctl.d/../../x\n/../outside\n",
     )
     actions = {c.path: c.action for c in p.changes}
     assert actions == {
         "/etc/modprobe.d/x.conf": "update",
         "/etc/a": "unchanged",
         "/etc/m2": "create",
-        "/etc/gone": "delete",
+        "/etc/sysfs.d/irisxe-sriov.conf": "delete",
     }
     assert p.commands == (INITRAMFS,)  # once, although two files need it
     assert p.reboot

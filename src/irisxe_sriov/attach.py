@@ -20,6 +20,10 @@ class AttachError(Exception):
     """A request that cannot be met; the message says why and what would work."""
 
 
+class Unavailable(AttachError):
+    """A valid request the host cannot meet now (no free VF): a state, not bad input."""
+
+
 class Choice(NamedTuple):
     number: int
     address: str
@@ -115,12 +119,13 @@ def choose(
     """The VF asked for (number or address), else the lowest free VF of a suitable role."""
     vfs = {vf.number: vf for vf in state.vfs}
     if requested is not None:
-        address = (
-            settings.vf_address(int(requested)) if requested.isdigit() else normalize(requested)
-        )
+        # ASCII digits only: str.isdigit() takes '²', which int() then refuses.
+        numeric = re.fullmatch(r"[0-9]{1,2}", requested) is not None
+        address = settings.vf_address(int(requested)) if numeric else normalize(requested)
         if address is None:
-            raise AttachError(f"{requested!r} is neither a VF number nor a PCI address")
-        if address == settings.pf or (requested.isdigit() and int(requested) == 0):
+            shown = repr(requested[:40]) + ("..." if len(requested) > 40 else "")
+            raise AttachError(f"{shown} is neither a VF number nor a PCI address")
+        if address == settings.pf or (numeric and int(requested) == 0):
             raise AttachError(
                 f"{settings.pf} is the PF: giving it to a guest unbinds its driver, which "
                 f"destroys every VF; pick a VF ({settings.vf_address(1)}-"
@@ -133,7 +138,7 @@ def choose(
                 f" or their addresses"
             )
         if address in usage:
-            raise AttachError(
+            raise Unavailable(
                 f"VF {number} ({address}) is already given to {', '.join(usage[address])}"
             )
         vf = vfs.get(number)
@@ -143,7 +148,7 @@ def choose(
         address = settings.vf_address(number)
         if role in suitable and address not in usage and number in vfs:
             return Choice(number, address, role, vfs[number].driver)
-    raise AttachError(
+    raise Unavailable(
         f"no free VF with role {' or '.join(suitable)}: every one is given to a "
         f"guest or absent; see 'irisxe-sriov-ctl status'"
     )

@@ -68,19 +68,99 @@ def print_json(document: object) -> None:
     click.echo(json.dumps(document, indent=2, sort_keys=True))
 
 
-def describe_os_error(error: OSError) -> str:
-    where = f": {error.filename}" if error.filename else ""
+def describe_os_error(error: OSError, paths: Paths | None = None) -> str:
+    filename = error.filename
+    if filename is not None and paths is not None:
+        filename = paths.shown(filename)
+    where = f": {filename}" if filename else ""
     return f"{error.strerror or error}{where}"
 
 
-class Group(click.Group):
-    """Turns any OSError of a command into one line and exit status 1."""
+MAX_ERROR_LINES = 20  # error output stays bounded whatever went wrong (issue 11)
+MAX_ERROR_LENGTH = 500
 
-    def invoke(self, ctx: click.Context) -> Any:
+
+def bounded(problems: list[str]) -> list[str]:
+    lines = [line for problem in problems for line in str(problem).splitlines() or [""]]
+    clipped = [
+        line if len(line) <= MAX_ERROR_LENGTH else line[:MAX_ERROR_LENGTH] + "..."
+        for line in lines[:MAX_ERROR_LINES]
+    ]
+    if len(lines) > MAX_ERROR_LINES:
+        clipped.append(f"... and {len(lines) - MAX_ERROR_LINES} more")
+    return clipped
+
+
+def classify(error: BaseException, paths: Paths | None) -> tuple[list[str], int]:
+    """Any error of any command -> (problem lines, exit status). The one place that maps
+    errors to exit statuses (mkosi's model), so no traceback ever reaches a person."""
+    from irisxe_sriov.host import UnreadableFile
+    from irisxe_sriov.settings import SettingsError
+
+    if isinstance(error, Problems):
+        return error.problems, error.exit_code
+    if isinstance(error, click.ClickException):
+        return [error.format_message()], error.exit_code
+    if isinstance(error, SettingsError):
+        return error.problems, EXIT_BAD_INPUT
+    if isinstance(error, UnreadableFile):
+        where = paths.shown(error.path) if paths is not None else str(error.path)
+        return [f"{where} {error.reason}"], EXIT_FAILED
+    if isinstance(error, OSError):
+        return [describe_os_error(error, paths)], EXIT_FAILED
+    if isinstance(error, click.Abort | KeyboardInterrupt):
+        return ["interrupted"], 130
+    if isinstance(error, RecursionError | MemoryError):
+        return [f"{type(error).__name__}: the input is too large or too deep"], EXIT_FAILED
+    return [
+        f"internal error: {type(error).__name__}: {error} (please report it; "
+        f"IRISXE_SRIOV_DEBUG=1 shows the traceback)"
+    ], EXIT_FAILED
+
+
+class Group(click.Group):
+    """The top-level handler: every error of every command becomes one line per problem
+    on stderr and its exit status; under --json, stdout gets a JSON object with an
+    "error" field too, so a JSON reader always gets JSON."""
+
+    def main(  # type: ignore[override]
+        self,
+        args: list[str] | None = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        **extra: Any,
+    ) -> Any:
+        import os
+
+        argv = list(sys.argv[1:] if args is None else args)
+        as_json = "--json" in argv[: argv.index("--")] if "--" in argv else "--json" in argv
+        context: list[click.Context] = []
         try:
-            return super().invoke(ctx)
-        except OSError as error:
-            failed(describe_os_error(error))
+            return super().main(
+                argv, prog_name, complete_var, standalone_mode=False, **extra, obj=context
+            )
+        except click.exceptions.Exit as done:
+            code = done.exit_code
+        except SystemExit as done:
+            raise done
+        except BaseException as error:  # the one top-level handler
+            if os.environ.get("IRISXE_SRIOV_DEBUG"):
+                raise
+            paths = context[0].obj if context and isinstance(context[0].obj, Paths) else None
+            problems, code = classify(error, paths)
+            lines = bounded(problems)
+            if isinstance(error, click.UsageError) and not as_json:
+                error.show()
+            else:
+                for line in lines:
+                    click.echo(f"{PROG}: error: {line}", err=True)
+            if as_json:
+                document = {"error": "; ".join(lines), "problems": lines, "exit_status": code}
+                click.echo(json.dumps(document, indent=2, sort_keys=True))
+        if standalone_mode:
+            sys.exit(code)
+        return code
 
 
 @click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
@@ -102,7 +182,10 @@ def cli(context: click.Context, root: Path) -> None:
     Settings live in /etc/default/irisxe-sriov; every other file is derived from it.
     Exit status: 0 fine, 1 a failed check or operation, 2 bad input.
     """
+    seen = context.obj
     context.obj = Paths(root)
+    if isinstance(seen, list):  # Group.main's hook: the paths for its error messages
+        seen.append(context)
 
 
 def paths_of(context: click.Context) -> Paths:
@@ -341,6 +424,8 @@ def pick(paths: Paths, target: str, requested: str | None) -> tuple[Any, Any, An
         choice = attach.choose(
             read.settings, read.host, attach.read_usage(paths), requested, target
         )
+    except attach.Unavailable as error:
+        failed(str(error))
     except attach.AttachError as error:
         bad_input([str(error)])
     return read.settings, read.host, choice
@@ -511,6 +596,7 @@ def carry_out(paths: Paths, dry_run: bool, values: dict[str, str] | None) -> Non
             echo("a reboot would be needed")
         return
     with apply.locked(paths):
+        apply.recover(paths, echo)  # an apply killed midway completes first
         plan = plan_now()  # again under the lock: another apply may have run meanwhile
         if plan.empty:
             echo("nothing to change")

@@ -43,28 +43,50 @@ def split(line: str) -> list[str]:
     return re.findall(r'(?:[^\s"]|"[^"]*")+', line)
 
 
+def effective_value(line: str | None, key: str) -> str | None:
+    """The value the kernel uses for `key`: its last occurrence (a later token overrides an
+    earlier one, module_blacklist included); None when absent, "" for a bare `key`."""
+    value = None
+    for token in split(line or ""):
+        name, _, rest = token.partition("=")
+        if name == key:
+            value = rest
+    return value
+
+
+def effective(line: str | None) -> dict[str, str]:
+    """Every key of the line with its effective value (doctor judges these)."""
+    values: dict[str, str] = {}
+    for token in split(line or ""):
+        name, _, rest = token.partition("=")
+        values.pop(name, None)  # keep the order of the last occurrences
+        values[name] = rest
+    return values
+
+
 def missing_from(running: str | None, wanted: list[str]) -> list[str]:
-    """Wanted tokens the running command line lacks (module_blacklist by member)."""
-    tokens = split(running or "")
+    """Wanted tokens whose value is not the effective one (module_blacklist by member of
+    its last occurrence): `intel_iommu=on ... intel_iommu=off` lacks intel_iommu=on."""
     missing = []
     for token in wanted:
         key, _, value = token.partition("=")
+        current = effective_value(running, key)
         if key == BLACKLIST_KEY:
-            members = {
-                m for t in tokens if key_of(t) == key for m in t.partition("=")[2].split(",")
-            }
-            if value not in members:
+            if current is None or value not in current.split(","):
                 missing.append(token)
-        elif token not in tokens:
+        elif current != value:
             missing.append(token)
     return missing
 
 
 class Edit(NamedTuple):
-    """One change to the line: `before` None means added; otherwise `before` became `after`."""
+    """One change to the line: `before` None means added; otherwise `before` became `after`.
+    `occurrence`: which token equal to `after` it is (0 = the first), so that undo puts
+    each of several normalised duplicates back where it was."""
 
     before: str | None
     after: str
+    occurrence: int = 0
 
 
 class EditResult(NamedTuple):
@@ -97,32 +119,37 @@ def merge_blacklist(existing: str, add: str, remove: str) -> str:
 def apply(line: str, wanted: list[str]) -> EditResult:
     """Put `wanted` into `line`, recording every token added or replaced.
 
-    A token of the admin's with a key we set (e.g. i915.max_vfs=2) is replaced in place;
-    the module_blacklist list gains our member and loses the driver we now use.
+    Every occurrence of a key we set is normalised, not only the first: the kernel uses
+    the last one (issue 11). A token of the admin's with such a key (e.g. i915.max_vfs=2)
+    is replaced in place; each module_blacklist list gains our member and loses the
+    driver we now use.
     """
     pieces, trailer = pieces_of(line)
-    edits: list[Edit] = []
+    # In the order of `wanted`: (position, before) of a replaced token, (-1, None) added.
+    changed: list[tuple[int, str | None]] = []
     for token in wanted:
         key = key_of(token)
         found = [i for i, (_, t) in enumerate(pieces) if key_of(t) == key]
-        if key == BLACKLIST_KEY and found:
-            member = token.partition("=")[2]
-            keep = next(name for name in DRIVERS if name != member)
-            position = found[0]
-            separator, current = pieces[position]
-            merged = merge_blacklist(current, member, keep)
-            if merged != current:
-                pieces[position] = (separator, merged)
-                edits.append(Edit(current, merged))
-        elif found:
-            position = found[0]
-            separator, current = pieces[position]
-            if current != token:
-                pieces[position] = (separator, token)
-                edits.append(Edit(current, token))
-        else:
+        if not found:
             pieces.append((" " if pieces else "", token))
-            edits.append(Edit(None, token))
+            changed.append((len(pieces) - 1, None))
+            continue
+        for position in found:
+            separator, current = pieces[position]
+            if key == BLACKLIST_KEY:
+                member = token.partition("=")[2]
+                keep = next(name for name in DRIVERS if name != member)
+                new = merge_blacklist(current, member, keep)
+            else:
+                new = token
+            if new != current:
+                pieces[position] = (separator, new)
+                changed.append((position, current))
+    edits = []
+    for position, before in changed:
+        after = pieces[position][1]
+        occurrence = sum(1 for _, t in pieces[:position] if t == after) if before else 0
+        edits.append(Edit(before, after, occurrence))
     return EditResult(join(pieces, trailer), tuple(edits))
 
 
@@ -136,14 +163,14 @@ def undo(line: str, edits: tuple[Edit, ...]) -> str:
         positions = [i for i, (_, t) in enumerate(pieces) if t == edit.after]
         if not positions:
             continue
-        position = positions[-1] if edit.before is None else positions[0]
-        separator, _ = pieces[position]
         if edit.before is None:
+            position = positions[-1]
             del pieces[position]
             if position == 0 and pieces:
                 pieces[0] = ("", pieces[0][1])
         else:
-            pieces[position] = (separator, edit.before)
+            position = positions[min(edit.occurrence, len(positions) - 1)]
+            pieces[position] = (pieces[position][0], edit.before)
     return join(pieces, trailer)
 
 
@@ -156,23 +183,28 @@ def undo_then_apply(line: str, previous: tuple[Edit, ...], wanted: list[str]) ->
 
 
 def format_record(edits: tuple[Edit, ...]) -> str:
-    """One edit a line: `add TOKEN` or `replace BEFORE AFTER` (tokens hold no whitespace
-    outside quotes, and our own never do)."""
-    lines = [
-        f"add {edit.after}" if edit.before is None else f"replace {edit.before} {edit.after}"
-        for edit in edits
-    ]
+    """One edit a line: `add TOKEN` or `replace BEFORE AFTER [@N]` (tokens hold no
+    whitespace outside quotes, and our own never do; @N is Edit.occurrence)."""
+    lines = []
+    for edit in edits:
+        if edit.before is None:
+            lines.append(f"add {edit.after}")
+        else:
+            suffix = f" @{edit.occurrence}" if edit.occurrence else ""
+            lines.append(f"replace {edit.before} {edit.after}{suffix}")
     return "".join(line + "\n" for line in lines)
 
 
 def parse_record(text: str | None) -> tuple[Edit, ...]:
     edits = []
-    for line in (text or "").splitlines():
+    for line in (text or "").split("\n"):
         verb, _, rest = line.partition(" ")
         if verb == "add" and rest:
             edits.append(Edit(None, rest))
         elif verb == "replace":
             parts = split(rest)
-            if len(parts) == 2:
+            if len(parts) == 3 and re.fullmatch(r"@[0-9]{1,4}", parts[2]):
+                edits.append(Edit(parts[0], parts[1], int(parts[2][1:])))
+            elif len(parts) == 2:
                 edits.append(Edit(parts[0], parts[1]))
     return tuple(edits)

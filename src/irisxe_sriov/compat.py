@@ -73,8 +73,8 @@ def judge(release: str, headers: bool, texts: dict[str, str | None]) -> Judgemen
 
 
 def header_dirs(paths: Paths, release: str) -> list[Path]:
-    modules = paths.at("/lib/modules") / release
-    return [modules / "build", modules / "source"]
+    # build -> /usr/src/linux-headers-<release>: resolved inside the root (paths.at).
+    return [paths.at(f"/lib/modules/{release}/{name}") for name in ("build", "source")]
 
 
 def read_headers(paths: Paths, release: str) -> tuple[bool, dict[str, str | None]]:

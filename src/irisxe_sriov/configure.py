@@ -1,9 +1,11 @@
 """Render and plan from what was read: everything `apply` needs, nothing written."""
 
+import shlex
+
 from irisxe_sriov import bootcheck, bootloader, render
 from irisxe_sriov import plan as planning
 from irisxe_sriov.host import read_optional
-from irisxe_sriov.paths import Paths
+from irisxe_sriov.paths import Paths, is_generated
 from irisxe_sriov.situation import Situation
 
 UPDATE_INITRAMFS = ("update-initramfs", "-u", "-k", "all")
@@ -52,6 +54,14 @@ def make_plan(
             cached = paths.ucf_cache(name)
             if name.startswith("/etc/") and name not in rendered.edited and cached.exists():
                 on_disk[name] = read_optional(cached)
+    else:
+        # A local edit alone is no change: compare with what apply last wrote (its copy),
+        # as ucf compares with its cache; apply keeps the edit (issue 11).
+        for name in on_disk:
+            if apply_local_config(paths, name):
+                copy = read_optional(paths.written_copy(name))
+                if copy is not None:
+                    on_disk[name] = copy
 
     grub = paths.display(paths.grub_dropin)
     kernel_cmdline = paths.display(paths.kernel_cmdline)
@@ -73,7 +83,9 @@ def make_plan(
         notes = (
             f"kernel parameters not written ({why}): {bootcheck.by_hand(list(rendered.tokens))}",
         )
+    pending = planning.parse_pending(read_optional(paths.pending_refresh))
     return planning.make_plan(
+        pending_commands=tuple(tuple(shlex.split(line)) for line in pending),
         notes=notes,
         owned=owned,
         edited=rendered.edited,
@@ -81,4 +93,14 @@ def make_plan(
         manifest_text=manifest_text,
         reboot_files=frozenset({grub, kernel_cmdline, modprobe}),
         commands_by_file=commands,
+    )
+
+
+def apply_local_config(paths: Paths, host_path: str) -> bool:
+    """Generated /etc files kept per ucf's rules (apply.is_local_config, without
+    importing the writer)."""
+    return (
+        host_path.startswith("/etc/")
+        and host_path != paths.display(paths.settings)
+        and is_generated(host_path)
     )

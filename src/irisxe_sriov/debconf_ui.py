@@ -43,7 +43,9 @@ def multiselect(numbers: list[int]) -> str:
 
 
 def parse_multiselect(text: str) -> list[int]:
-    return [int(item) for item in re.split(r",\s*", text.strip()) if item.isdigit()]
+    return [
+        int(item) for item in re.split(r",\s*", text.strip()) if re.fullmatch("[0-9]{1,2}", item)
+    ]
 
 
 def answers_from(current: settings.Settings) -> dict[str, str]:
@@ -63,8 +65,8 @@ def values_from(answers: dict[str, str]) -> dict[str, str]:
     VFs above num_vfs in the multiselects are dropped: they are leftovers of a larger
     count, and the role questions only offer 1..num_vfs.
     """
-    count = answers[Q_NUM_VFS].strip()
-    limit = int(count) if count.isdigit() else 0
+    count = answers[Q_NUM_VFS].strip(" ")
+    limit = settings.ascii_int(count) or 0  # not isdigit(): int("²") raises
     roles = {n: "none" for n in parse_multiselect(answers[Q_VF_UNBOUND]) if n <= limit}
     roles.update(
         {n: "host" for n in parse_multiselect(answers[Q_VF_HOST]) if n <= limit and n not in roles}
@@ -245,8 +247,7 @@ def config(db: Any, paths: Paths) -> None:
 
 
 def vf_count(db: Any) -> int:
-    value = db.get(Q_NUM_VFS).strip()
-    return int(value) if value.isdigit() else 0
+    return settings.ascii_int(db.get(Q_NUM_VFS).strip(" ")) or 0
 
 
 def postinst(db: Any, paths: Paths) -> None:

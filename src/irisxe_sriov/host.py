@@ -5,7 +5,9 @@ a half-populated sysfs (no driver bound, stock driver without SR-IOV, a containe
 normal case this tool is run in.
 """
 
+import os
 import re
+import stat
 from collections.abc import Mapping
 from pathlib import Path
 from types import MappingProxyType
@@ -30,6 +32,7 @@ class PciFunction(NamedTuple):
     present: bool = False
     vendor: str | None = None
     device: str | None = None
+    pci_class: str | None = None  # six hex digits, "030000" for a VGA controller
     driver: str | None = None
     driver_override: str | None = None
     iommu_group: int | None = None
@@ -77,12 +80,19 @@ def parse_hex_id(text: str | None) -> str | None:
 
 
 def parse_int(text: str | None) -> int | None:
+    """ASCII digits only: int() would also take '٣' or 4000 digits (issue 11)."""
     if text is None:
         return None
-    try:
-        return int(text.strip())
-    except ValueError:
+    value = text.strip()
+    return int(value) if re.fullmatch(r"-?[0-9]{1,9}", value) else None
+
+
+def parse_class(text: str | None) -> str | None:
+    """'0x030000\\n' -> '030000'."""
+    if text is None:
         return None
+    match = re.fullmatch(r"(?:0x)?([0-9a-fA-F]{6})", text.strip())
+    return match.group(1).lower() if match else None
 
 
 def parse_override(text: str | None) -> str | None:
@@ -105,20 +115,65 @@ def parse_os_release(text: str) -> dict[str, str]:
 # --- reading ------------------------------------------------------------------------------
 
 
-def read_text(path: Path) -> str | None:
+# Every read is bounded: a FIFO, /dev/zero or a 50 MB file in place of a small text file
+# must give an error, not a hang or an exhausted memory (issue 11).
+MAX_READ = 4 * 1024 * 1024
+
+
+class UnreadableFile(Exception):
+    """A file that exists but is no text file we can use; `reason` says why."""
+
+    def __init__(self, path: Path, reason: str) -> None:
+        super().__init__(f"{path}: {reason}")
+        self.path = path
+        self.reason = reason
+
+
+def read_bytes(path: Path, limit: int = MAX_READ) -> bytes:
+    """At most `limit` bytes of a regular file. O_NONBLOCK: opening a FIFO must not wait
+    for a writer; fstat then refuses it (and devices) before anything is read."""
+    descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
     try:
-        return path.read_text(encoding="utf-8", errors="replace")
-    except OSError:
+        if not stat.S_ISREG(os.fstat(descriptor).st_mode):
+            raise UnreadableFile(path, "is not a regular file")
+        chunks: list[bytes] = []
+        size = 0
+        while chunk := os.read(descriptor, min(1 << 16, limit + 1 - size)):
+            chunks.append(chunk)
+            size += len(chunk)
+            if size > limit:
+                raise UnreadableFile(path, f"is larger than {limit} bytes")
+        return b"".join(chunks)
+    finally:
+        os.close(descriptor)
+
+
+def read_text(path: Path, limit: int = MAX_READ) -> str | None:
+    """Lenient: None for anything missing, unreadable, special or too large."""
+    try:
+        return read_bytes(path, limit).decode("utf-8", errors="replace")
+    except (OSError, UnreadableFile):
         return None
 
 
-def read_optional(path: Path) -> str | None:
-    """A file's text, None only when it does not exist: unlike read_text, an unreadable
-    file is an error, so a plan never mistakes it for an absent one and overwrites it."""
+def decode(path: Path, data: bytes) -> str:
     try:
-        return path.read_text(encoding="utf-8")
+        return data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise UnreadableFile(
+            path, f"is not UTF-8 text (byte 0x{data[error.start]:02x} at offset {error.start})"
+        ) from None
+
+
+def read_optional(path: Path, limit: int = MAX_READ) -> str | None:
+    """A file's text, None only when it does not exist: unlike read_text, an unreadable
+    file is an error (UnreadableFile or OSError), so a plan never mistakes it for an absent
+    one and overwrites it."""
+    try:
+        data = read_bytes(path, limit)
     except FileNotFoundError:
         return None
+    return decode(path, data)
 
 
 def link_name(path: Path) -> str | None:
@@ -144,6 +199,7 @@ def read_function(device_dir: Path, address: str, number: int) -> PciFunction:
         present=device_dir.exists(),
         vendor=parse_hex_id(read_text(device_dir / "vendor")),
         device=parse_hex_id(read_text(device_dir / "device")),
+        pci_class=parse_class(read_text(device_dir / "class")),
         driver=link_name(device_dir / "driver"),
         driver_override=parse_override(read_text(device_dir / "driver_override")),
         iommu_group=parse_int(link_name(device_dir / "iommu_group")),
@@ -230,3 +286,25 @@ def scan(paths: Paths, pf_address: str) -> HostState:
         sysfs_conf_present=paths.sysfs_conf.exists(),
         driverctl_present=paths.driverctl_bin.exists(),
     )
+
+
+# --- what apply recorded, for status and doctor -------------------------------------------
+
+
+def pending_refreshes(paths: Paths) -> list[str]:
+    """Boot refresh commands (update-grub, ...) that failed or were cut off; the next
+    apply runs them. One shell-quoted command each."""
+    from irisxe_sriov import plan
+
+    return plan.parse_pending(read_text(paths.pending_refresh))
+
+
+def drift(paths: Paths) -> list[tuple[str, str]]:
+    """(path, "edited" | "removed") for every generated file an admin changed since apply
+    wrote it; apply keeps such edits (the new version is FILE.ucf-dist beside it)."""
+    from irisxe_sriov import plan
+
+    names = [n for n in plan.parse_manifest(read_text(paths.manifest)) if n.startswith("/etc/")]
+    written = {name: read_text(paths.written_copy(name)) for name in names}
+    on_disk = {name: read_text(paths.at(name)) for name in names}
+    return [(found.path, found.state) for found in plan.drift(on_disk, written)]

@@ -4,31 +4,119 @@ Nothing else in the package spells "/etc", "/sys", "/proc", "/boot" or "/run": t
 `--root` work on a fake root, and the real host is just root "/".
 """
 
+import functools
+import re
 from pathlib import Path
 
 PACKAGE = "irisxe-sriov"
+# The kernel gives up after 40 links (ELOOP); so does the resolution under a root.
+MAX_LINKS = 40
 # systemd-boot's loader identity (facts.md: 4, boot loader identity on UEFI).
 LOADER_INFO_EFIVAR = "LoaderInfo-4a67b082-0a4c-41cf-b6c7-440b29bb8c4f"
 
 
+# Files apply may delete when the configuration no longer needs them: nothing else, whatever
+# a (damaged or hostile) manifest lists (issue 11).
+GENERATED = (
+    "/etc/default/irisxe-sriov",
+    "/etc/default/grub.d/irisxe-sriov.cfg",
+    "/etc/modprobe.d/irisxe-sriov.conf",
+    "/etc/sysfs.d/irisxe-sriov.conf",
+    "/etc/udev/rules.d/70-irisxe-sriov.rules",
+    "/var/lib/irisxe-sriov/kernel-cmdline",
+)
+DRIVERCTL_OVERRIDE_RE = re.compile(
+    r"/etc/driverctl\.d/pci-[0-9a-f]{4}:[0-9a-f]{2}:[0-9a-f]{2}\.[1-7]"
+)
+
+
+def is_generated(host_path: str) -> bool:
+    """Is `host_path` (host spelling) one of the files this package renders? Pure."""
+    return host_path in GENERATED or DRIVERCTL_OVERRIDE_RE.fullmatch(host_path) is not None
+
+
 class Paths:
-    """Host paths under `root`. `display()` gives the spelling a person sees on the host."""
+    """Host paths under `root`. `display()` gives the spelling a person sees on the host.
+
+    Under a root other than "/", every path is resolved as a chroot to the root would
+    resolve it: absolute symlinks and ".." are taken against the root, never the host, so
+    nothing read, written or deleted is outside it. Debian itself has such links
+    (/lib/modules/<release>/build -> /usr/src/linux-headers-<release>).
+    """
 
     def __init__(self, root: str | Path = "/") -> None:
         self.root = Path(root)
+        # resolved path -> the host spelling it was asked for, so that display() says
+        # "/etc/..." even where /etc is a link to elsewhere in the root
+        self.spellings: dict[Path, str] = {}
 
-    @property
+    @functools.cached_property
     def is_host(self) -> bool:
         """True when the root is the running system, so host commands may run."""
         return self.root.resolve() == Path("/")
 
-    def at(self, host_path: str) -> Path:
-        return self.root / host_path.lstrip("/")
+    def at(self, host_path: str, follow: bool = True) -> Path:
+        """`host_path` under the root; `follow=False` leaves a symlink in the last
+        component unresolved (to remove the link, not what it points to)."""
+        spelling = "/" + host_path.strip("/")
+        resolved = self.inside(self.root / spelling.lstrip("/"), follow)
+        if resolved != self.root / spelling.lstrip("/"):
+            self.spellings[resolved] = spelling
+        return resolved
+
+    def inside(self, path: Path, follow: bool = True) -> Path:
+        """A path under the root, resolved as a chroot would (see the class)."""
+        if self.root == Path("/"):
+            return path  # the running system: the kernel resolves as it will later
+        pending = list(path.relative_to(self.root).parts)
+        done: list[str] = []
+        links = 0
+        exists = True
+        while pending:
+            part = pending.pop(0)
+            if part in ("", "."):
+                continue
+            if part == "..":
+                if done:
+                    done.pop()
+                continue
+            target = None
+            if exists and (follow or pending):
+                try:
+                    target = str(self.root.joinpath(*done, part).readlink())
+                except FileNotFoundError:
+                    exists = False
+                except OSError:
+                    pass  # not a link (EINVAL), or a file where a directory belongs
+            if target is None:
+                done.append(part)
+                continue
+            links += 1
+            if links > MAX_LINKS:
+                raise OSError(40, "Too many levels of symbolic links", str(path))
+            if target.startswith("/"):
+                done = []
+            pending = [*target.split("/"), *pending]
+        return self.root.joinpath(*done)
 
     def display(self, path: Path) -> str:
-        """The host spelling of a path under the root ("/etc/...")."""
+        """The host spelling of a path under the root ("/etc/..."): as it was asked for
+        from at(), where a link made it resolve elsewhere in the root."""
+        if self.spellings:
+            for known in (path, *path.parents):
+                spelling = self.spellings.get(known)
+                if spelling is not None:
+                    rest = path.relative_to(known).as_posix()
+                    return spelling if rest == "." else f"{spelling.rstrip('/')}/{rest}"
         relative = path.relative_to(self.root).as_posix()
         return "/" if relative == "." else "/" + relative
+
+    def shown(self, path: Path | str) -> str:
+        """The host spelling where `path` lies under the root, else the path as given."""
+        try:
+            return self.display(Path(path))
+        except ValueError:
+            return str(path)
 
     # --- settings and state -----------------------------------------------------------
     @property
@@ -52,6 +140,25 @@ class Paths:
     @property
     def lock(self) -> Path:
         return self.state_dir / "lock"
+
+    @property
+    def journal(self) -> Path:
+        """The changes of an apply in progress: the next run completes them (issue 11)."""
+        return self.state_dir / "journal"
+
+    @property
+    def pending_refresh(self) -> Path:
+        """Boot refresh commands (update-grub, ...) still to run, one a line."""
+        return self.state_dir / "pending-refresh"
+
+    @property
+    def written_dir(self) -> Path:
+        """A copy of the version of each generated /etc file that apply last wrote: a file
+        that differs from its copy was edited locally (ucf's cache, for the CLI)."""
+        return self.state_dir / "written"
+
+    def written_copy(self, host_path: str) -> Path:
+        return self.written_dir / host_path.strip("/").replace("/", ":")
 
     @property
     def reboot_required(self) -> Path:

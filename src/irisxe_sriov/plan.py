@@ -3,6 +3,8 @@
 import difflib
 from typing import NamedTuple
 
+from irisxe_sriov.paths import is_generated
+
 CREATE = "create"
 UPDATE = "update"
 DELETE = "delete"
@@ -42,7 +44,7 @@ class Plan(NamedTuple):
 
     @property
     def empty(self) -> bool:
-        return not self.pending and self.manifest is None
+        return not self.pending and self.manifest is None and not self.commands
 
 
 def compare(path: str, old: str | None, new: str | None, owned: bool = True) -> Change:
@@ -58,7 +60,17 @@ def compare(path: str, old: str | None, new: str | None, owned: bool = True) -> 
 
 
 def parse_manifest(text: str | None) -> list[str]:
-    return [line for line in (text or "").splitlines() if line.startswith("/")]
+    """The manifest's entries that name a file we generate (paths.is_generated) or a
+    directory apply created; anything else in it (damage, or a hostile "/../x" or
+    "/etc/passwd") is ignored, so it is never deleted (issue 11)."""
+    entries = []
+    for line in (text or "").split("\n"):
+        parts = line.split("/")
+        if not line.startswith("/") or ".." in parts or "." in parts or "//" in line:
+            continue
+        if is_generated(line) or (line.endswith("/") and len(parts) > 2):
+            entries.append(line)
+    return entries
 
 
 def format_manifest(paths: list[str]) -> str:
@@ -73,6 +85,7 @@ def make_plan(
     reboot_files: frozenset[str],
     commands_by_file: dict[str, tuple[str, ...]],
     notes: tuple[str, ...] = (),
+    pending_commands: tuple[tuple[str, ...], ...] = (),
 ) -> Plan:
     """Compare each desired text with `on_disk` (which holds every path named here and in
     the manifest). Owned files the manifest lists but the configuration no longer needs
@@ -97,7 +110,8 @@ def make_plan(
     manifest = None if wanted_manifest == (manifest_text or "") else wanted_manifest
 
     changed = {change.path for change in changes if change.action != UNCHANGED}
-    commands: list[tuple[str, ...]] = []
+    # Refreshes that failed (or were cut off) in an earlier apply run again first.
+    commands: list[tuple[str, ...]] = list(dict.fromkeys(pending_commands))
     for path in sorted(changed):
         command = commands_by_file.get(path)
         if command is not None and command not in commands:
@@ -109,3 +123,37 @@ def make_plan(
         reboot=bool(changed & reboot_files),
         notes=notes,
     )
+
+
+# --- the state apply keeps under /var/lib/irisxe-sriov -----------------------------------
+
+
+def parse_pending(text: str | None) -> list[str]:
+    """Boot refresh commands still to run (one shell-quoted command a line)."""
+    return [line for line in (text or "").split("\n") if line.strip()]
+
+
+def format_pending(commands: list[tuple[str, ...]]) -> str:
+    import shlex
+
+    return "".join(shlex.join(command) + "\n" for command in commands)
+
+
+class Drift(NamedTuple):
+    path: str  # host spelling
+    state: str  # "edited": differs from what apply last wrote; "removed": gone
+
+
+def drift(on_disk: dict[str, str | None], written: dict[str, str | None]) -> list[Drift]:
+    """Generated files an admin changed since apply wrote them (ucf's local edits): the
+    path's content on disk against apply's copy of what it wrote. Pure."""
+    found = []
+    for path, copy in sorted(written.items()):
+        if copy is None:
+            continue
+        current = on_disk.get(path)
+        if current is None:
+            found.append(Drift(path, "removed"))
+        elif current != copy:
+            found.append(Drift(path, "edited"))
+    return found

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import NamedTuple
 
-from irisxe_sriov import pin
+from irisxe_sriov import pciids, pin
 
 DRIVERS = ("i915", "xe")
 BOOTLOADERS = ("auto", "grub", "systemd-boot", "proxmox", "none")
@@ -32,6 +32,45 @@ FILE_KEYS = {value: key for key, value in KEYS.items()}
 # A value sourced by sh must come out exactly as written: no quotes, $, ` or \ inside.
 LINE_RE = re.compile(r'([A-Z][A-Z0-9_]*)="([^"$`\\]*)"')
 PF_RE = re.compile(r"[0-9a-f]{4}:[0-9a-f]{2}:[0-9a-f]{2}\.0")
+# re's [0-9] is ASCII only, unlike str.isdigit() and int(), which take '²' and '٣'.
+NUMBER_RE = re.compile(r"-?[0-9]+")
+
+# Every value is printable ASCII of bounded length, checked before any other rule, so that
+# a control character ("3\n"), a non-ASCII look-alike ('²', '٣') or a megabyte of text
+# never reaches the file, which sh and our own parser read line by line (issue 11).
+PRINTABLE_RE = re.compile(r"[\x20-\x7e]*")
+MAX_VALUE_LENGTH = 64  # "1:vfio 2:vfio ... 7:vfio" is 48 characters
+MAX_FILE_SIZE = 64 * 1024  # a settings file is a few hundred bytes
+MAX_SHOWN = 40  # characters of a bad value quoted in an error
+
+
+def shown(value: str) -> str:
+    """A value for an error message: repr (control characters escaped), and clipped so
+    that a megabyte of garbage gives one short line."""
+    if len(value) <= MAX_SHOWN:
+        return repr(value)
+    return f"{value[:MAX_SHOWN]!r}... ({len(value)} characters)"
+
+
+def character_problem(name: str, value: str) -> str | None:
+    """Why `value` cannot be a value of setting `name` whatever its meaning, or None."""
+    if len(value) > MAX_VALUE_LENGTH:
+        return f"{name}: {shown(value)} is too long: at most {MAX_VALUE_LENGTH} characters"
+    if not PRINTABLE_RE.fullmatch(value):
+        bad = next(c for c in value if not PRINTABLE_RE.fullmatch(c))
+        return (
+            f"{name}: {shown(value)} contains {bad!r}: allowed are printable ASCII "
+            f"characters (letters, digits, punctuation, space)"
+        )
+    return None
+
+
+def ascii_int(text: str) -> int | None:
+    """An ASCII decimal number of at most 6 digits, or None."""
+    return int(text) if NUMBER_RE.fullmatch(text) and len(text) <= 7 else None
+
+
+MAX_PROBLEMS = 20  # error output stays bounded whatever the file holds
 
 
 class SettingsError(Exception):
@@ -88,19 +127,28 @@ def parse_lines(text: str, source: str) -> dict[str, str]:
     """File text -> {setting name: raw value}. Raises SettingsError naming each bad line."""
     values: dict[str, str] = {}
     problems: list[str] = []
-    for number, line in enumerate(text.splitlines(), start=1):
-        stripped = line.strip()
+    # sh splits lines at "\n" only; str.splitlines() would also split at \x1c, \x85 ...
+    for number, line in enumerate(text.split("\n"), start=1):
+        if len(problems) >= MAX_PROBLEMS:
+            problems.append(f"{source}: more problems not shown")
+            break
+        stripped = line.strip(" \t")
         if not stripped or stripped.startswith("#"):
             continue
         match = LINE_RE.fullmatch(stripped)
         where = f"{source}:{number}"
         if match is None:
-            problems.append(f'{where}: {stripped!r} is not a KEY="value" line')
+            problems.append(f'{where}: {shown(stripped)} is not a KEY="value" line')
             continue
         key, value = match.groups()
         name = FILE_KEYS.get(key)
-        if name is None:
-            problems.append(f"{where}: unknown key {key!r}: known keys are {', '.join(FILE_KEYS)}")
+        problem = None if name is None else character_problem(name, value)
+        if problem is not None:
+            problems.append(f"{where}: {problem}")
+        elif name is None:
+            problems.append(
+                f"{where}: unknown key {shown(key)}: known keys are {', '.join(FILE_KEYS)}"
+            )
         elif name in values:
             problems.append(f"{where}: {key} is set a second time")
         else:
@@ -118,11 +166,15 @@ def parse_assignments(assignments: list[str]) -> dict[str, str]:
         name, sep, value = assignment.partition("=")
         name = name.strip().lower()
         if not sep:
-            problems.append(f"{assignment!r} is not KEY=VALUE: known keys are {', '.join(KEYS)}")
+            problems.append(
+                f"{shown(assignment)} is not KEY=VALUE: known keys are {', '.join(KEYS)}"
+            )
         elif name not in KEYS:
-            problems.append(f"unknown key {name!r}: known keys are {', '.join(KEYS)}")
+            problems.append(f"unknown key {shown(name)}: known keys are {', '.join(KEYS)}")
         elif not LINE_RE.fullmatch(f'{KEYS[name]}="{value}"'):
-            problems.append(f"{name}: {value!r} may not contain quotes, $, ` or \\")
+            problems.append(f"{name}: {shown(value)} may not contain quotes, $, ` or \\")
+        elif name in values:
+            problems.append(f"{name} is given twice: give each key once")
         else:
             values[name] = value
     if problems:
@@ -132,16 +184,23 @@ def parse_assignments(assignments: list[str]) -> dict[str, str]:
 
 def parse_roles(text: str, problems: list[str]) -> dict[int, str]:
     roles: dict[int, str] = {}
-    for item in text.replace(",", " ").split():
+    problem = character_problem("vf_roles", text)
+    if problem is not None:
+        problems.append(problem)
+        return roles
+    # split(" "), not split(): str.split() also splits at tabs, \x1c or \u2028.
+    for item in text.replace(",", " ").split(" "):
+        if not item:
+            continue
         number, sep, role = item.partition(":")
-        index = int(number) if number.isdigit() else None
+        index = ascii_int(number) if not number.startswith("-") else None
         if not sep or index is None:
-            problems.append(f"vf_roles: {item!r} is not N:ROLE, e.g. '1:vfio 2:none'")
+            problems.append(f"vf_roles: {shown(item)} is not N:ROLE, e.g. '1:vfio 2:none'")
         elif not 1 <= index <= pin.MAX_VFS:
             problems.append(f"vf_roles: VF {number} is out of range: allowed 1-{pin.MAX_VFS}")
         elif role not in ROLES:
             problems.append(
-                f"vf_roles: role {role!r} of VF {index} is not one of {', '.join(ROLES)}"
+                f"vf_roles: role {shown(role)} of VF {index} is not one of {', '.join(ROLES)}"
             )
         else:
             roles[index] = role
@@ -157,25 +216,71 @@ def vf_limit(sriov_totalvfs: int | None) -> int:
     return pin.MAX_VFS
 
 
-def build(values: dict[str, str], sriov_totalvfs: int | None = None) -> Settings:
+class PciIdentity(NamedTuple):
+    """What sysfs says about the device at the configured PF address (None: unreadable)."""
+
+    vendor: str | None
+    pci_class: str | None  # six hex digits, "030000" for a VGA controller
+    device: str | None
+
+
+def pf_problem(pf: str, found: PciIdentity) -> str | None:
+    """Why the device at `pf` may not be the PF: not a supported Intel GPU. Bindings are
+    written for its functions .1-.7, and on real boards 00:14.3 is the Wi-Fi (issue 11)."""
+    what = ", ".join(
+        f"{label} {value or '?'}"
+        for label, value in zip(("vendor", "class", "device"), found, strict=True)
+    )
+    if (
+        found.vendor == pciids.INTEL_VENDOR
+        and (found.pci_class or "").startswith("03")
+        and pciids.platform_of(found.vendor, found.device) is not None
+    ):
+        return None
+    return (
+        f"pf: {pf} is not a supported Intel GPU ({what}): allowed is the address of an "
+        f"Intel GPU of vendor 8086, class 03xx and a device id 'irisxe-sriov-ctl status' "
+        f"knows, or of no device yet"
+    )
+
+
+def build(
+    values: Mapping[str, str],
+    sriov_totalvfs: int | None = None,
+    pf_found: PciIdentity | None = None,
+) -> Settings:
     """Validate raw values (missing ones take defaults) into Settings.
 
-    `sriov_totalvfs` caps num_vfs (see vf_limit).
+    `sriov_totalvfs` caps num_vfs (see vf_limit), and a missing num_vfs takes the cap, so
+    a PF offering 3 VFs gets 3 by default (issue 11). `pf_found` describes the device at a
+    `pf` given in `values`; None means there is no device (images are built before the
+    hardware exists), which is allowed.
     """
     defaults = Settings()
     problems: list[str] = []
+    bad = {}
+    for name, value in values.items():
+        problem = character_problem(name, value)
+        if problem is not None:
+            problems.append(problem)
+            bad[name] = value
+    # A value with a bad character is reported once; its other rules judge the default.
+    values = {name: value for name, value in values.items() if name not in bad}
 
     driver = values.get("driver", defaults.driver)
     if driver not in DRIVERS:
-        problems.append(f"driver: {driver!r} is not allowed: choose {' or '.join(DRIVERS)}")
+        problems.append(f"driver: {shown(driver)} is not allowed: choose {' or '.join(DRIVERS)}")
 
     limit = vf_limit(sriov_totalvfs)
-    raw_count = values.get("num_vfs", str(defaults.num_vfs)).strip()
-    num_vfs = defaults.num_vfs
-    if not re.fullmatch(r"-?[0-9]+", raw_count):
-        problems.append(f"num_vfs: {raw_count!r} is not a number: allowed 0-{limit}")
+    raw_count = values.get("num_vfs", str(limit))
+    num_vfs = limit
+    count = ascii_int(raw_count)
+    if count is None and NUMBER_RE.fullmatch(raw_count):
+        problems.append(f"num_vfs: {shown(raw_count)} is out of range: allowed 0-{limit}")
+    elif count is None:
+        problems.append(f"num_vfs: {shown(raw_count)} is not a number: allowed 0-{limit}")
     else:
-        num_vfs = int(raw_count)
+        num_vfs = count
         if not 0 <= num_vfs <= pin.MAX_VFS:
             problems.append(f"num_vfs: {num_vfs} is out of range: allowed 0-{limit}")
         elif num_vfs > limit:
@@ -186,15 +291,20 @@ def build(values: dict[str, str], sriov_totalvfs: int | None = None) -> Settings
     bootloader = values.get("bootloader", defaults.bootloader)
     if bootloader not in BOOTLOADERS:
         problems.append(
-            f"bootloader: {bootloader!r} is not allowed: choose one of {', '.join(BOOTLOADERS)}"
+            f"bootloader: {shown(bootloader)} is not allowed: "
+            f"choose one of {', '.join(BOOTLOADERS)}"
         )
 
     pf = values.get("pf", defaults.pf)
     if not PF_RE.fullmatch(pf):
         problems.append(
-            f"pf: {pf!r} is not a PF address: expected DDDD:BB:SS.0 in lowercase hex, "
+            f"pf: {shown(pf)} is not a PF address: expected DDDD:BB:SS.0 in lowercase hex, "
             f"e.g. {DEFAULT_PF}"
         )
+    elif "pf" in values and pf_found is not None:
+        problem = pf_problem(pf, pf_found)
+        if problem is not None:
+            problems.append(problem)
 
     roles = parse_roles(values.get("vf_roles", ""), problems)
     for index, role in sorted(roles.items()):
@@ -222,9 +332,12 @@ def parse(text: str | None, source: str, sriov_totalvfs: int | None = None) -> S
 def update_text(text: str, changes: dict[str, str]) -> str:
     """Set values in the file's text, keeping every other line and comment as it is."""
     remaining = dict(changes)
-    lines = text.splitlines(keepends=True)
+    lines = [line + "\n" for line in text.split("\n")]
+    lines[-1] = lines[-1][:-1]  # the text after the last newline, often ""
+    if not lines[-1]:
+        lines.pop()
     for position, line in enumerate(lines):
-        match = LINE_RE.fullmatch(line.strip())
+        match = LINE_RE.fullmatch(line.strip(" \t\n"))
         if match is None:
             continue
         name = FILE_KEYS.get(match.group(1))

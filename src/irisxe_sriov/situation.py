@@ -22,11 +22,17 @@ def load(paths: Paths, values: dict[str, str] | None = None) -> Situation:
 
     Raises settings.SettingsError for a bad file or bad values.
     """
-    text = host.read_optional(paths.settings)
-    raw = {} if text is None else settings.parse_lines(text, paths.display(paths.settings))
+    source = paths.display(paths.settings)
+    try:
+        text = host.read_optional(paths.settings, settings.MAX_FILE_SIZE)
+    except host.UnreadableFile as error:
+        raise settings.SettingsError([f"{source} {error.reason}"]) from None
+    raw = {} if text is None else settings.parse_lines(text, source)
     raw.update(values or {})
     pf_address = raw.get("pf", settings.DEFAULT_PF)
     # A malformed PF address is reported by build(); scan the default meanwhile.
     scan_address = pf_address if settings.PF_RE.fullmatch(pf_address) else settings.DEFAULT_PF
     state = host.scan(paths, scan_address)
-    return Situation(text, settings.build(raw, state.pf.sriov_totalvfs), state)
+    pf = state.pf
+    found = settings.PciIdentity(pf.vendor, pf.pci_class, pf.device) if pf.present else None
+    return Situation(text, settings.build(raw, pf.sriov_totalvfs, found), state)

@@ -1,0 +1,374 @@
+"""Hostile input on fake roots (issue 11): each class must give one clear line and the
+README's exit status, change nothing, never hang, never escape the root."""
+
+import json
+import os
+import threading
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from irisxe_sriov import cmdline, compat, host, settings
+from irisxe_sriov.cli import cli
+from irisxe_sriov.paths import Paths
+
+
+def run(root: Path, *args: str):
+    return CliRunner().invoke(cli, ["--root", str(root), *args])
+
+
+def stdout_only() -> CliRunner:
+    """click 8.1 mixes stderr into stdout unless told; 8.2 dropped the option."""
+    try:
+        return CliRunner(mix_stderr=False)  # type: ignore[call-arg]
+    except TypeError:
+        return CliRunner()
+
+
+@pytest.fixture
+def machine(fake):
+    fake.healthy(numvfs=3)
+    assert run(fake.root, "config", "set", "num_vfs=3").exit_code == 0
+    return fake
+
+
+def one_error_line(result, exit_code: int) -> str:
+    assert result.exit_code == exit_code, result.output
+    lines = result.output.splitlines()
+    assert len(lines) == 1, result.output
+    assert lines[0].startswith("irisxe-sriov-ctl: error: ")
+    assert "Traceback" not in result.output
+    return lines[0]
+
+
+# --- 1. control characters, 7. non-ASCII digits and huge numbers --------------------------
+
+HOSTILE_VALUES = [
+    ("num_vfs", "3\n", "'3\\n'"),
+    ("num_vfs", "\t3", "'\\t3'"),
+    ("num_vfs", "3\r", "'3\\r'"),
+    ("num_vfs", "²", "'²'"),
+    ("num_vfs", "٣", "'٣'"),
+    ("num_vfs", "3" * 5000, "(5000 characters)"),
+    ("num_vfs", "1" * 30, "out of range"),
+    ("driver", "xe\n", "'xe\\n'"),
+    ("driver", "x\x1be", "'x\\x1be'"),
+    ("bootloader", "grub\x85", "'grub\\x85'"),
+    ("vf_roles", "1:vfio\n2:none", "'1:vfio\\n2:none'"),
+    ("vf_roles", "1:vfio\u20282:none", "'1:vfio\\u20282:none'"),
+    ("vf_roles", "²:vfio", "'²:vfio'"),
+    ("pf", "0000:00:02.0\n", "'0000:00:02.0\\n'"),
+]
+
+
+@pytest.mark.parametrize(("key", "value", "named"), HOSTILE_VALUES)
+def test_config_set_refuses_hostile_values(machine, snapshot, key, value, named):
+    before = snapshot(machine.root)
+    line = one_error_line(run(machine.root, "config", "set", f"{key}={value}"), 2)
+    assert named in line and len(line) < 300
+    assert snapshot(machine.root) == before
+    # and the file still parses: every later command works
+    assert run(machine.root, "config", "show").exit_code == 0
+
+
+@pytest.mark.parametrize("count", ["3\n", "²", "9" * 4000, "0x1"])
+def test_vfs_set_refuses_hostile_counts(machine, snapshot, count):
+    before = snapshot(machine.root)
+    one_error_line(run(machine.root, "vfs", "set", count), 2)
+    assert snapshot(machine.root) == before
+
+
+def test_vfs_roles_refuses_control_characters(machine, snapshot):
+    before = snapshot(machine.root)
+    one_error_line(run(machine.root, "vfs", "roles", "1:vfio\n2:none"), 2)
+    assert snapshot(machine.root) == before
+
+
+def test_every_problem_of_one_config_set_is_listed_at_once(machine):
+    result = run(machine.root, "config", "set", "driver=x\n", "num_vfs=9", "pf=q", "colour=1")
+    assert result.exit_code == 2
+    assert len(result.output.splitlines()) == 1  # the unknown key stops before the values
+    result = run(machine.root, "config", "set", "driver=x\n", "num_vfs=9", "pf=q")
+    assert [line.split(": ")[2] for line in result.output.splitlines()] == [
+        "driver",
+        "num_vfs",
+        "pf",
+    ]
+
+
+def test_debconf_answers_take_the_same_rule():
+    for bad in ("3\n", "²", "7" * 3000):
+        with pytest.raises(settings.SettingsError) as raised:
+            settings.build({"num_vfs": bad})
+        assert len(raised.value.problems) == 1
+        assert len(raised.value.problems[0]) < 200
+
+
+def test_settings_file_with_control_characters_is_one_line_per_problem(machine, snapshot):
+    path = machine.root / "etc/default/irisxe-sriov"
+    path.write_text('DRIVER="i915\x1b"\nNUM_VFS="3"\x0cX\n')
+    before = snapshot(machine.root)
+    result = run(machine.root, "apply")
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert result.output == (
+        "irisxe-sriov-ctl: error: /etc/default/irisxe-sriov:1: driver: 'i915\\x1b' contains "
+        "'\\x1b': allowed are printable ASCII characters (letters, digits, punctuation, space)\n"
+        "irisxe-sriov-ctl: error: /etc/default/irisxe-sriov:2: 'NUM_VFS=\"3\"\\x0cX' is not a "
+        'KEY="value" line\n'
+    )
+    assert snapshot(machine.root) == before
+
+
+# --- 7. decoding and special files --------------------------------------------------------
+
+
+def test_non_utf8_settings_file_is_bad_input(machine, snapshot):
+    (machine.root / "etc/default/irisxe-sriov").write_bytes(b'DRIVER="i9\xff15"\n')
+    before = snapshot(machine.root)
+    line = one_error_line(run(machine.root, "apply"), 2)
+    assert "/etc/default/irisxe-sriov is not UTF-8 text (byte 0xff at offset 10)" in line
+    assert snapshot(machine.root) == before
+
+
+@pytest.mark.parametrize(
+    "where", ["etc/modprobe.d/irisxe-sriov.conf", "var/lib/irisxe-sriov/managed"]
+)
+def test_non_utf8_generated_file_or_manifest_is_one_line(machine, snapshot, where):
+    (machine.root / where).write_bytes(b"\xfe\xff garbage\n")
+    before = snapshot(machine.root)
+    line = one_error_line(run(machine.root, "apply"), 1)
+    assert f"/{where} is not UTF-8 text" in line
+    assert str(machine.root) not in line  # the host spelling, not the root's
+    assert snapshot(machine.root) == before
+
+
+def test_a_fifo_does_not_hang(machine, snapshot):
+    settings_file = machine.root / "etc/default/irisxe-sriov"
+    settings_file.unlink()
+    os.mkfifo(settings_file)
+    outcome = {}
+    worker = threading.Thread(target=lambda: outcome.update(r=run(machine.root, "apply")))
+    worker.start()
+    worker.join(10)
+    assert not worker.is_alive(), "a FIFO in place of the settings file hangs"
+    line = one_error_line(outcome["r"], 2)
+    assert "/etc/default/irisxe-sriov is not a regular file" in line
+
+
+def test_reads_are_bounded_and_refuse_devices(tmp_path):
+    with pytest.raises(host.UnreadableFile, match="is not a regular file"):
+        host.read_bytes(Path("/dev/zero"))  # read-only, and refused before any read
+    big = tmp_path / "big"
+    big.write_bytes(b"x" * 5000)
+    with pytest.raises(host.UnreadableFile, match="is larger than 4096 bytes"):
+        host.read_bytes(big, 4096)
+    assert host.read_text(big, 4096) is None
+    assert host.parse_int("٣") is None and host.parse_int("9" * 5000) is None
+
+
+def test_huge_settings_file_gives_bounded_output(machine):
+    path = machine.root / "etc/default/irisxe-sriov"
+    path.write_text("garbage " * 1000 + "\n" * 3)
+    result = run(machine.root, "status")
+    assert result.exit_code == 2 and len(result.output) < 500
+    path.write_text("x\n" * 30000)
+    result = run(machine.root, "status")
+    assert result.exit_code == 2 and len(result.output.splitlines()) <= 22
+    path.write_bytes(b"y" * (1 << 20))
+    line = one_error_line(run(machine.root, "status"), 2)
+    assert "is larger than 65536 bytes" in line
+
+
+# --- 5. the PF must be a supported Intel GPU ---------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("vendor", "device", "pci_class"),
+    [("8086", "51f0", "0x028000"), ("10de", "a7a0", "0x030000"), ("8086", "1234", "0x030000")],
+)
+def test_pf_must_be_a_supported_intel_gpu(machine, snapshot, vendor, device, pci_class):
+    machine.add_function("0000:00:14.0", vendor=vendor, device=device)
+    (machine.device_dir("0000:00:14.0") / "class").write_text(pci_class + "\n")
+    before = snapshot(machine.root)
+    line = one_error_line(run(machine.root, "config", "set", "pf=0000:00:14.0"), 2)
+    assert "pf: 0000:00:14.0 is not a supported Intel GPU" in line
+    assert snapshot(machine.root) == before
+
+
+def test_an_absent_pf_is_allowed(machine):
+    assert run(machine.root, "config", "set", "pf=0000:00:08.0").exit_code == 0
+
+
+# --- 6. the root boundary -----------------------------------------------------------------
+
+
+def test_absolute_symlinks_resolve_inside_the_root(fake, tmp_path):
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    fake.healthy(numvfs=2)
+    # a root whose directories are absolute symlinks, one naming a host path that exists
+    (fake.root / "realetc").mkdir()
+    for entry in (fake.root / "etc").iterdir():
+        entry.rename(fake.root / "realetc" / entry.name)
+    (fake.root / "etc").rmdir()
+    (fake.root / "etc").symlink_to("/realetc")
+    (fake.root / "realetc/modprobe.d").symlink_to(str(outside))
+    result = run(fake.root, "config", "set", "num_vfs=2")
+    assert result.exit_code == 0, result.output
+    assert list(outside.iterdir()) == []  # nothing written onto the host
+    inner = fake.root / str(outside).lstrip("/") / "irisxe-sriov.conf"
+    assert "max_vfs=7" in inner.read_text()
+    assert (fake.root / "realetc/default/irisxe-sriov").exists()
+    again = run(fake.root, "apply")
+    assert again.output == "nothing to change\n", again.output
+
+
+def test_dotdot_and_links_never_leave_the_root(tmp_path):
+    root = tmp_path / "root"
+    (root / "a").mkdir(parents=True)
+    (root / "a/up").symlink_to("../../../../..")
+    (root / "a/abs").symlink_to("/a")
+    (root / "a/loop").symlink_to("/a/loop")
+    paths = Paths(root)
+    assert paths.at("/../../etc/passwd") == root / "etc/passwd"
+    assert paths.at("/a/up/etc/passwd") == root / "etc/passwd"
+    assert paths.at("/a/abs/up/x") == root / "x"
+    assert paths.at("/a/abs", follow=False) == root / "a/abs"
+    with pytest.raises(OSError, match="Too many levels"):
+        paths.at("/a/loop/x")
+
+
+def test_manifest_entries_outside_what_we_generate_are_never_deleted(machine, tmp_path):
+    victim = tmp_path / "victim"
+    victim.write_text("keep me\n")
+    inside = machine.root / "etc/passwd"
+    inside.write_text("root:x:0:0\n")
+    manifest = machine.root / "var/lib/irisxe-sriov/managed"
+    manifest.write_text(
+        manifest.read_text() + f"/etc/passwd\n/../../../../..{victim}\n/etc/driverctl.d/../x\n"
+    )
+    assert run(machine.root, "config", "set", "num_vfs=2").exit_code == 0
+    assert victim.read_text() == "keep me\n" and inside.exists()
+    assert "/etc/passwd" not in manifest.read_text()
+
+
+def test_errors_never_show_a_file_outside_the_root(machine, tmp_path):
+    secret = tmp_path / "secret"
+    secret.write_text("SECRET-TOKEN not a setting\n")
+    settings_file = machine.root / "etc/default/irisxe-sriov"
+    settings_file.unlink()
+    settings_file.symlink_to(str(secret))
+    result = run(machine.root, "config", "show")
+    assert "SECRET-TOKEN" not in result.output
+    assert result.exit_code == 0  # the link points at nothing inside the root: defaults
+
+
+def test_kernel_headers_are_found_through_debian_absolute_link(fake):
+    release = "6.12.38+deb13-amd64"
+    (fake.root / "lib/modules" / release / "kernel").mkdir(parents=True)
+    headers = fake.root / "usr/src" / f"linux-headers-{release}"
+    (headers / "include/linux").mkdir(parents=True)
+    (fake.root / "lib/modules" / release / "build").symlink_to(f"/usr/src/linux-headers-{release}")
+    found, _ = compat.read_headers(Paths(fake.root), release)
+    assert found
+
+
+# --- 4. duplicated tokens -----------------------------------------------------------------
+
+
+def test_every_occurrence_of_an_owned_token_is_normalised(fake):
+    fake.healthy(numvfs=2)
+    (fake.root / "boot/grub/grub.cfg").unlink()
+    admin = (
+        "root=/dev/sda1 intel_iommu=on quiet i915.max_vfs=2 module_blacklist=xe "
+        "intel_iommu=off module_blacklist=i915,snd\n"
+    )
+    line_file = fake.root / "etc/kernel/cmdline"
+    line_file.parent.mkdir(parents=True)
+    line_file.write_text(admin)
+    assert run(fake.root, "config", "set", "bootloader=systemd-boot").exit_code == 0
+    line = line_file.read_text()
+    wanted = cmdline.wanted_tokens(settings.Settings(), "a7a0")
+    assert cmdline.missing_from(line, wanted) == []
+    assert cmdline.effective_value(line, "intel_iommu") == "on"
+    assert "i915" not in cmdline.effective_value(line, "module_blacklist").split(",")
+    record = (fake.root / "var/lib/irisxe-sriov/kernel-cmdline").read_text()
+    assert cmdline.undo(line, cmdline.parse_record(record)) == admin
+
+
+def test_missing_from_judges_the_effective_value():
+    wanted = cmdline.wanted_tokens(settings.Settings(), "a7a0")
+    good = "intel_iommu=on i915.enable_guc=3 i915.max_vfs=7 module_blacklist=xe"
+    assert cmdline.missing_from(good, wanted) == []
+    assert cmdline.missing_from(good + " intel_iommu=off", wanted) == ["intel_iommu=on"]
+    assert cmdline.missing_from(good + " module_blacklist=snd", wanted) == ["module_blacklist=xe"]
+
+
+# --- 10. defaults that fit the hardware ---------------------------------------------------
+
+
+def test_a_pf_offering_3_vfs_defaults_to_3(fake):
+    fake.healthy(driver="xe", numvfs=0)
+    (fake.device_dir("0000:00:02.0") / "sriov_totalvfs").write_text("3\n")
+    shown = json.loads(run(fake.root, "config", "show", "--json").output)
+    assert shown["num_vfs"] == 3
+    assert run(fake.root, "status").exit_code == 0
+    assert run(fake.root, "apply").exit_code == 0
+    assert 'NUM_VFS="3"' in (fake.root / "etc/default/irisxe-sriov").read_text()
+
+
+# --- 11. contracts ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["status", "--json"],
+        ["config", "show", "--json"],
+        ["kernels", "--json"],
+        ["status", "--json", "--bogus"],
+    ],
+)
+def test_json_commands_print_json_on_every_failure(machine, args):
+    (machine.root / "etc/default/irisxe-sriov").write_bytes(b"\xff\n")
+    result = stdout_only().invoke(cli, ["--root", str(machine.root), *args])
+    if result.exit_code == 0:
+        json.loads(result.stdout)
+        return
+    document = json.loads(result.stdout)
+    assert document["error"] and document["exit_status"] == result.exit_code
+
+
+def test_json_on_a_missing_root(tmp_path):
+    result = stdout_only().invoke(cli, ["--root", str(tmp_path / "none"), "status", "--json"])
+    assert result.exit_code == 2
+    assert "does not exist" in json.loads(result.stdout)["error"]
+
+
+def test_unexpected_errors_are_one_line(machine, monkeypatch):
+    from irisxe_sriov import situation
+
+    def broken(*args, **kwargs):
+        raise ValueError("boom")
+
+    monkeypatch.setattr(situation, "load", broken)
+    line = one_error_line(run(machine.root, "config", "show"), 1)
+    assert "internal error: ValueError: boom" in line
+
+
+def test_snippet_without_a_free_vf_is_a_state_failure(fake):
+    fake.healthy(numvfs=0)
+    one_error_line(run(fake.root, "snippet", "qemu"), 1)
+
+
+def test_errors_name_the_target_not_a_temporary(machine, monkeypatch):
+    import tempfile
+
+    def full(*args, **kwargs):
+        raise OSError(28, "No space left on device", f"{kwargs.get('dir')}/.tmp123")
+
+    monkeypatch.setattr(tempfile, "mkstemp", full)
+    line = one_error_line(run(machine.root, "config", "set", "num_vfs=2"), 1)
+    # the journal is the first file written
+    assert line.endswith("No space left on device: /var/lib/irisxe-sriov/journal")
