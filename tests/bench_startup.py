@@ -1,6 +1,6 @@
 """Start-up benchmark of the read-only commands (make bench).
 
-Times `status --json` and `doctor --json` on a fixture root against two baselines measured
+Times `status --json`, `doctor --json` and `kernels --json` on a fixture root against two baselines measured
 in the same run on the same interpreter: a bare `python3 -c pass` and `python3 -c 'import
 click'` (click's import is the floor for any click program). Runs are interleaved so that
 machine noise hits every command alike. Writes the figures as Markdown.
@@ -21,7 +21,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from fakesys import FakeSystem  # noqa: E402
+from fakesys import FakeSystem, install_kernel  # noqa: E402
 
 CONSOLE_SCRIPT = """\
 import sys
@@ -72,6 +72,12 @@ def main() -> int:
         env = {**os.environ, "PYTHONPATH": str(source), "PYTHONDONTWRITEBYTECODE": "1"}
         fake = FakeSystem(Path(directory))
         fake.healthy(numvfs=7)
+        # A host with the stock kernel (DKMS installed) and a trixie-backports kernel whose
+        # xe.ko.xz is as large as Debian's 7.3.4 one (11.6 MB, .modinfo 3 MB in), which
+        # doctor and kernels read for the max_vfs parameter.
+        install_kernel(fake.root, "6.12.118+deb13-amd64", dkms=True)
+        install_kernel(fake.root, "7.3.4+deb13-amd64", usr=True, padding=2_980_000)
+        fake.grub()
         root = str(fake.root)
         # The console script as the .deb installs it (/usr/bin/irisxe-sriov-ctl).
         script = Path(directory) / "irisxe-sriov-ctl"
@@ -82,6 +88,7 @@ def main() -> int:
             "python3 -c 'import click'": [python, "-c", "import click"],
             "status --json": [*ctl, "status", "--json"],
             "doctor --json": [*ctl, "doctor", "--json"],
+            "kernels --json": [*ctl, "kernels", "--json"],
         }
         # one warm-up round so that every file is in the page cache
         measure(commands, 2, env)

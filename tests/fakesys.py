@@ -5,17 +5,29 @@ them, as are `driver`, `iommu_group`, `virtfnN` and `physfn`, exactly as the ker
 them out. Nothing here touches this machine's own /sys.
 """
 
+import base64
+import lzma
 import os
+import random
 from pathlib import Path
 
 PF = "0000:00:02.0"
 DKMS_VERSION = "2025.12.10-sriov"
 
 
-def write(path: Path, text: str) -> Path:
+def write(path: Path, text: str | bytes) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text)
+    if isinstance(text, bytes):
+        path.write_bytes(text)
+    else:
+        path.write_text(text)
     return path
+
+
+def code(size: int) -> bytes:
+    """Stand-in machine code: compresses about as badly as a real module's .text."""
+    noise = random.Random(size).randbytes(size * 3 // 4 + 3)
+    return base64.b64encode(noise)[:size]
 
 
 def symlink(link: Path, target: Path) -> None:
@@ -145,6 +157,19 @@ class FakeSystem:
         write(self.root / "boot" / "grub" / "grub.cfg", "# grub.cfg\n")
         (self.root / "etc" / "default" / "grub.d").mkdir(parents=True, exist_ok=True)
 
+    def install_dkms_kernel(self, release: str) -> None:
+        """A kernel with the pinned DKMS modules installed in its updates/ tree."""
+        modules = self.root / "lib" / "modules" / release
+        (modules / "kernel").mkdir(parents=True, exist_ok=True)
+        write(modules / "updates" / "dkms" / "i915.ko.xz", "")
+        write(modules / "updates" / "dkms" / "xe.ko.xz", "")
+
+    def secure_boot(self, enabled: bool) -> None:
+        """The SecureBoot efivar: 4 bytes of attributes, then 1 (on) or 0 (off)."""
+        var = self.sys / "firmware/efi/efivars/SecureBoot-8be4df61-93ca-11d2-aa0d-00e098032b8c"
+        var.parent.mkdir(parents=True, exist_ok=True)
+        var.write_bytes(b"\x06\x00\x00\x00" + bytes([enabled]))
+
     def healthy(self, driver: str = "i915", numvfs: int = 3) -> None:
         """A host where everything is as the defaults + num_vfs=numvfs ask."""
         device = "a7a0"
@@ -164,7 +189,58 @@ class FakeSystem:
         self.load_module("vfio_pci", version=None)
         self.enable_iommu()
         self.set_kernel("6.12.40-amd64")
+        self.install_dkms_kernel("6.12.40-amd64")
+        self.secure_boot(False)
         self.set_os()
         self.install_tools()
         self.install_package("i915-sriov-dkms", "2025.12.10")
         self.grub()
+
+
+# --- installed kernels (a Debian kernel package's files) ----------------------------
+
+MAX_VFS_PARM = (
+    b"parm=max_vfs:Limit number of Virtual Functions (VFs) that could be managed. "
+    b"(0=no VFs; N=allow up to N VFs [default=unlimited])\x00parmtype=max_vfs:uint\x00"
+)
+# a kernel's config as Debian ships it, reduced to the lines that matter here
+XE_CONFIG = 'CONFIG_PCI_IOV=y\nCONFIG_DRM_XE=m\nCONFIG_DRM_XE_FORCE_PROBE=""\n'
+NO_XE_CONFIG = "CONFIG_PCI_IOV=y\n# CONFIG_DRM_XE is not set\n"
+
+
+def install_kernel(
+    root: Path,
+    release: str,
+    *,
+    config: str = XE_CONFIG,
+    ids: tuple[str, ...] = ("a7a0", "4680", "46d0"),
+    max_vfs: bool = True,
+    alias_index: bool = True,
+    usr: bool = False,
+    dkms: bool = False,
+    padding: int = 4096,
+) -> None:
+    """A kernel as its Debian package installs it (after depmod, when alias_index): 6.12
+    style with /boot/config-<release>, or 7.x style (`usr`) with the config in
+    /usr/lib/modules/<release>/. Its xe.ko.xz carries the .modinfo strings of Debian's
+    7.3.4 xe.ko (PCI aliases, the max_vfs parameter) after `padding` bytes of code."""
+    modules = root / ("usr/lib/modules" if usr else "lib/modules") / release
+    write(modules / "config" if usr else root / "boot" / f"config-{release}", config)
+    write(root / "boot" / f"vmlinuz-{release}", "")
+    if "CONFIG_DRM_XE=m" in config:
+        modinfo = b"".join(
+            b"alias=pci:v00008086d0000%ssv*sd*bc*sc*i*\x00" % i.upper().encode() for i in ids
+        )
+        body = b"\x7fELF" + code(padding) + modinfo + (MAX_VFS_PARM if max_vfs else b"")
+        write(modules / "kernel/drivers/gpu/drm/xe/xe.ko.xz", lzma.compress(body))
+        if alias_index:
+            write(
+                modules / "modules.alias",
+                "".join(f"alias pci:v00008086d0000{i.upper()}sv*sd*bc*sc*i* xe\n" for i in ids)
+                + "alias pci:v00008086d00009A49sv*sd*bc03sc*i* i915\n",
+            )
+    else:
+        (modules / "kernel").mkdir(parents=True, exist_ok=True)
+    if dkms:
+        write(root / "lib/modules" / release / "updates/dkms/i915.ko.xz", b"")
+        write(root / "lib/modules" / release / "updates/dkms/xe.ko.xz", b"")

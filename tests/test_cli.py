@@ -76,7 +76,7 @@ def test_doctor_exit_status(host, fake):
     (host.root / "sys/module/i915/version").write_text("6.12.40\n")
     failing = run(host.root, "doctor", "--json")
     assert failing.exit_code == 1
-    assert [f["id"] for f in json.loads(failing.output) if f["level"] == "fail"] == ["module.dkms"]
+    assert [f["id"] for f in json.loads(failing.output) if f["level"] == "fail"] == ["provider"]
 
 
 def test_doctor_reports_a_broken_settings_file_as_a_finding(host):
@@ -227,28 +227,35 @@ def test_kernels_lists_states_and_notifies(fake):
         ("6.19.1-amd64", "no-headers"),
     ]
     text = run(fake.root, "kernels").output
-    assert "6.19.1-amd64   no-headers  no headers: install linux-headers-6.19.1-amd64" in text
+    assert (
+        "6.19.1-amd64  no provider\n"
+        "    dkms:   no-headers: no headers: install linux-headers-6.19.1-amd64\n"
+        "    own xe: no kernel config found\n"
+    ) in text
     quiet = run(fake.root, "kernels", "--notify", "6.12.40-amd64")
-    assert quiet.exit_code == 0 and quiet.output == ""
+    assert quiet.exit_code == 0
+    assert quiet.output == (
+        "irisxe-sriov: kernel 6.12.40-amd64: SR-IOV by i915-sriov-dkms "
+        "(i915, xe; configured driver i915)\n"
+    )
     assert not (fake.root / "run/reboot-required").exists()
     warned = run(fake.root, "kernels", "--notify", "6.19.1-amd64")
     assert warned.exit_code == 0
     assert warned.output.startswith(
-        "irisxe-sriov: warning: kernel 6.19.1-amd64 will boot "
-        "without the SR-IOV driver (no-headers:"
+        "irisxe-sriov: warning: kernel 6.19.1-amd64 will boot without an SR-IOV driver for "
+        "i915 (no provider: DKMS no-headers:"
     )
     assert (fake.root / "run/reboot-required.pkgs").read_text() == "irisxe-sriov\n"
 
 
 def test_doctor_advises_which_kernel_to_boot(host):
-    modules = host.root / "lib/modules"
-    (modules / "6.12.40-amd64/kernel").mkdir(parents=True)
-    (modules / "6.12.40-amd64/updates").mkdir(parents=True)
-    (modules / "6.12.40-amd64/updates/i915.ko").write_text("")
+    (host.root / "lib/modules/6.19.1-amd64/kernel").mkdir(parents=True)
+    (host.root / "proc/sys/kernel/osrelease").write_text("6.19.1-amd64\n")  # no provider
     (host.root / "sys/module/i915/version").unlink()  # running the stock module
     findings = {f["id"]: f for f in json.loads(run(host.root, "doctor", "--json").output)}
     assert findings["kernel.6.12.40-amd64"]["level"] == "ok"
-    assert findings["module.dkms"]["level"] == "fail"
-    assert findings["module.dkms"]["fix"] == (
-        "boot an installed kernel that has the module: 6.12.40-amd64"
+    assert findings["provider"]["level"] == "fail"
+    assert findings["provider"]["fix"] == (
+        "boot a kernel that has a provider: 6.12.40-amd64 (i915-sriov-dkms) "
+        "(choose it in the boot menu)"
     )

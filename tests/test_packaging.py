@@ -24,10 +24,17 @@ def test_one_version_everywhere():
     assert f'"irisxe-sriov {__version__}"' in (SOURCE / "docs/irisxe-sriov-ctl.8").read_text()
 
 
-def test_the_pin_is_written_in_one_place():
+def test_the_pin_is_written_in_one_place(package):
     control = (SOURCE / "debian/control").read_text()
     assert "${irisxe:Driver}" in control and pin.DRIVER_VERSION not in control
-    assert "from irisxe_sriov import pin" in (SOURCE / "debian/rules").read_text()
+    assert "print(providers.DEPENDENCY)" in (SOURCE / "debian/rules").read_text()
+    depends = subprocess.run(
+        ["dpkg-deb", "-f", str(package), "Depends"], capture_output=True, text=True, check=True
+    ).stdout
+    # the pinned DKMS package first, a kernel with its own SR-IOV xe as the alternative
+    assert depends.startswith(
+        "i915-sriov-dkms (= 2025.12.10) | linux-image-amd64 (>= 6.18~), driverctl,"
+    )
 
 
 def commands(group: click.Group, prefix: str = "") -> list[str]:

@@ -216,7 +216,7 @@ def boot_verdict(paths: Paths, read: Any, boot: Any) -> Any:
 def status(context: click.Context, as_json: bool) -> None:
     """Show the PF, its VFs with driver and role, the settings, and what differs from
     what is running (a pending reboot)."""
-    from irisxe_sriov import bootloader, situation
+    from irisxe_sriov import bootloader, providers, situation
     from irisxe_sriov import status as reporting
 
     paths = paths_of(context)
@@ -225,6 +225,9 @@ def status(context: click.Context, as_json: bool) -> None:
     boot = bootloader.resolve(read.settings.bootloader, paths)
     document = reporting.report(
         read.host, read.settings, boot, boot_verdict(paths, read, boot), vf_users(paths, read.host)
+    )
+    document["providers"] = providers.for_status(
+        paths, read.host.kernel_release, read.host.pf.device, boot.name
     )
     if as_json:
         print_json(document)
@@ -237,7 +240,17 @@ def status(context: click.Context, as_json: bool) -> None:
 @click.pass_context
 def doctor(context: click.Context, as_json: bool) -> None:
     """Check every requirement and known trap; exit 1 when a check fails."""
-    from irisxe_sriov import bootloader, compat, host, packages, pin, settings, situation
+    from irisxe_sriov import (
+        aptsources,
+        bootloader,
+        host,
+        packages,
+        pin,
+        providers,
+        secureboot,
+        settings,
+        situation,
+    )
     from irisxe_sriov import doctor as diagnosis
 
     paths = paths_of(context)
@@ -250,14 +263,17 @@ def doctor(context: click.Context, as_json: bool) -> None:
         defaults = settings.Settings()
         read = situation.Situation(None, defaults, host.scan(paths, defaults.pf))
     version = packages.installed_version(paths, pin.DRIVER_PACKAGE)
+    boot = bootloader.resolve(read.settings.bootloader, paths)
+    kernels, _ = providers.read_all(paths, read.host.pf.device, boot.name)
     evidence = diagnosis.Evidence(
         settings_problems=problems,
         driver_package_version=version,
         driver_package_matches=version is not None
         and packages.same_version(version, pin.DRIVER_VERSION),
-        kernels=tuple(compat.kernel_states(paths)),
+        kernels=tuple(kernels),
+        backports_steps=tuple(aptsources.backports_steps(aptsources.read(paths))),
+        secure_boot=secureboot.read(paths),
     )
-    boot = bootloader.resolve(read.settings.bootloader, paths)
     verdict = boot_verdict(paths, read, boot)
     findings = diagnosis.diagnose(read.host, read.settings, boot, evidence, verdict)
     if as_json:
@@ -273,33 +289,62 @@ def doctor(context: click.Context, as_json: bool) -> None:
 @click.option(
     "--notify",
     metavar="RELEASE",
-    help="For the kernel hooks: when kernel RELEASE will boot without the SR-IOV module, "
-    "warn on stderr and leave a reboot notice. Always exits 0.",
+    help="For the kernel hooks: say which SR-IOV provider kernel RELEASE has; when it has "
+    "none for the configured driver, warn on stderr and leave a reboot notice. Always "
+    "exits 0.",
 )
 @click.pass_context
 def kernels(context: click.Context, as_json: bool, notify: str | None) -> None:
-    """Show every installed kernel with the DKMS state of the pinned driver."""
-    from irisxe_sriov import compat
+    """Show every installed kernel with its SR-IOV provider (the pinned DKMS build or the
+    kernel's own xe), the DKMS state of the pinned driver, and which kernel boots next."""
+    from irisxe_sriov import bootloader, providers, situation
+    from irisxe_sriov import settings as settings_module
 
     paths = paths_of(context)
+    try:
+        read = situation.load(paths)
+        driver, device, configured = read.settings.driver, read.host.pf.device, read.settings
+    except settings_module.SettingsError as error:
+        if notify is None:
+            bad_input(error.problems)
+        # a kernel installation goes on whatever the settings file holds
+        configured = settings_module.Settings()
+        driver, device = configured.driver, None
+    boot = bootloader.resolve(configured.bootloader, paths)
+    found, evidence = providers.read_all(paths, device, boot.name)
     if notify is not None:
-        found, texts = compat.read_headers(paths, notify)
-        state = compat.state_of(paths, compat.judge(notify, found, texts))
-        if state.state != "installed":
-            from irisxe_sriov import apply
-
-            click.echo(
-                f"irisxe-sriov: warning: kernel {notify} will boot without the SR-IOV driver "
-                f"({state.state}: {state.detail}); see 'irisxe-sriov-ctl doctor'",
-                err=True,
-            )
-            apply.announce_reboot(paths)
+        notify_kernel(paths, found, notify, driver)
         return
-    states = compat.kernel_states(paths)
     if as_json:
-        print_json([state._asdict() for state in states])
+        print_json([kernel.as_dict() for kernel in found])
     else:
-        echo(compat.format_text(states) or "no installed kernel found")
+        echo(providers.format_text(found, evidence) or "no installed kernel found")
+
+
+def notify_kernel(paths: Paths, found: list[Any], release: str, driver: str) -> None:
+    """The kernel hooks' line: the provider of a newly installed kernel, or a warning."""
+    kernel = next((k for k in found if k.release == release), None)
+    if kernel is not None and driver in kernel.drivers:
+        click.echo(
+            f"irisxe-sriov: kernel {release}: SR-IOV by {kernel.provider} "
+            f"({', '.join(kernel.drivers)}; configured driver {driver})",
+            err=True,
+        )
+        return
+    from irisxe_sriov import apply
+
+    if kernel is None:
+        why = "it is not installed"
+    elif kernel.provider is None:
+        why = f"no provider: DKMS {kernel.state}: {kernel.detail}; own xe: {kernel.kernel_xe}"
+    else:
+        why = f"{kernel.provider} offers {', '.join(kernel.drivers)}, {driver} is configured"
+    click.echo(
+        f"irisxe-sriov: warning: kernel {release} will boot without an SR-IOV driver for "
+        f"{driver} ({why}); see 'irisxe-sriov-ctl doctor'",
+        err=True,
+    )
+    apply.announce_reboot(paths)
 
 
 @cli.group()

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from irisxe_sriov import bootloader, cmdline, compat, host, pin, settings, situation
+from irisxe_sriov import bootloader, cmdline, host, settings, situation
 from irisxe_sriov.paths import Paths
 
 Q_DRIVER = "irisxe-sriov/driver"
@@ -139,25 +139,49 @@ def seed(db: Any, paths: Paths) -> situation.Situation | None:
     return read
 
 
-def host_notes(db: Any, paths: Paths, state: host.HostState, driver: str) -> None:
-    """Images are often built before the hardware exists, and the pinned driver builds for
-    few Debian 13 kernels (facts.md: 2): say so once, and carry on."""
+def host_notes(
+    db: Any, paths: Paths, state: host.HostState, driver: str, kernels: list[Any]
+) -> None:
+    """Images are often built before the hardware exists, and a kernel may have no SR-IOV
+    provider at all (docs/notes.md): say so once, and carry on."""
+    from irisxe_sriov import aptsources, providers
+
     if state.pf.platform is None:
         db.subst(Q_NO_GPU, "address", state.pf.address)
         notify(db, Q_NO_GPU)
-    states = compat.kernel_states(paths)
-    if any(s.state == "installed" for s in states) or not (states or state.kernel_release):
+    if any(k.provider for k in kernels) or not (kernels or state.kernel_release):
         return
-    module = state.modules[driver]
-    what = compat.advice(
-        states, state.kernel_release, module.loaded and module.version == pin.MODULE_VERSION
-    )
+    steps = aptsources.backports_steps(aptsources.read(paths))
+    what = providers.advice(kernels, state.kernel_release, driver, steps)
     if what is None:
         return
-    summary = "; ".join(f"{s.release}: {s.state}, {s.detail}" for s in states)
+    summary = "; ".join(f"{k.release}: DKMS {k.state}, own xe: {k.kernel_xe}" for k in kernels)
     db.subst(Q_KERNEL, "kernels", summary or "no kernel in /lib/modules")
     db.subst(Q_KERNEL, "advice", what)
     notify(db, Q_KERNEL)
+
+
+def driver_default(db: Any, kernels: list[Any]) -> None:
+    """The driver question defaults to what the kernel that boots next can serve (Debian
+    boots the newest when nothing says otherwise): a kernel whose only provider is its
+    own xe offers xe, so i915 is no choice there. The note says why. An answer given
+    before (preseeded, or an earlier install) is a default only for dpkg-reconfigure;
+    an upgrade keeps it."""
+    target = next((k for k in kernels if k.boots_next), None) or (kernels[-1] if kernels else None)
+    note = ""
+    proposing = db.fget(Q_DRIVER, "seen") != "true" or bool(os.environ.get("DEBCONF_RECONFIGURE"))
+    if (
+        proposing
+        and target is not None
+        and target.drivers
+        and db.get(Q_DRIVER) not in target.drivers
+    ):
+        db.set(Q_DRIVER, target.drivers[0])
+        note = (
+            f"The kernel that boots next, {target.release}, has {target.provider}, which "
+            f"offers {' and '.join(target.drivers)} only: {target.drivers[0]} is proposed."
+        )
+    db.subst(Q_DRIVER, "provider_note", note)
 
 
 def ask_count(db: Any, totalvfs: int | None) -> bool:
@@ -214,9 +238,15 @@ def config(db: Any, paths: Paths) -> None:
     db.capb("backup")
     read = seed(db, paths)
     state = read.host if read else host.scan(paths, settings.DEFAULT_PF)
-    host_notes(db, paths, state, read.settings.driver if read else settings.Settings().driver)
-    totalvfs = state.pf.sriov_totalvfs
     boot = bootloader.detect(paths)
+    from irisxe_sriov import providers
+
+    kernels, _ = providers.read_all(paths, state.pf.device, boot.name)
+    host_notes(
+        db, paths, state, read.settings.driver if read else settings.Settings().driver, kernels
+    )
+    driver_default(db, kernels)
+    totalvfs = state.pf.sriov_totalvfs
     db.subst(Q_NUM_VFS, "max", str(settings.vf_limit(totalvfs)))
     db.subst(Q_BOOTLOADER, "detected", f"{boot.name or 'none'} ({boot.evidence})")
 

@@ -3,14 +3,14 @@
 Every failing finding carries the fix a person can act on.
 """
 
-import re
 from typing import Any, NamedTuple
 
 from irisxe_sriov import cmdline, pciids, pin
 from irisxe_sriov.bootcheck import Verdict
 from irisxe_sriov.bootloader import Detection
-from irisxe_sriov.compat import KernelState, advice
 from irisxe_sriov.host import HostState
+from irisxe_sriov.providers import KernelProvider, Provider, advice, running_kernel
+from irisxe_sriov.secureboot import DKMS_KEY, ENROL_STEPS, Enrolment, SecureBoot
 from irisxe_sriov.settings import DRIVERS, VFIO_DRIVER, Settings
 
 OK, WARN, FAIL, SKIP = "ok", "warn", "fail", "skip"
@@ -34,7 +34,18 @@ class Evidence(NamedTuple):
     settings_problems: tuple[str, ...]
     driver_package_version: str | None
     driver_package_matches: bool
-    kernels: tuple[KernelState, ...] = ()
+    kernels: tuple[KernelProvider, ...] = ()
+    # the commands that install a kernel with its own SR-IOV xe (aptsources.backports_steps)
+    backports_steps: tuple[str, ...] = ()
+    secure_boot: SecureBoot | None = None
+
+    def advice(self, state: HostState, driver: str) -> str | None:
+        """What leads to VFs when the running kernel has no provider for `driver`."""
+        return advice(list(self.kernels), state.kernel_release, driver, list(self.backports_steps))
+
+    def serves(self, state: HostState, driver: str) -> bool:
+        """Whether the running kernel has a provider of `driver` (or nothing is known)."""
+        return not self.kernels or self.advice(state, driver) is None
 
 
 def os_finding(state: HostState) -> Finding:
@@ -85,32 +96,109 @@ def iommu_finding(state: HostState) -> Finding:
     )
 
 
-def kernel_finding(state: HostState) -> Finding:
+def provider_finding(state: HostState, settings: Settings, evidence: Evidence) -> Finding:
+    """Does the running kernel have a provider of the configured driver, and is the loaded
+    module that provider's (the DKMS version string, or the kernel's own xe)?"""
     release = state.kernel_release
     if release is None:
-        return Finding("kernel.range", SKIP, "kernel release unknown")
-    if re.match(pin.KERNEL_PATTERN, release):
+        return Finding("provider", SKIP, "kernel release unknown")
+    this = running_kernel(list(evidence.kernels), release)
+    if this is None:
+        return Finding("provider", SKIP, f"the running kernel {release} is not installed here")
+    what = evidence.advice(state, settings.driver)
+    if what is not None:
+        if this.provider is None:
+            found = f"no SR-IOV provider on {release}: DKMS {this.state}, own xe: {this.kernel_xe}"
+        else:
+            found = (
+                f"{release} has {this.provider}, which offers {', '.join(this.drivers)}, "
+                f"not {settings.driver}"
+            )
+        return Finding("provider", FAIL, found, what)
+    module = state.modules[settings.driver]
+    dkms_loaded = module.loaded and module.version == pin.MODULE_VERSION
+    if this.provider == Provider.DKMS and module.loaded and not dkms_loaded:
         return Finding(
-            "kernel.range",
-            OK,
-            f"kernel {release} is within the pin's range ({pin.KERNEL_RANGE_TEXT})",
+            "provider",
+            FAIL,
+            f"{settings.driver} is the stock kernel module (version {module.version or 'none'}), "
+            f"though {pin.DRIVER_PACKAGE} {pin.MODULE_VERSION} is installed for {release}",
+            f"update-initramfs -u -k {release}; reboot",
         )
+    if this.provider == Provider.KERNEL_XE and dkms_loaded:
+        return Finding(
+            "provider",
+            WARN,
+            f"xe is {pin.DRIVER_PACKAGE}'s build, not {release}'s own xe",
+            "dkms remove i915-sriov-dkms/" + pin.DRIVER_VERSION + f" -k {release}; reboot",
+        )
+    loaded = "loaded" if module.loaded else "not loaded yet"
     return Finding(
-        "kernel.range",
-        FAIL,
-        f"kernel {release} is outside {pin.DRIVER_PACKAGE} {pin.DRIVER_VERSION}'s "
-        f"range ({pin.KERNEL_RANGE_TEXT})",
-        f"boot a Debian kernel from {pin.KERNEL_RANGE_TEXT}",
+        "provider",
+        OK,
+        f"{release} has {this.provider} for {settings.driver} ({loaded})",
     )
 
 
-def package_finding(evidence: Evidence) -> Finding:
+def secure_boot_finding(state: HostState, evidence: Evidence) -> Finding:
+    """Under Secure Boot a DKMS module loads only with its signing key enrolled."""
+    secure = evidence.secure_boot
+    if secure is None or secure.enabled is None:
+        return Finding("secureboot.key", SKIP, "Secure Boot state unknown (no UEFI variables)")
+    if not secure.enabled:
+        return Finding("secureboot.key", OK, "Secure Boot is off: modules need no signature")
+    this = running_kernel(list(evidence.kernels), state.kernel_release)
+    if this is not None and this.provider == Provider.KERNEL_XE:
+        return Finding(
+            "secureboot.key", OK, "Secure Boot is on; the kernel's own xe is signed by Debian"
+        )
+    if not secure.key_present:
+        return Finding(
+            "secureboot.key",
+            FAIL,
+            f"Secure Boot is on and dkms has no signing key ({DKMS_KEY})",
+            f"apt install openssl; dkms autoinstall (dkms makes the key); then {ENROL_STEPS}",
+        )
+    if secure.enrolment == Enrolment.ENROLLED:
+        return Finding("secureboot.key", OK, f"Secure Boot is on and {DKMS_KEY} is enrolled")
+    if secure.enrolment == Enrolment.PENDING:
+        return Finding(
+            "secureboot.key",
+            WARN,
+            f"{DKMS_KEY} waits for enrolment",
+            "reboot, choose 'Enroll MOK' in MokManager and enter the password",
+        )
+    if secure.enrolment == Enrolment.NOT_ENROLLED:
+        return Finding(
+            "secureboot.key",
+            FAIL,
+            f"Secure Boot is on and {DKMS_KEY} is not enrolled: the kernel rejects the DKMS "
+            "modules ('Key was rejected by service')",
+            ENROL_STEPS,
+        )
+    return Finding(
+        "secureboot.key",
+        WARN,
+        f"Secure Boot is on; whether {DKMS_KEY} is enrolled {secure.why_unknown}",
+        f"mokutil --test-key {DKMS_KEY}; if not enrolled: {ENROL_STEPS}",
+    )
+
+
+def package_finding(state: HostState, evidence: Evidence) -> Finding:
     wanted = f"{pin.DRIVER_PACKAGE} {pin.DRIVER_VERSION}"
     fix = (
         f"install {pin.DRIVER_PACKAGE}_{pin.DRIVER_VERSION}_amd64.deb from the upstream "
         f"release page (see /usr/share/doc/irisxe-sriov/README.Debian)"
     )
     if evidence.driver_package_version is None:
+        this = running_kernel(list(evidence.kernels), state.kernel_release)
+        if this is not None and this.provider == Provider.KERNEL_XE:
+            return Finding(
+                "driver.package",
+                OK,
+                f"{pin.DRIVER_PACKAGE} is not installed; not needed on "
+                f"{this.release}, whose own xe is the provider",
+            )
         return Finding("driver.package", FAIL, f"{pin.DRIVER_PACKAGE} is not installed", fix)
     if not evidence.driver_package_matches:
         return Finding(
@@ -126,47 +214,31 @@ def package_finding(evidence: Evidence) -> Finding:
 def module_findings(state: HostState, settings: Settings, evidence: Evidence) -> list[Finding]:
     module = state.modules[settings.driver]
     other = state.modules[next(name for name in DRIVERS if name != settings.driver)]
-    # what to do when the running kernel lacks the SR-IOV module: which kernel to boot, or
-    # that none can serve the pin (facts.md: 2)
-    what = advice(list(evidence.kernels), state.kernel_release, False) or APPLY_AND_REBOOT
+    # Where the running kernel has no provider of the driver, a reboot alone loads nothing:
+    # the provider finding's advice is the fix.
+    what = evidence.advice(state, settings.driver) or APPLY_AND_REBOOT
     findings = []
     if not module.loaded:
         findings.append(Finding("module.loaded", FAIL, f"{settings.driver} is not loaded", what))
     else:
         findings.append(Finding("module.loaded", OK, f"{settings.driver} is loaded"))
-    if not module.loaded:
-        findings.append(Finding("module.dkms", SKIP, f"{settings.driver} is not loaded"))
-    elif module.version == pin.MODULE_VERSION:
-        findings.append(
-            Finding(
-                "module.dkms",
-                OK,
-                f"{settings.driver} is the pinned DKMS build ({pin.MODULE_VERSION})",
-            )
-        )
-    else:
-        findings.append(
-            Finding(
-                "module.dkms",
-                FAIL,
-                f"{settings.driver} is the stock kernel module (version "
-                f"{module.version or 'none'}), not {pin.DRIVER_PACKAGE}'s {pin.MODULE_VERSION}",
-                what,
-            )
-        )
     if other.loaded:
         findings.append(
             Finding(
                 "module.other",
                 FAIL,
                 f"{other.name} is loaded although {settings.driver} is configured",
-                APPLY_AND_REBOOT + f" (it blacklists {other.name})",
+                (APPLY_AND_REBOOT + f" (it blacklists {other.name})")
+                if evidence.serves(state, settings.driver)
+                else what,
             )
         )
     else:
         findings.append(Finding("module.other", OK, f"{other.name} is not loaded"))
     if settings.driver != "i915" or not module.loaded:
         findings.append(Finding("guc.enabled", SKIP, "only i915 has enable_guc"))
+    elif not evidence.serves(state, settings.driver):
+        findings.append(Finding("guc.enabled", SKIP, "this i915 is no SR-IOV provider"))
     else:
         guc = module.parameters.get("enable_guc")
         if guc == str(pin.I915_ENABLE_GUC):
@@ -183,23 +255,28 @@ def module_findings(state: HostState, settings: Settings, evidence: Evidence) ->
     return findings
 
 
-KERNEL_LEVELS = {"installed": OK, "failed": FAIL}
-# states with something to do for that kernel itself; for skipped ones, module.loaded and
-# module.dkms say which kernel to boot instead
-ACTIONABLE = ("built", "not-built", "no-headers", "failed")
-
-
 def kernel_findings(evidence: Evidence) -> list[Finding]:
-    """One finding per installed kernel: the DKMS state of the pinned module there."""
-    return [
-        Finding(
-            f"kernel.{k.release}",
-            KERNEL_LEVELS.get(k.state, WARN),
-            f"{k.state}: {k.detail}",
-            k.detail if k.state in ACTIONABLE else "",
+    """One finding per installed kernel: its provider, the pinned DKMS build's state there
+    and what its own xe can do."""
+    findings = []
+    for k in evidence.kernels:
+        nxt = " (boots next)" if k.boots_next else ""
+        if k.state == "failed":
+            level, fix = FAIL, k.detail
+        elif k.provider is not None:
+            level, fix = OK, ""
+        else:
+            level, fix = WARN, k.detail if k.state in ("built", "not-built", "no-headers") else ""
+        provider = f"{k.provider} ({', '.join(k.drivers)})" if k.provider else "no provider"
+        findings.append(
+            Finding(
+                f"kernel.{k.release}",
+                level,
+                f"{provider}{nxt}; DKMS {k.state}: {k.detail}; own xe: {k.kernel_xe}",
+                fix,
+            )
         )
-        for k in evidence.kernels
-    ]
+    return findings
 
 
 def cmdline_finding(state: HostState, settings: Settings, verdict: Verdict) -> Finding:
@@ -228,7 +305,7 @@ def sriov_findings(state: HostState, settings: Settings) -> list[Finding]:
                 FAIL,
                 f"{pf.address} has no sriov_totalvfs: its driver "
                 f"({pf.driver or 'none'}) offers no SR-IOV",
-                "load the pinned DKMS driver: " + APPLY_AND_REBOOT,
+                "load the SR-IOV driver: " + APPLY_AND_REBOOT,
             )
         )
     elif pf.sriov_totalvfs == 0:
@@ -353,15 +430,28 @@ def diagnose(
         os_finding(state),
         gpu_finding(state, settings),
         iommu_finding(state),
-        kernel_finding(state),
+        provider_finding(state, settings, evidence),
         *kernel_findings(evidence),
-        package_finding(evidence),
+        secure_boot_finding(state, evidence),
+        package_finding(state, evidence),
         *module_findings(state, settings, evidence),
         cmdline_finding(state, settings, verdict),
-        *sriov_findings(state, settings),
-        *vf_findings(state, settings),
+        *vf_work_findings(state, settings, evidence),
         *tools_findings(state),
         boot_finding(boot),
+    ]
+
+
+def vf_work_findings(state: HostState, settings: Settings, evidence: Evidence) -> list[Finding]:
+    """The VF count and bindings; skipped where the running kernel has no provider of the
+    driver, since neither `vfs restore` nor a reboot could make VFs there."""
+    findings = [*sriov_findings(state, settings), *vf_findings(state, settings)]
+    if evidence.serves(state, settings.driver):
+        return findings
+    why = f"no SR-IOV provider of {settings.driver} on this kernel: see the provider check"
+    return [
+        f if f.id == "pf.not_vfio" else Finding(f.id, SKIP, f"{f.message} ({why})")
+        for f in findings
     ]
 
 

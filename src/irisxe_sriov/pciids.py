@@ -53,3 +53,8 @@ def platform_of(vendor: str | None, device: str | None) -> str | None:
 
 def description_of(group: str) -> str:
     return PLATFORMS[group][0]
+
+
+# Every supported device id, for checks that have no GPU to look at (an image built before
+# the hardware exists).
+ALL_IDS: frozenset[str] = frozenset(i for _, ids in PLATFORMS.values() for i in ids)

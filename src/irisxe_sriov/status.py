@@ -177,6 +177,25 @@ def unknown(value: object) -> str:
     return "unknown" if value is None else str(value)
 
 
+def provider_lines(providers: dict[str, Any] | None) -> list[str]:
+    """Who makes the VFs on the running kernel and on the one that boots next."""
+    if not providers:
+        return []
+    lines = []
+    for label, key in (("running kernel", "running"), ("next boot", "next_boot")):
+        kernel = providers.get(key)
+        if kernel is None:
+            if key == "next_boot":
+                lines.append(f"{label}: unknown ({providers.get('next_boot_evidence')})")
+            continue
+        if kernel["provider"]:
+            what = f"{kernel['provider']} ({', '.join(kernel['drivers'])})"
+        else:
+            what = f"no SR-IOV provider (DKMS {kernel['state']}; own xe: {kernel['kernel_xe']})"
+        lines.append(f"{label}: {kernel['release']}, {what}")
+    return lines
+
+
 def format_text(doc: dict[str, Any]) -> str:
     pf, module, settings = doc["pf"], doc["module"], doc["settings"]
     lines = []
@@ -216,6 +235,7 @@ def format_text(doc: dict[str, Any]) -> str:
         f"settings: driver={settings['driver']} num_vfs={settings['num_vfs']} "
         f"bootloader={settings['bootloader']} ({detected}) pf={settings['pf']}"
     )
+    lines += provider_lines(doc.get("providers"))
     if doc["pending"]:
         lines.append("differs from what is running:")
         lines += [f"  - {item['what']}: {item['fix']}" for item in doc["pending"]]

@@ -1,0 +1,150 @@
+"""The kernel's own xe as SR-IOV provider, with Debian's real trixie-backports kernel.
+
+The base (tests/chroot.py BACKPORTS_BASE) is a Debian 13 with linux-image-amd64 from
+trixie-backports (7.x, split into linux-base/-binary/-modules packages) installed by apt,
+so `kernels` judges the real config, module tree and xe.ko. The VM test boots that kernel.
+"""
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from chroot import (
+    BACKPORTS_BASE,
+    BACKPORTS_KERNEL_HOOK,
+    BACKPORTS_SOURCE,
+    Chroot,
+    base_tree,
+    preseed,
+)
+from vm import boot, make_image
+
+XE_IDS = "a7a0"
+
+
+@pytest.fixture(scope="session")
+def backports_base() -> Path:
+    return base_tree("backports", BACKPORTS_BASE, BACKPORTS_KERNEL_HOOK, (BACKPORTS_SOURCE,))
+
+
+@pytest.fixture
+def backports(backports_base, tmp_path, package):
+    box = Chroot(backports_base, tmp_path)
+    try:
+        box.copy_in(package, "/root/debs/irisxe-sriov.deb")
+        yield box
+    finally:
+        box.close()
+
+
+def kernel_release(box: Chroot) -> str:
+    return box.run("ls /usr/lib/modules").stdout.split()[-1]
+
+
+def dpkg_installed(box: Chroot, package: str) -> bool:
+    done = box.run(f"dpkg-query -W -f='${{db:Status-Abbrev}}' {package}", check=False)
+    return done.stdout.strip() == "ii"
+
+
+@pytest.mark.chroot
+def test_backports_kernel_is_a_kernel_xe_provider_and_satisfies_the_dependency(backports):
+    release = kernel_release(backports)
+    assert re.match(r"[7-9]\.", release), release  # trixie-backports carries 7.x
+    preseed(backports, {"num_vfs": "3", "bootloader": "none"})
+    # the package alone: the backports kernel satisfies the dependency's second alternative
+    done = backports.run("apt-get install -y /root/debs/irisxe-sriov.deb")
+    assert "i915-sriov-dkms" not in done.stdout
+    assert not dpkg_installed(backports, "dkms")
+    assert not dpkg_installed(backports, "build-essential")
+    # the driver question proposed what the kernel that boots next serves: xe
+    assert 'DRIVER="xe"' in backports.read("/etc/default/irisxe-sriov")
+    assert backports.run("irisxe-sriov-ctl kernels --notify " + release).stdout == (
+        f"irisxe-sriov: kernel {release}: SR-IOV by kernel-xe (xe; configured driver xe)\n"
+    )
+    # an upgrade keeps an answer; dpkg-reconfigure proposes xe again
+    backports.run("irisxe-sriov-ctl config set driver=i915")
+    backports.run("dpkg-reconfigure -f noninteractive irisxe-sriov")
+    assert 'DRIVER="xe"' in backports.read("/etc/default/irisxe-sriov")
+    listing = json.loads(backports.run("irisxe-sriov-ctl kernels --json").stdout)
+    assert [(k["release"], k["provider"], k["drivers"]) for k in listing] == [
+        (release, "kernel-xe", ["xe"])
+    ]
+    assert listing[0]["kernel_xe"] == (
+        f"xe {release} is an SR-IOV PF for Alder Lake and Raptor Lake (xe.max_vfs, xe.force_probe)"
+    )
+    assert listing[0]["state"] == "skipped" or listing[0]["state"] == "no-headers"
+    # what the kernel's own files say, read the way the tool reads them
+    config = backports.read(f"/usr/lib/modules/{release}/config")
+    assert "CONFIG_DRM_XE=m" in config and "CONFIG_PCI_IOV=y" in config
+    assert "d0000A7A0" in backports.read(f"/usr/lib/modules/{release}/modules.alias")
+
+
+@pytest.mark.chroot
+def test_stock_system_refuses_the_package_without_a_provider(chroot):
+    """On stock trixie (no backports kernel, no driver package) apt names both ways."""
+    done = chroot.run("apt-get install -y /root/debs/irisxe-sriov.deb", check=False)
+    assert done.returncode != 0
+    assert "i915-sriov-dkms (= 2025.12.10)" in done.stdout
+    assert "linux-image-amd64 (>= 6.18~)" in done.stdout
+
+
+GUEST_REPORT = r"""#!/bin/sh
+out=/dev/ttyS0
+echo "IRISXE cmdline $(cat /proc/cmdline)" > $out
+modprobe xe > $out 2>&1
+echo "IRISXE xe-loaded $([ -d /sys/module/xe ] && echo yes || echo no)" > $out
+echo "IRISXE xe-max_vfs $(cat /sys/module/xe/parameters/max_vfs 2>&1)" > $out
+echo "IRISXE xe-force_probe $(cat /sys/module/xe/parameters/force_probe 2>&1)" > $out
+echo "IRISXE xe-version $(cat /sys/module/xe/version 2>/dev/null || echo none)" > $out
+modprobe i915 > /tmp/i915.log 2>&1
+echo "IRISXE i915-modprobe-exit $?" > $out
+echo "IRISXE i915-modprobe $(head -c 200 /tmp/i915.log)" > $out
+echo "IRISXE i915-loaded $([ -d /sys/module/i915 ] && echo yes || echo no)" > $out
+echo "IRISXE kernels $(irisxe-sriov-ctl kernels --json | tr -d '\n ')" > $out
+echo "IRISXE done" > $out
+systemctl poweroff --force
+"""
+GUEST_UNIT = """[Unit]
+Description=irisxe-sriov VM test: report xe and i915 (test only)
+After=multi-user.target
+
+[Service]
+Type=oneshot
+ExecStart=/usr/local/sbin/irisxe-vm-report
+
+[Install]
+WantedBy=multi-user.target
+"""
+
+
+@pytest.mark.vm
+def test_backports_kernel_boots_with_xe_parameters_and_i915_blocked(backports, tmp_path):
+    """Boot the real backports kernel with the package configured for xe: the kernel's own
+    xe (no GPU needed to load it) runs with max_vfs and force_probe from the settings, and
+    i915 cannot load. The command line is the one the package wrote to /etc/kernel/cmdline
+    (boot path systemd-boot), handed to QEMU as a boot loader would."""
+    preseed(backports, {"driver": "xe", "num_vfs": "3", "bootloader": "systemd-boot"})
+    backports.write("/etc/kernel/cmdline", "root=/dev/vda rw console=ttyS0\n")
+    backports.run("apt-get install -y /root/debs/irisxe-sriov.deb")
+    cmdline = backports.read("/etc/kernel/cmdline").strip()
+    assert "xe.max_vfs=7" in cmdline and "module_blacklist=i915" in cmdline
+    backports.write("/usr/local/sbin/irisxe-vm-report", GUEST_REPORT)
+    backports.path("/usr/local/sbin/irisxe-vm-report").chmod(0o755)
+    backports.write("/etc/systemd/system/irisxe-vm-report.service", GUEST_UNIT)
+    backports.run("systemctl enable irisxe-vm-report.service 2>&1")
+    backports.write("/etc/hostname", "irisxe-vm\n")
+    kernel, initrd = make_image(backports, tmp_path / "image.raw")
+    result = boot(tmp_path / "image.raw", kernel, initrd, cmdline, tmp_path / "serial.log")
+    log = (tmp_path / "serial.log").read_text(errors="replace")
+    assert "done" in result.lines, log[-4000:]
+    assert result.value("xe-loaded") == "yes"
+    assert result.value("xe-max_vfs") == "7"
+    assert result.value("xe-force_probe") is not None
+    assert XE_IDS in (result.value("xe-force_probe") or "").split(",")
+    assert result.value("xe-version") == "none"  # the kernel's own xe, not a DKMS build
+    assert result.value("i915-loaded") == "no"
+    assert result.value("i915-modprobe-exit") != "0"
+    kernels = json.loads(result.value("kernels") or "[]")
+    assert [k["provider"] for k in kernels] == ["kernel-xe"]
