@@ -16,7 +16,7 @@ MYPY_VERSION := 2.4.1
 TEST_DEPS := python3-click python3-jinja2 python3-debian python3-debconf python3-pytest \
 	python3-venv python3-setuptools python3-wheel python3-pip shellcheck po-debconf \
 	dpkg-dev mmdebstrap piuparts debian-archive-keyring qemu-system-x86 e2fsprogs \
-	libvirt-clients libxml2-utils
+	libvirt-clients libxml2-utils python3-hypothesis
 
 export PYTHONDONTWRITEBYTECODE := 1
 

@@ -372,3 +372,26 @@ def test_errors_name_the_target_not_a_temporary(machine, monkeypatch):
     line = one_error_line(run(machine.root, "config", "set", "num_vfs=2"), 1)
     # the journal is the first file written
     assert line.endswith("No space left on device: /var/lib/irisxe-sriov/journal")
+
+
+# --- 3. local edits through the CLI -------------------------------------------------------
+
+
+def test_a_local_edit_is_kept_and_the_new_version_lands_beside_it(machine):
+    conf = machine.root / "etc/modprobe.d/irisxe-sriov.conf"
+    conf.write_text(conf.read_text() + "# my local tweak\n")
+    paths = Paths(machine.root)
+    assert host.drift(paths) == [("/etc/modprobe.d/irisxe-sriov.conf", "edited")]
+    assert run(machine.root, "apply").output == "nothing to change\n"  # an edit alone
+    result = run(machine.root, "config", "set", "driver=xe")
+    assert result.exit_code == 0, result.output
+    assert (
+        "kept the local version of /etc/modprobe.d/irisxe-sriov.conf; the new one is "
+        "/etc/modprobe.d/irisxe-sriov.conf.ucf-dist" in result.output
+    )
+    assert conf.read_text().endswith("# my local tweak\n") and "options xe" not in conf.read_text()
+    assert "options xe" in conf.with_name(conf.name + ".ucf-dist").read_text()
+    assert host.drift(paths) == [("/etc/modprobe.d/irisxe-sriov.conf", "edited")]
+    assert run(machine.root, "apply").output == "nothing to change\n"
+    (machine.root / "etc/sysfs.d/irisxe-sriov.conf").unlink()
+    assert ("/etc/sysfs.d/irisxe-sriov.conf", "removed") in host.drift(paths)

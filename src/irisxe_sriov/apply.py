@@ -396,7 +396,7 @@ def recover(paths: Paths, echo: Echo) -> None:
     line back. Without a journal nothing had been written yet. Either way the
     temporaries a kill left are removed.
     """
-    directories = [paths.state_dir, paths.written_dir]
+    directories = [paths.state_dir, paths.written_dir, paths.reboot_required.parent]
     text = read_optional(paths.journal)
     if text is not None:
         try:

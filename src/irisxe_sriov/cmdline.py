@@ -34,13 +34,19 @@ def wanted_tokens(settings: Settings, device: str | None) -> list[str]:
     return ["intel_iommu=on", *driver_tokens, f"{BLACKLIST_KEY}={other}"]
 
 
+# A token: non-space characters and double-quoted stretches; an unterminated quote runs to
+# the end of the line (the kernel's next_arg does the same), so no byte of the admin's
+# line is ever dropped (found by hypothesis, issue 11).
+TOKEN_RE = r'(?:[^\s"]|"[^"]*"?)+'
+
+
 def key_of(token: str) -> str:
     return token.partition("=")[0]
 
 
 def split(line: str) -> list[str]:
     """Whitespace-separated tokens; a double-quoted value keeps its spaces."""
-    return re.findall(r'(?:[^\s"]|"[^"]*")+', line)
+    return re.findall(TOKEN_RE, line)
 
 
 def effective_value(line: str | None, key: str) -> str | None:
@@ -101,7 +107,7 @@ Pieces = list[tuple[str, str]]
 def pieces_of(line: str) -> tuple[Pieces, str]:
     body = line.rstrip()
     trailer = line[len(body) :]
-    pieces = [(m.group(1), m.group(2)) for m in re.finditer(r'(\s*)((?:[^\s"]|"[^"]*")+)', body)]
+    pieces = [(m.group(1), m.group(2)) for m in re.finditer(rf"(\s*)({TOKEN_RE})", body)]
     return pieces, trailer
 
 
@@ -131,8 +137,20 @@ def apply(line: str, wanted: list[str]) -> EditResult:
         key = key_of(token)
         found = [i for i, (_, t) in enumerate(pieces) if key_of(t) == key]
         if not found:
-            pieces.append((" " if pieces else "", token))
-            changed.append((len(pieces) - 1, None))
+            # After an unterminated quote a token would be swallowed by it: go before it.
+            open_quote = next((i for i, (_, t) in enumerate(pieces) if t.count('"') % 2), None)
+            if open_quote is None:
+                pieces.append((" " if pieces else "", token))
+                changed.append((len(pieces) - 1, None))
+            else:
+                separator, quoted = pieces[open_quote]
+                pieces[open_quote : open_quote + 1] = (
+                    [(separator, token), (" ", quoted)]  # the line's leading space stays first
+                    if open_quote == 0
+                    else [(" ", token), (separator, quoted)]
+                )
+                changed = [(p + (p >= open_quote), b) for p, b in changed]
+                changed.append((open_quote, None))
             continue
         for position in found:
             separator, current = pieces[position]
@@ -165,9 +183,10 @@ def undo(line: str, edits: tuple[Edit, ...]) -> str:
             continue
         if edit.before is None:
             position = positions[-1]
+            separator = pieces[position][0]
             del pieces[position]
-            if position == 0 and pieces:
-                pieces[0] = ("", pieces[0][1])
+            if position == 0 and pieces:  # the line's leading space (or none) stays first
+                pieces[0] = (separator, pieces[0][1])
         else:
             position = positions[min(edit.occurrence, len(positions) - 1)]
             pieces[position] = (pieces[position][0], edit.before)
