@@ -1,9 +1,9 @@
 """Start-up benchmark of the read-only commands (make bench).
 
-Times `status --json`, `doctor --json` and `kernels --json` on a fixture root against two baselines measured
-in the same run on the same interpreter: a bare `python3 -c pass` and `python3 -c 'import
-click'` (click's import is the floor for any click program). Runs are interleaved so that
-machine noise hits every command alike. Writes the figures as Markdown.
+Times `status --json`, `doctor --json` and `kernels --json` on a fixture root against two
+baselines measured in the same run on the same interpreter: a bare `python3 -c pass` and
+`python3 -c 'import click'` (click's import is the floor for any click program). Runs are
+interleaved so that machine noise hits every command alike. Writes the figures as Markdown.
 """
 
 import argparse

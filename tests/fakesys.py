@@ -157,6 +157,10 @@ class FakeSystem:
         write(self.root / "boot" / "grub" / "grub.cfg", "# grub.cfg\n")
         (self.root / "etc" / "default" / "grub.d").mkdir(parents=True, exist_ok=True)
 
+    def virtual(self, vendor: str = "QEMU") -> None:
+        """What a virtual machine shows in DMI (libvirt/QEMU: sys_vendor QEMU)."""
+        write(self.sys / "class" / "dmi" / "id" / "sys_vendor", vendor + "\n")
+
     def install_dkms_kernel(self, release: str) -> None:
         """A kernel with the pinned DKMS modules installed in its updates/ tree."""
         modules = self.root / "lib" / "modules" / release

@@ -278,7 +278,8 @@ def test_why_a_kernels_own_xe_does_not_serve(tmp_path, variant, expected):
 
 
 def test_flavours_cloud_has_no_xe_rt_has(tmp_path):
-    fakesys.install_kernel(tmp_path, "7.3.4+deb13-cloud-amd64", usr=True, config=fakesys.NO_XE_CONFIG)
+    cloud = "7.3.4+deb13-cloud-amd64"
+    fakesys.install_kernel(tmp_path, cloud, usr=True, config=fakesys.NO_XE_CONFIG)
     fakesys.install_kernel(tmp_path, "7.3.4+deb13-rt-amd64", usr=True)
     found = kernels_of(tmp_path)
     assert found["7.3.4+deb13-cloud-amd64"].provider is None
@@ -541,3 +542,49 @@ def test_kernel_hook_names_the_provider(fake):
     result = CliRunner().invoke(cli, ["--root", str(fake.root), "kernels", "--notify", BACKPORTS])
     assert "will boot without an SR-IOV driver for i915 (kernel-xe offers xe" in result.output
     assert (fake.root / "run/reboot-required").exists()
+
+
+def test_special_files_in_place_of_kernel_files_do_not_hang(fake):
+    """A FIFO or a device where a config, grub.cfg or modules.alias should be: read as
+    absent (bounded, non-blocking reads), never a hang or a traceback."""
+    import os
+
+    release = "7.3.4+deb13-amd64"
+    fakesys.install_kernel(fake.root, release, usr=True)
+    config = fake.root / "usr/lib/modules" / release / "config"
+    config.unlink()
+    os.mkfifo(config)
+    alias = fake.root / "usr/lib/modules" / release / "modules.alias"
+    alias.unlink()
+    alias.symlink_to("/dev/zero")
+    (fake.root / "boot/grub").mkdir(parents=True)
+    os.mkfifo(fake.root / "boot/grub/grub.cfg")
+    result = CliRunner().invoke(cli, ["--root", str(fake.root), "kernels", "--json"])
+    assert result.exit_code == 0, result.output
+    kernel = json.loads(result.output)[0]
+    assert (kernel["provider"], kernel["kernel_xe"]) == (None, "no kernel config found")
+    assert kernel["boots_next"] is None
+
+
+def test_local_edits_and_failed_refreshes_reach_status_and_doctor(fake):
+    """apply keeps a local edit (the new version beside it) and remembers a failed boot
+    refresh; status lists both, doctor warns and fails with the way out."""
+    fake.healthy()
+    root = str(fake.root)
+    assert CliRunner().invoke(cli, ["--root", root, "config", "set", "num_vfs=3"]).exit_code == 0
+    conf = fake.root / "etc/modprobe.d/irisxe-sriov.conf"
+    conf.write_text(conf.read_text() + "# mine\n")
+    (fake.root / "var/lib/irisxe-sriov/pending-refresh").write_text("update-grub\n")
+    status = json.loads(CliRunner().invoke(cli, ["--root", root, "status", "--json"]).output)
+    whats = [p["what"] for p in status["pending"]]
+    assert (
+        "/etc/modprobe.d/irisxe-sriov.conf was edited locally; irisxe-sriov's version is "
+        "/etc/modprobe.d/irisxe-sriov.conf.ucf-dist"
+    ) in whats
+    assert "the boot refresh 'update-grub' failed or was cut off" in whats
+    assert status["reboot_pending"] is True
+    result = CliRunner().invoke(cli, ["--root", root, "doctor", "--json"])
+    findings = {f["id"]: f for f in json.loads(result.output)}
+    assert findings["files.local_edits"]["level"] == "warn"
+    assert findings["boot.refresh"]["level"] == "fail"
+    assert "runs it again" in findings["boot.refresh"]["fix"]

@@ -9,6 +9,7 @@ import contextlib
 import re
 from typing import NamedTuple
 
+from irisxe_sriov import host
 from irisxe_sriov.paths import Paths
 
 BACKPORTS = "trixie-backports"
@@ -61,9 +62,8 @@ def read(paths: Paths) -> AptSources:
     with contextlib.suppress(OSError):
         candidates += sorted(directory.iterdir())
     for candidate in candidates:
-        try:
-            text = candidate.read_text(encoding="utf-8", errors="replace")
-        except OSError:
+        text = host.read_text(candidate)
+        if text is None:
             continue
         if candidate.name.endswith(".sources"):
             sources += parse_deb822(text)

@@ -216,15 +216,21 @@ def boot_verdict(paths: Paths, read: Any, boot: Any) -> Any:
 def status(context: click.Context, as_json: bool) -> None:
     """Show the PF, its VFs with driver and role, the settings, and what differs from
     what is running (a pending reboot)."""
-    from irisxe_sriov import bootloader, providers, situation
+    from irisxe_sriov import bootloader, host, providers, situation
     from irisxe_sriov import status as reporting
 
     paths = paths_of(context)
     with settings_errors_are_bad_input():
         read = situation.load(paths)
     boot = bootloader.resolve(read.settings.bootloader, paths)
+    left_over = reporting.recorded(host.drift(paths), host.pending_refreshes(paths))
     document = reporting.report(
-        read.host, read.settings, boot, boot_verdict(paths, read, boot), vf_users(paths, read.host)
+        read.host,
+        read.settings,
+        boot,
+        boot_verdict(paths, read, boot),
+        vf_users(paths, read.host),
+        left_over,
     )
     document["providers"] = providers.for_status(
         paths, read.host.kernel_release, read.host.pf.device, boot.name
@@ -273,6 +279,8 @@ def doctor(context: click.Context, as_json: bool) -> None:
         kernels=tuple(kernels),
         backports_steps=tuple(aptsources.backports_steps(aptsources.read(paths))),
         secure_boot=secureboot.read(paths),
+        drift=tuple(host.drift(paths)),
+        pending_refreshes=tuple(host.pending_refreshes(paths)),
     )
     verdict = boot_verdict(paths, read, boot)
     findings = diagnosis.diagnose(read.host, read.settings, boot, evidence, verdict)

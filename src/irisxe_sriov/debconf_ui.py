@@ -20,6 +20,7 @@ from typing import Any
 
 from irisxe_sriov import bootloader, cmdline, host, settings, situation
 from irisxe_sriov.paths import Paths
+from irisxe_sriov.plan import Plan
 
 Q_DRIVER = "irisxe-sriov/driver"
 Q_NUM_VFS = "irisxe-sriov/num_vfs"
@@ -282,7 +283,29 @@ def vf_count(db: Any) -> int:
 
 def postinst(db: Any, paths: Paths) -> None:
     """Write the settings file from the answers and every derived file through ucf."""
-    from irisxe_sriov import apply, configure, render
+    from irisxe_sriov import apply
+
+    def echo(line: str) -> None:
+        print(f"irisxe-sriov: {line}", file=sys.stderr)
+
+    runner = apply.Runner(live=paths.is_host, echo=echo)
+    with tempfile.TemporaryDirectory(prefix="irisxe-sriov.") as staging, apply.locked(paths):
+        # an apply killed half-way (by a person or a power cut) is completed first, so
+        # that the plan starts from a consistent state (apply.recover)
+        apply.recover(paths, echo)
+        plan = postinst_plan(db, paths)
+        for note in plan.notes:
+            echo(f"note: {note}")
+        if plan.empty:
+            return
+        writer = apply.UcfWriter(paths, runner, Path(staging)) if paths.is_host else None
+        apply.execute(plan, paths, runner, echo, writer)
+
+
+def postinst_plan(db: Any, paths: Paths) -> Plan:
+    """The plan for the debconf answers: the settings file updated and every file
+    derived from it."""
+    from irisxe_sriov import configure, render
 
     answers = {q: db.get(q) for q in (Q_DRIVER, Q_NUM_VFS, Q_BOOTLOADER, Q_VF_UNBOUND, Q_VF_HOST)}
     values = values_from(answers)
@@ -311,18 +334,7 @@ def postinst(db: Any, paths: Paths) -> None:
         TRIGGER_INITRAMFS if in_dpkg else configure.UPDATE_INITRAMFS,
         through_ucf=paths.is_host,
     )
-
-    def echo(line: str) -> None:
-        print(f"irisxe-sriov: {line}", file=sys.stderr)
-
-    for note in plan.notes:
-        echo(f"note: {note}")
-    if plan.empty:
-        return
-    runner = apply.Runner(live=paths.is_host, echo=echo)
-    with tempfile.TemporaryDirectory(prefix="irisxe-sriov.") as staging, apply.locked(paths):
-        writer = apply.UcfWriter(paths, runner, Path(staging)) if paths.is_host else None
-        apply.execute(plan, paths, runner, echo, writer)
+    return plan
 
 
 def main(argv: list[str]) -> int:

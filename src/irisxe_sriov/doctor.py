@@ -38,6 +38,10 @@ class Evidence(NamedTuple):
     # the commands that install a kernel with its own SR-IOV xe (aptsources.backports_steps)
     backports_steps: tuple[str, ...] = ()
     secure_boot: SecureBoot | None = None
+    # generated files edited or removed since apply wrote them (host.drift)
+    drift: tuple[tuple[str, str], ...] = ()
+    # boot refreshes that failed; the next apply runs them (host.pending_refreshes)
+    pending_refreshes: tuple[str, ...] = ()
 
     def advice(self, state: HostState, driver: str) -> str | None:
         """What leads to VFs when the running kernel has no provider for `driver`."""
@@ -439,6 +443,7 @@ def diagnose(
         *vf_work_findings(state, settings, evidence),
         *tools_findings(state),
         boot_finding(boot),
+        *recorded_findings(evidence),
     ]
 
 
@@ -453,6 +458,23 @@ def vf_work_findings(state: HostState, settings: Settings, evidence: Evidence) -
         f if f.id == "pf.not_vfio" else Finding(f.id, SKIP, f"{f.message} ({why})")
         for f in findings
     ]
+
+
+def recorded_findings(evidence: Evidence) -> list[Finding]:
+    """Local edits apply kept, and boot refreshes it could not run (status.recorded)."""
+    from irisxe_sriov.status import recorded
+
+    edits = recorded(list(evidence.drift), [])
+    refreshes = recorded([], list(evidence.pending_refreshes))
+    findings = [
+        Finding("files.local_edits", WARN, "; ".join(p.what for p in edits), edits[0].fix)
+        if edits
+        else Finding("files.local_edits", OK, "no generated file was edited locally"),
+        Finding("boot.refresh", FAIL, "; ".join(p.what for p in refreshes), refreshes[0].fix)
+        if refreshes
+        else Finding("boot.refresh", OK, "no boot refresh is pending"),
+    ]
+    return findings
 
 
 def failed(findings: list[Finding]) -> bool:

@@ -13,7 +13,8 @@ import re
 from pathlib import Path
 from typing import NamedTuple
 
-from irisxe_sriov import bootloader, debversion
+from irisxe_sriov import bootloader, debversion, host
+from irisxe_sriov.host import read_text
 from irisxe_sriov.paths import Paths
 
 LOADER_ENTRY_DEFAULT_EFIVAR = "LoaderEntryDefault-4a67b082-0a4c-41cf-b6c7-440b29bb8c4f"
@@ -153,17 +154,10 @@ def systemd_boot_next(
 # --- reading ------------------------------------------------------------------------------
 
 
-def read_text(path: Path) -> str | None:
-    try:
-        return path.read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        return None
-
-
 def read_efivar_text(path: Path) -> str | None:
     try:
-        return bootloader.decode_loader_info(path.read_bytes())
-    except OSError:
+        return bootloader.decode_loader_info(host.read_bytes(path, 4096))
+    except (OSError, host.UnreadableFile):
         return None
 
 

@@ -17,7 +17,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import NamedTuple
 
-from irisxe_sriov import debversion, pciids, pin
+from irisxe_sriov import debversion, host, pciids, pin
 from irisxe_sriov.compat import KernelState
 from irisxe_sriov.paths import Paths
 
@@ -40,7 +40,8 @@ XE_MODULE = "kernel/drivers/gpu/drm/xe/xe.ko"
 # Reading a compressed module stops after this much output: .modinfo sits in the first
 # third of xe.ko (about 3 of 11.6 MB in Debian's 7.3.4).
 MODINFO_SCAN_LIMIT = 16 << 20
-ALIAS_RE = re.compile(rb"pci:v00008086d0000([0-9A-F]{4})")
+# depmod's modules.alias of Debian's 7.3.4 is about 1.4 MB
+MODULES_ALIAS_LIMIT = 32 << 20
 
 
 class XeFacts(NamedTuple):
@@ -150,10 +151,9 @@ def read_config(paths: Paths, release: str) -> str | None:
     candidates = [paths.at("/boot") / f"config-{release}"]
     candidates += [tree / "config" for tree in module_trees(paths, release)]
     for candidate in candidates:
-        try:
-            return candidate.read_text(encoding="utf-8", errors="replace")
-        except OSError:
-            continue
+        text = host.read_text(candidate)
+        if text is not None:
+            return text
     return None
 
 
@@ -172,8 +172,8 @@ def aliases_from_index(paths: Paths, release: str) -> frozenset[str] | None:
     """Device ids that depmod's modules.alias maps to xe; None when there is no index."""
     for tree in module_trees(paths, release):
         try:
-            data = (tree / "modules.alias").read_bytes()
-        except OSError:
+            data = host.read_bytes(tree / "modules.alias", MODULES_ALIAS_LIMIT)
+        except (OSError, host.UnreadableFile):
             continue
         lines = re.findall(rb"^alias pci:v00008086d0000([0-9A-F]{4})\S* xe$", data, re.M)
         return frozenset(line.decode().lower() for line in lines)

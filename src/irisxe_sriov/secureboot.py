@@ -9,6 +9,7 @@ are signed by Debian's key and need nothing. Parsing is pure; reading takes a Pa
 from enum import StrEnum
 from typing import NamedTuple
 
+from irisxe_sriov import host
 from irisxe_sriov.paths import Paths
 
 SECURE_BOOT_EFIVAR = "SecureBoot-8be4df61-93ca-11d2-aa0d-00e098032b8c"
@@ -54,10 +55,9 @@ def read(paths: Paths) -> SecureBoot:
     """The Secure Boot state and whether the dkms key is enrolled. mokutil runs only on
     the real system (through apply.capture, the one process gateway)."""
     try:
-        enabled = parse_secure_boot(
-            (paths.at("/sys/firmware/efi/efivars") / SECURE_BOOT_EFIVAR).read_bytes()
-        )
-    except OSError:
+        efivar = paths.at("/sys/firmware/efi/efivars") / SECURE_BOOT_EFIVAR
+        enabled = parse_secure_boot(host.read_bytes(efivar, 64))
+    except (OSError, host.UnreadableFile):
         enabled = None
     key_present = paths.at(DKMS_KEY).is_file()
     if not enabled or not key_present:

@@ -91,18 +91,47 @@ def pending(state: HostState, settings: Settings, verdict: Verdict) -> list[Pend
     return items
 
 
+def recorded(drift: list[tuple[str, str]], refreshes: list[str]) -> list[Pending]:
+    """What apply left for later: local edits of generated files it kept (host.drift) and
+    boot refreshes that failed (host.pending_refreshes)."""
+    items = [
+        Pending(
+            f"{path} was edited locally; irisxe-sriov's version is {path}.ucf-dist"
+            if how == "edited"
+            else f"{path} was removed locally",
+            f"merge {path}.ucf-dist into it by hand, or remove {path} and run "
+            "'irisxe-sriov-ctl apply'"
+            if how == "edited"
+            else "run 'irisxe-sriov-ctl apply' to write it again",
+            False,
+        )
+        for path, how in drift
+    ]
+    items += [
+        Pending(
+            f"the boot refresh '{command}' failed or was cut off",
+            "fix its cause, then run 'irisxe-sriov-ctl apply' (it runs it again)",
+            True,
+        )
+        for command in refreshes
+    ]
+    return items
+
+
 def report(
     state: HostState,
     settings: Settings,
     boot: Detection,
     verdict: Verdict,
     users: dict[str, list[str]] | None = None,
+    left_over: list[Pending] | None = None,
 ) -> dict[str, Any]:
-    """The `status --json` document (schema in README.md)."""
+    """The `status --json` document (schema in README.md). `left_over`: what apply left
+    for later (recorded)."""
     pf = state.pf
     module = state.modules[settings.driver]
     wanted = cmdline.wanted_tokens(settings, pf.device)
-    items = pending(state, settings, verdict)
+    items = pending(state, settings, verdict) + (left_over or [])
     missing = None if state.cmdline is None else cmdline.missing_from(state.cmdline, wanted)
     present = {vf.number: vf for vf in state.vfs}
     vfs = []
