@@ -110,6 +110,7 @@ def test_config_set_apply_then_nothing_to_change(host, snapshot):
         "bootloader": "auto",
         "vf_roles": "3:none",
         "pf": "0000:00:02.0",
+        "machine_role": "auto",
         "file_exists": True,
     }
     before = snapshot(host.root)

@@ -81,7 +81,7 @@ def test_malformed_lines_name_the_line():
     assert problems(settings.parse_lines, text, "/etc/default/irisxe-sriov") == [
         "/etc/default/irisxe-sriov:2: 'NUM_VFS=4' is not a KEY=\"value\" line",
         "/etc/default/irisxe-sriov:3: unknown key 'FOO': known keys are DRIVER, NUM_VFS, "
-        "BOOTLOADER, VF_ROLES, PF",
+        "BOOTLOADER, VF_ROLES, PF, MACHINE_ROLE",
         "/etc/default/irisxe-sriov:4: DRIVER is set a second time",
         '/etc/default/irisxe-sriov:5: \'PF="a$b"\' is not a KEY="value" line',
     ]
@@ -93,8 +93,10 @@ def test_assignments():
         "driver": "xe",
     }
     assert problems(settings.parse_assignments, ["colour=red", "num_vfs", 'pf="x"']) == [
-        "unknown key 'colour': known keys are driver, num_vfs, bootloader, vf_roles, pf",
-        "'num_vfs' is not KEY=VALUE: known keys are driver, num_vfs, bootloader, vf_roles, pf",
+        "unknown key 'colour': known keys are driver, num_vfs, bootloader, vf_roles, pf, "
+        "machine_role",
+        "'num_vfs' is not KEY=VALUE: known keys are driver, num_vfs, bootloader, vf_roles, pf, "
+        "machine_role",
         "pf: '\"x\"' may not contain quotes, $, ` or \\",
     ]
 

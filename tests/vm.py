@@ -110,8 +110,28 @@ class Result(NamedTuple):
         return None
 
 
+# Test-only, appended to the installed pciids.py in the image: QEMU's NVMe controller
+# (1b36:0010) and e1000e (8086:10d3) count as a supported GPU, so that role detection and
+# `vfs restore` accept the stand-ins; nothing else of the package changes.
+NVME_AS_GPU = """
+# --- test double (irisxe-sriov VM tests): QEMU's NVMe stands in for the GPU's PF and
+# its e1000e for a VF given to a guest ---
+PLATFORMS["TEST"] = ("QEMU devices standing in for the GPU (test double)", ("0010", "10d3"))
+_irisxe_test_platform_of = platform_of
+
+
+def platform_of(vendor, device):
+    if (vendor, device) in (("1b36", "0010"), ("8086", "10d3")):
+        return "TEST"
+    return _irisxe_test_platform_of(vendor, device)
+"""
+
+
 def prepare_guest(box: Chroot, late_pf: bool = False) -> None:
-    """Test-only additions to the image: the reporter, the late PF, and nvme for i915."""
+    """Test-only additions to the image: the reporter, the late PF, nvme for i915 in the
+    udev rule and the NVMe PF accepted as the GPU (NVME_AS_GPU)."""
+    pciids = box.path("/usr/lib/python3/dist-packages/irisxe_sriov/pciids.py")
+    pciids.write_text(pciids.read_text() + NVME_AS_GPU)
     box.write("/usr/local/sbin/irisxe-vm-check", GUEST_CHECK)
     box.path("/usr/local/sbin/irisxe-vm-check").chmod(0o755)
     box.write("/etc/systemd/system/irisxe-vm-check.service", GUEST_UNIT)
@@ -140,8 +160,38 @@ def make_image(box: Chroot, image: Path) -> tuple[Path, Path]:
     return copies[0], copies[1]
 
 
+# The stand-in for the GPU's PF at 00:02.0 (facts: an NVMe controller with SR-IOV).
+NVME_PF = (
+    "-device",
+    "nvme-subsys,id=s0,nqn=irisxe-test",
+    "-device",
+    "nvme,serial=pf0,subsys=s0,addr=02.0,multifunction=on,sriov_max_vfs=4,"
+    "sriov_vq_flexible=8,sriov_vi_flexible=4",
+)
+# libvirt's q35 layout: PCIe root ports at 00:02.0-00:02.7 (docs/notes.md, "Hosts,
+# guests and what sits at 00:02.x"), a device behind the first one standing in for a VF
+# given to the guest (an e1000e, 8086:10d3, which the test counts as a GPU function).
+Q35_GUEST = (
+    "-device",
+    "pcie-root-port,id=rp0,chassis=1,addr=02.0,multifunction=on",
+    *[
+        arg
+        for n in range(1, 8)
+        for arg in ("-device", f"pcie-root-port,id=rp{n},chassis={n + 1},addr=02.{n}")
+    ],
+    "-device",
+    "e1000e,bus=rp0",  # no netdev: a NIC without a peer, no network at all
+)
+
+
 def boot(
-    image: Path, kernel: Path, initrd: Path, append: str, log: Path, timeout: int = 420
+    image: Path,
+    kernel: Path,
+    initrd: Path,
+    append: str,
+    log: Path,
+    timeout: int = 420,
+    devices: tuple[str, ...] = NVME_PF,
 ) -> Result:
     """Boot, wait for the guest to power off, and parse its IRISXE lines."""
     argv = [
@@ -172,11 +222,7 @@ def boot(
         f"file={image},if=none,id=root,format=raw",
         "-device",
         "virtio-blk-pci,drive=root,addr=03.0",
-        "-device",
-        "nvme-subsys,id=s0,nqn=irisxe-test",
-        "-device",
-        "nvme,serial=pf0,subsys=s0,addr=02.0,multifunction=on,sriov_max_vfs=4,"
-        "sriov_vq_flexible=8,sriov_vi_flexible=4",
+        *devices,
         "-serial",
         f"file:{log}",
         "-monitor",

@@ -213,6 +213,20 @@ class UcfWriter(DirectWriter):
     def is_config(self, path: Path) -> bool:
         return self.paths.display(path).startswith("/etc/")
 
+    def written_by_us(self, path: Path) -> bool:
+        """Whether the file on disk is what irisxe-sriov itself last wrote outside ucf:
+        the settings file (config seeded debconf from it, so the new text carries every
+        edit of it), or a file irisxe-sriov-ctl wrote (its copy under written/). ucf would
+        take such a file for a local edit and keep it, so that a dpkg-reconfigure back
+        to the packaged version could never land."""
+        if path == self.paths.settings:
+            return True
+        host_path = self.paths.display(path)
+        current = read_optional(path)
+        if current is None or current == read_optional(self.paths.ucf_cache(host_path)):
+            return False
+        return current == read_optional(self.paths.written_copy(host_path))
+
     def write(self, path: Path, text: str) -> list[Path]:
         if not self.is_config(path):
             return atomic_write(path, text)
@@ -222,6 +236,11 @@ class UcfWriter(DirectWriter):
         staged = self.staging / path.name
         atomic_write(staged, text)
         host_path = self.paths.display(path)
+        if path.exists() and self.written_by_us(path):
+            # ours, not the admin's: replace it, then let ucf record it afresh (an
+            # unregistered file identical to the new version is just registered)
+            atomic_write(path, text)
+            self.check(["ucf", "--purge", host_path])
         self.check(["ucf", "--three-way", "--debconf-ok", str(staged), host_path], debconf=True)
         self.check(["ucfr", PACKAGE, host_path])
         return created

@@ -206,7 +206,7 @@ def boot_verdict(paths: Paths, read: Any, boot: Any) -> Any:
     """Where missing kernel parameters got lost (bootcheck)."""
     from irisxe_sriov import bootcheck, cmdline
 
-    wanted = cmdline.wanted_tokens(read.settings, read.host.pf.device)
+    wanted = cmdline.wanted_tokens(read.settings, read.machine.device, read.machine.role)
     return bootcheck.locate(bootcheck.read(paths, boot.name), wanted)
 
 
@@ -231,9 +231,10 @@ def status(context: click.Context, as_json: bool) -> None:
         boot_verdict(paths, read, boot),
         vf_users(paths, read.host),
         left_over,
+        read.machine,
     )
     document["providers"] = providers.for_status(
-        paths, read.host.kernel_release, read.host.pf.device, boot.name
+        paths, read.host.kernel_release, read.machine.device, boot.name
     )
     if as_json:
         print_json(document)
@@ -266,11 +267,10 @@ def doctor(context: click.Context, as_json: bool) -> None:
     except settings.SettingsError as error:
         # Diagnose with the defaults rather than refuse: a broken file is one finding.
         problems = tuple(error.problems)
-        defaults = settings.Settings()
-        read = situation.Situation(None, defaults, host.scan(paths, defaults.pf))
+        read = situation.with_defaults(paths)
     version = packages.installed_version(paths, pin.DRIVER_PACKAGE)
     boot = bootloader.resolve(read.settings.bootloader, paths)
-    kernels, _ = providers.read_all(paths, read.host.pf.device, boot.name)
+    kernels, _ = providers.read_all(paths, read.machine.device, boot.name)
     evidence = diagnosis.Evidence(
         settings_problems=problems,
         driver_package_version=version,
@@ -281,6 +281,7 @@ def doctor(context: click.Context, as_json: bool) -> None:
         secure_boot=secureboot.read(paths),
         drift=tuple(host.drift(paths)),
         pending_refreshes=tuple(host.pending_refreshes(paths)),
+        machine=read.machine,
     )
     verdict = boot_verdict(paths, read, boot)
     findings = diagnosis.diagnose(read.host, read.settings, boot, evidence, verdict)
@@ -376,7 +377,7 @@ def restore_now(paths: Paths, force: bool) -> None:
     runner = apply.Runner(live=paths.is_host, echo=echo)
     with apply.locked(paths):
         try:
-            runtime.restore(paths, read.settings, runner, echo, force=force)
+            runtime.restore(paths, read.settings, runner, echo, force=force, machine=read.machine)
         except runtime.VfsError as error:
             failed(str(error))
 

@@ -16,22 +16,30 @@ BLACKLIST_KEY = "module_blacklist"
 MANAGED_KEYS = ("intel_iommu", "i915.enable_guc", "i915.max_vfs", "xe.max_vfs", "xe.force_probe")
 
 
-def wanted_tokens(settings: Settings, device: str | None) -> list[str]:
-    """Parameters the pinned driver needs (facts.md: 1, required kernel parameters).
+def wanted_tokens(settings: Settings, device: str | None, role: str = "host") -> list[str]:
+    """Parameters the pinned driver needs (docs/notes.md), for a host or a guest.
 
-    xe needs force_probe=<the PF's device id>; when the PF is not visible (an image built
+    xe needs force_probe=<the GPU's device id>; when the GPU is not visible (an image built
     before the hardware exists) every supported id is listed, which xe accepts as a list.
+    A guest needs no IOMMU and no max_vfs: it makes no VFs (upstream's guest steps). A
+    machine of role none gets nothing.
     """
+    if role == "none":
+        return []
     other = next(name for name in DRIVERS if name != settings.driver)
+    guest = role == "guest"
     if settings.driver == "i915":
-        driver_tokens = [f"i915.enable_guc={pin.I915_ENABLE_GUC}", f"i915.max_vfs={pin.MAX_VFS}"]
+        driver_tokens = [f"i915.enable_guc={pin.I915_ENABLE_GUC}"]
+        driver_tokens += [] if guest else [f"i915.max_vfs={pin.MAX_VFS}"]
     else:
         if device is not None and pciids.platform_of(pciids.INTEL_VENDOR, device):
             probe = device
         else:
             probe = ",".join(i for _, ids in pciids.PLATFORMS.values() for i in ids)
-        driver_tokens = [f"xe.max_vfs={pin.MAX_VFS}", f"xe.force_probe={probe}"]
-    return ["intel_iommu=on", *driver_tokens, f"{BLACKLIST_KEY}={other}"]
+        driver_tokens = [] if guest else [f"xe.max_vfs={pin.MAX_VFS}"]
+        driver_tokens += [f"xe.force_probe={probe}"]
+    iommu = [] if guest else ["intel_iommu=on"]
+    return [*iommu, *driver_tokens, f"{BLACKLIST_KEY}={other}"]
 
 
 # A token: non-space characters and double-quoted stretches; an unterminated quote runs to

@@ -16,11 +16,13 @@ def desired(paths: Paths, situation: Situation) -> render.Rendered:
     return render.render(
         situation.settings,
         paths,
-        device=situation.host.pf.device,
+        device=situation.machine.device or situation.host.pf.device,
         boot_path=boot.name,
         kernel_cmdline=read_optional(paths.kernel_cmdline),
         proc_cmdline=situation.host.cmdline,
         cmdline_record=read_optional(paths.cmdline_record),
+        role=situation.machine.role,
+        binds=situation.machine.binds,
     )
 
 
@@ -52,7 +54,15 @@ def make_plan(
     if through_ucf:
         for name in on_disk:
             cached = paths.ucf_cache(name)
-            if name.startswith("/etc/") and name not in rendered.edited and cached.exists():
+            # The settings file and files irisxe-sriov-ctl wrote are ours, not local edits
+            # (apply.UcfWriter.written_by_us): compared as they are on disk.
+            ours = name == settings_path or on_disk[name] == read_optional(paths.written_copy(name))
+            if (
+                not ours
+                and name.startswith("/etc/")
+                and name not in rendered.edited
+                and cached.exists()
+            ):
                 on_disk[name] = read_optional(cached)
     else:
         # A local edit alone is no change: compare with what apply last wrote (its copy),

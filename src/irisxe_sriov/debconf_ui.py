@@ -18,7 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from irisxe_sriov import bootloader, cmdline, host, settings, situation
+from irisxe_sriov import bootloader, cmdline, host, roles, settings, situation
 from irisxe_sriov.paths import Paths
 from irisxe_sriov.plan import Plan
 
@@ -141,14 +141,21 @@ def seed(db: Any, paths: Paths) -> situation.Situation | None:
 
 
 def host_notes(
-    db: Any, paths: Paths, state: host.HostState, driver: str, kernels: list[Any]
+    db: Any,
+    paths: Paths,
+    state: host.HostState,
+    machine: roles.Detected,
+    driver: str,
+    kernels: list[Any],
 ) -> None:
-    """Images are often built before the hardware exists, and a kernel may have no SR-IOV
-    provider at all (docs/notes.md): say so once, and carry on."""
+    """Images are often built before the hardware exists, a machine may hold something
+    else at the GPU's address, and a kernel may have no SR-IOV provider at all
+    (docs/notes.md): say so once, and carry on."""
     from irisxe_sriov import aptsources, providers
 
-    if state.pf.platform is None:
+    if machine.role == roles.Role.NONE or (machine.role == roles.Role.HOST and not machine.binds):
         db.subst(Q_NO_GPU, "address", state.pf.address)
+        db.subst(Q_NO_GPU, "found", machine.reason)
         notify(db, Q_NO_GPU)
     if any(k.provider for k in kernels) or not (kernels or state.kernel_release):
         return
@@ -237,15 +244,15 @@ def role_choices(db: Any, count: int, question: str, exclude: list[int]) -> bool
 
 def config(db: Any, paths: Paths) -> None:
     db.capb("backup")
-    read = seed(db, paths)
-    state = read.host if read else host.scan(paths, settings.DEFAULT_PF)
+    read = seed(db, paths) or situation.with_defaults(paths)
+    state, machine = read.host, read.machine
     boot = bootloader.detect(paths)
     from irisxe_sriov import providers
 
-    kernels, _ = providers.read_all(paths, state.pf.device, boot.name)
-    host_notes(
-        db, paths, state, read.settings.driver if read else settings.Settings().driver, kernels
-    )
+    kernels, _ = providers.read_all(paths, machine.device, boot.name)
+    host_notes(db, paths, state, machine, read.settings.driver, kernels)
+    if machine.role == roles.Role.NONE:
+        return  # nothing of ours to configure here: the note said why
     driver_default(db, kernels)
     totalvfs = state.pf.sriov_totalvfs
     db.subst(Q_NUM_VFS, "max", str(settings.vf_limit(totalvfs)))
@@ -259,9 +266,8 @@ def config(db: Any, paths: Paths) -> None:
 
     def boot_path() -> bool:
         current = settings.Settings(driver=db.get(Q_DRIVER))
-        db.subst(
-            Q_BOOTLOADER, "parameters", " ".join(cmdline.wanted_tokens(current, state.pf.device))
-        )
+        tokens = cmdline.wanted_tokens(current, machine.device, machine.role)
+        db.subst(Q_BOOTLOADER, "parameters", " ".join(tokens))
         return ask(db, "medium", Q_BOOTLOADER)
 
     def unbound() -> bool:
@@ -271,7 +277,12 @@ def config(db: Any, paths: Paths) -> None:
         exclude = parse_multiselect(db.get(Q_VF_UNBOUND))
         return role_choices(db, vf_count(db), Q_VF_HOST, exclude)
 
-    steps: list[Callable[[], bool]] = [driver, count, boot_path, unbound, host_role]
+    # a guest makes no VFs: it needs the driver and where its parameters go, nothing else
+    steps: list[Callable[[], bool]] = (
+        [driver, boot_path]
+        if machine.role == roles.Role.GUEST
+        else [driver, count, boot_path, unbound, host_role]
+    )
     position = 0
     while 0 <= position < len(steps):
         position += 1 if steps[position]() else -1
@@ -313,8 +324,10 @@ def postinst_plan(db: Any, paths: Paths) -> Plan:
         read = situation.load(paths, values)
     except settings.SettingsError:
         # The settings file itself is broken: keep it (ucf will too) and apply the answers.
-        read = situation.Situation(
-            None, settings.build(values, None), host.scan(paths, settings.DEFAULT_PF)
+        fallback = situation.with_defaults(paths)
+        answered = settings.build(values, None)
+        read = fallback._replace(
+            settings=answered, machine=situation.detect(paths, fallback.host, answered)
         )
     current = host.read_optional(paths.settings)
     try:

@@ -10,6 +10,7 @@ from irisxe_sriov.bootcheck import Verdict
 from irisxe_sriov.bootloader import Detection
 from irisxe_sriov.host import HostState
 from irisxe_sriov.providers import KernelProvider, Provider, advice, running_kernel
+from irisxe_sriov.roles import Detected, Role
 from irisxe_sriov.secureboot import DKMS_KEY, ENROL_STEPS, Enrolment, SecureBoot
 from irisxe_sriov.settings import DRIVERS, VFIO_DRIVER, Settings
 
@@ -42,6 +43,8 @@ class Evidence(NamedTuple):
     drift: tuple[tuple[str, str], ...] = ()
     # boot refreshes that failed; the next apply runs them (host.pending_refreshes)
     pending_refreshes: tuple[str, ...] = ()
+    # host, guest or none (roles.decide); None: a host, as the scan found its PF
+    machine: Detected | None = None
 
     def advice(self, state: HostState, driver: str) -> str | None:
         """What leads to VFs when the running kernel has no provider for `driver`."""
@@ -283,10 +286,13 @@ def kernel_findings(evidence: Evidence) -> list[Finding]:
     return findings
 
 
-def cmdline_finding(state: HostState, settings: Settings, verdict: Verdict) -> Finding:
+def cmdline_finding(
+    state: HostState, settings: Settings, verdict: Verdict, machine: Detected
+) -> Finding:
     if state.cmdline is None:
         return Finding("cmdline.parameters", SKIP, "/proc/cmdline is unreadable")
-    missing = cmdline.missing_from(state.cmdline, cmdline.wanted_tokens(settings, state.pf.device))
+    wanted = cmdline.wanted_tokens(settings, machine.device, machine.role)
+    missing = cmdline.missing_from(state.cmdline, wanted)
     if missing:
         return Finding(
             "cmdline.parameters",
@@ -417,9 +423,68 @@ def boot_finding(boot: Detection) -> Finding:
     return Finding("bootloader.found", OK, f"boot path {boot.name}: {boot.evidence}")
 
 
+MEDIA_NEXT = (
+    "for video: apt install vainfo intel-media-va-driver-non-free, then "
+    "'vainfo --display drm --device /dev/dri/{node}'"
+)
+
+
+def guest_findings(state: HostState, settings: Settings, machine: Detected) -> list[Finding]:
+    """Inside a virtual machine given a VF: the VF on the configured driver, with a render
+    node, and the next step for media."""
+    if not machine.gpus:
+        return [
+            Finding(
+                "guest.gpu",
+                WARN,
+                "this virtual machine has no GPU function yet",
+                "on the host: irisxe-sriov-ctl attach libvirt NAME (or 'snippet') gives it a "
+                "VF; then reboot it",
+            )
+        ]
+    findings = []
+    for gpu in machine.gpus:
+        if gpu.driver == settings.driver:
+            findings.append(
+                Finding(f"guest.{gpu.address}", OK, f"{gpu.address} is on {gpu.driver}")
+            )
+        else:
+            findings.append(
+                Finding(
+                    f"guest.{gpu.address}",
+                    FAIL,
+                    f"{gpu.address} is on {gpu.driver or 'no driver'}, {settings.driver} is "
+                    "configured",
+                    APPLY_AND_REBOOT,
+                )
+            )
+        if gpu.render_node is None:
+            findings.append(
+                Finding(
+                    f"guest.{gpu.address}.render",
+                    FAIL if gpu.driver == settings.driver else SKIP,
+                    f"{gpu.address} has no render node: the driver did not bring the VF up",
+                    f"dmesg | grep -i {settings.driver}",
+                )
+            )
+        else:
+            findings.append(
+                Finding(
+                    f"guest.{gpu.address}.render",
+                    OK,
+                    f"render node /dev/dri/{gpu.render_node}; "
+                    + MEDIA_NEXT.format(node=gpu.render_node),
+                )
+            )
+    return findings
+
+
 def diagnose(
     state: HostState, settings: Settings, boot: Detection, evidence: Evidence, verdict: Verdict
 ) -> list[Finding]:
+    from irisxe_sriov.status import machine_of
+
+    machine = machine_of(state, evidence.machine)
     if evidence.settings_problems:
         settings_finding = Finding(
             "settings.valid",
@@ -429,17 +494,32 @@ def diagnose(
         )
     else:
         settings_finding = Finding("settings.valid", OK, "/etc/default/irisxe-sriov is valid")
-    return [
-        settings_finding,
-        os_finding(state),
-        gpu_finding(state, settings),
-        iommu_finding(state),
+    head = [settings_finding, os_finding(state)]
+    if machine.reason:
+        head.append(Finding("machine.role", OK, f"{machine.role}: {machine.reason}"))
+    if machine.role == Role.NONE:
+        return [*head, *recorded_findings(evidence)]
+    driver = [
         provider_finding(state, settings, evidence),
         *kernel_findings(evidence),
         secure_boot_finding(state, evidence),
         package_finding(state, evidence),
         *module_findings(state, settings, evidence),
-        cmdline_finding(state, settings, verdict),
+        cmdline_finding(state, settings, verdict, machine),
+    ]
+    if machine.role == Role.GUEST:
+        return [
+            *head,
+            *driver,
+            *guest_findings(state, settings, machine),
+            boot_finding(boot),
+            *recorded_findings(evidence),
+        ]
+    return [
+        *head,
+        gpu_finding(state, settings),
+        iommu_finding(state),
+        *driver,
         *vf_work_findings(state, settings, evidence),
         *tools_findings(state),
         boot_finding(boot),

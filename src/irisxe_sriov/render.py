@@ -38,7 +38,11 @@ def dkms_override() -> str:
     """/etc/dkms/i915-sriov-dkms.conf, rendered from pin.HEADER_CHANGES at package build."""
     from irisxe_sriov import compat
 
-    return environment().get_template("dkms.conf.j2").render(pin=pin, changes=compat.CHANGES)
+    return (
+        environment()
+        .get_template("dkms.conf.j2")
+        .render(pin=pin, changes=compat.CHANGES, layer=compat.LAYER_DIR)
+    )
 
 
 def settings_file(settings: Settings) -> str:
@@ -82,9 +86,15 @@ def render(
     kernel_cmdline: str | None,
     proc_cmdline: str | None,
     cmdline_record: str | None,
+    role: str = "host",
+    binds: bool = True,
 ) -> Rendered:
+    """Every file for `role` (roles.Role): a host gets the driver's options, the udev rule
+    and, where `binds` (its PF is a supported Intel GPU: roles.Detected.binds), the VF
+    count and driverctl bindings; a guest gets the driver's guest options and parameters
+    only; a machine of role none gets nothing, and earlier files go (plan)."""
     env = environment()
-    wanted = cmdline.wanted_tokens(settings, device)
+    wanted = cmdline.wanted_tokens(settings, device, role)
     other = next(name for name in DRIVERS if name != settings.driver)
     force_probe = next((t.partition("=")[2] for t in wanted if t.startswith("xe.force_probe=")), "")
     owned: dict[str, str] = {}
@@ -93,37 +103,45 @@ def render(
     def put(path: str, template: str, **values: object) -> None:
         owned[path] = env.get_template(template).render(pin=pin, **values)
 
-    put(
-        paths.display(paths.modprobe_conf),
-        "modprobe.conf.j2",
-        driver=settings.driver,
-        other=other,
-        force_probe=force_probe,
-    )
-    put(paths.display(paths.udev_rule), "udev.rules.j2", pf=settings.pf, driver=settings.driver)
+    if role != "none":
+        put(
+            paths.display(paths.modprobe_conf),
+            "modprobe.conf.j2",
+            driver=settings.driver,
+            other=other,
+            force_probe=force_probe,
+            guest=role == "guest",
+        )
+    if role == "host":
+        put(paths.display(paths.udev_rule), "udev.rules.j2", pf=settings.pf, driver=settings.driver)
     roles = settings.roles()
-    # Autoprobe stays on only when every VF is meant for the host driver (facts.md: 5).
-    autoprobe = int(all(role == "host" for _, role in roles))
-    put(
-        paths.display(paths.sysfs_dropin),
-        "sysfs.conf.j2",
-        pf=settings.pf,
-        num_vfs=settings.num_vfs,
-        autoprobe=autoprobe,
-    )
-    for index, role in roles:
-        if role == "vfio":
-            # driverctl reads the file's content as the driver name (facts.md: 5).
-            owned[paths.display(paths.driverctl_override(settings.vf_address(index)))] = (
-                VFIO_DRIVER + "\n"
-            )
+    if role == "host" and binds:
+        # Autoprobe stays on only when every VF is meant for the host driver (facts.md: 5).
+        autoprobe = int(all(role == "host" for _, role in roles))
+        put(
+            paths.display(paths.sysfs_dropin),
+            "sysfs.conf.j2",
+            pf=settings.pf,
+            num_vfs=settings.num_vfs,
+            autoprobe=autoprobe,
+        )
+        for index, vf_role in roles:
+            if vf_role == "vfio":
+                # driverctl reads the file's content as the driver name (facts.md: 5).
+                owned[paths.display(paths.driverctl_override(settings.vf_address(index)))] = (
+                    VFIO_DRIVER + "\n"
+                )
 
-    if boot_path == bootloader.GRUB:
+    if boot_path == bootloader.GRUB and wanted:
+        tokens = [t for t in wanted if cmdline.key_of(t) != cmdline.BLACKLIST_KEY]
         put(
             paths.display(paths.grub_dropin),
             "grub.cfg.j2",
-            tokens=[t for t in wanted if cmdline.key_of(t) != cmdline.BLACKLIST_KEY],
-            managed_keys=cmdline.MANAGED_KEYS,
+            tokens=tokens,
+            # a guest's drop-in leaves an admin's intel_iommu= alone: it sets none
+            managed_keys=cmdline.MANAGED_KEYS
+            if role == "host"
+            else tuple(cmdline.key_of(t) for t in tokens),
             blacklist=other,
             driver=settings.driver,
         )

@@ -17,6 +17,8 @@ BOOTLOADERS = ("auto", "grub", "systemd-boot", "proxmox", "none")
 ROLES = ("vfio", "host", "none")
 DEFAULT_ROLE = "vfio"  # the guide's recommendation: VFs stay on vfio-pci
 DEFAULT_PF = "0000:00:02.0"
+# What this machine is to the GPU (roles.Role), or auto: detected from the hardware.
+MACHINE_ROLES = ("auto", "host", "guest", "none")
 VFIO_DRIVER = "vfio-pci"
 
 # setting name (as typed on the command line) -> KEY in the file
@@ -26,6 +28,7 @@ KEYS = {
     "bootloader": "BOOTLOADER",
     "vf_roles": "VF_ROLES",
     "pf": "PF",
+    "machine_role": "MACHINE_ROLE",
 }
 FILE_KEYS = {value: key for key, value in KEYS.items()}
 
@@ -88,6 +91,7 @@ class Settings(NamedTuple):
     # Only the roles that were written down; a VF not listed has DEFAULT_ROLE.
     vf_roles: Mapping[int, str] = MappingProxyType({})
     pf: str = DEFAULT_PF
+    machine_role: str = "auto"
 
     def role(self, index: int) -> str:
         return self.vf_roles.get(index, DEFAULT_ROLE)
@@ -113,6 +117,7 @@ class Settings(NamedTuple):
             "bootloader": self.bootloader,
             "vf_roles": format_roles(self.vf_roles),
             "pf": self.pf,
+            "machine_role": self.machine_role,
         }
 
 
@@ -301,10 +306,20 @@ def build(
             f"pf: {shown(pf)} is not a PF address: expected DDDD:BB:SS.0 in lowercase hex, "
             f"e.g. {DEFAULT_PF}"
         )
-    elif "pf" in values and pf_found is not None:
+    elif "pf" in values and pf != DEFAULT_PF and pf_found is not None:
+        # At the default address whatever sits there is judged by the machine's role
+        # (roles.decide: a root port in a guest binds nothing); another address must
+        # hold a supported GPU.
         problem = pf_problem(pf, pf_found)
         if problem is not None:
             problems.append(problem)
+
+    machine_role = values.get("machine_role", defaults.machine_role)
+    if machine_role not in MACHINE_ROLES:
+        problems.append(
+            f"machine_role: {shown(machine_role)} is not allowed: "
+            f"choose one of {', '.join(MACHINE_ROLES)}"
+        )
 
     roles = parse_roles(values.get("vf_roles", ""), problems)
     for index, role in sorted(roles.items()):
@@ -317,7 +332,14 @@ def build(
 
     if problems:
         raise SettingsError(problems)
-    return Settings(driver=driver, num_vfs=num_vfs, bootloader=bootloader, vf_roles=roles, pf=pf)
+    return Settings(
+        driver=driver,
+        num_vfs=num_vfs,
+        bootloader=bootloader,
+        vf_roles=roles,
+        pf=pf,
+        machine_role=machine_role,
+    )
 
 
 def parse(text: str | None, source: str, sriov_totalvfs: int | None = None) -> Settings:

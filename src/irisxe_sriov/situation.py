@@ -5,7 +5,7 @@ Kept free of jinja2 and of the writer so that `status` and `doctor` start fast.
 
 from typing import NamedTuple
 
-from irisxe_sriov import host, settings
+from irisxe_sriov import host, roles, settings
 from irisxe_sriov.paths import Paths
 
 
@@ -15,6 +15,7 @@ class Situation(NamedTuple):
     settings_text: str | None
     settings: settings.Settings
     host: host.HostState
+    machine: roles.Detected
 
 
 def load(paths: Paths, values: dict[str, str] | None = None) -> Situation:
@@ -35,4 +36,17 @@ def load(paths: Paths, values: dict[str, str] | None = None) -> Situation:
     state = host.scan(paths, scan_address)
     pf = state.pf
     found = settings.PciIdentity(pf.vendor, pf.pci_class, pf.device) if pf.present else None
-    return Situation(text, settings.build(raw, pf.sriov_totalvfs, found), state)
+    current = settings.build(raw, pf.sriov_totalvfs, found)
+    return Situation(text, current, state, detect(paths, state, current))
+
+
+def detect(paths: Paths, state: host.HostState, current: settings.Settings) -> roles.Detected:
+    """What this machine is to the GPU (roles.decide), from its hardware or the setting."""
+    return roles.decide(roles.read(paths, state.pf), current.machine_role)
+
+
+def with_defaults(paths: Paths) -> Situation:
+    """The default settings over a scan of the host: for diagnosing a broken file."""
+    defaults = settings.Settings()
+    state = host.scan(paths, defaults.pf)
+    return Situation(None, defaults, state, detect(paths, state, defaults))

@@ -10,6 +10,7 @@ from irisxe_sriov import cmdline, pciids, pin
 from irisxe_sriov.bootcheck import Verdict
 from irisxe_sriov.bootloader import Detection
 from irisxe_sriov.host import HostState
+from irisxe_sriov.roles import Detected, Role
 from irisxe_sriov.settings import Settings
 
 REBOOT_FIX = "reboot (run 'irisxe-sriov-ctl apply' first if the files are not written yet)"
@@ -25,11 +26,24 @@ def is_dkms_build(version: str | None) -> bool:
     return version == pin.MODULE_VERSION
 
 
-def pending(state: HostState, settings: Settings, verdict: Verdict) -> list[Pending]:
+def machine_of(state: HostState, machine: Detected | None) -> Detected:
+    """The machine's role; without one, a host whose PF is what the scan found."""
+    if machine is not None:
+        return machine
+    return Detected(Role.HOST, "", state.pf.platform is not None, state.pf.device)
+
+
+def pending(
+    state: HostState, settings: Settings, verdict: Verdict, machine: Detected | None = None
+) -> list[Pending]:
     """Differences between configured and running; `verdict` says where missing kernel
-    parameters got lost (bootcheck.locate)."""
+    parameters got lost (bootcheck.locate). A guest has no VFs of its own to compare;
+    a machine of role none has nothing."""
+    machine = machine_of(state, machine)
     items: list[Pending] = []
-    wanted = cmdline.wanted_tokens(settings, state.pf.device)
+    if machine.role == Role.NONE:
+        return items
+    wanted = cmdline.wanted_tokens(settings, machine.device, machine.role)
     if state.cmdline is not None:
         missing = cmdline.missing_from(state.cmdline, wanted)
         if missing:
@@ -48,6 +62,18 @@ def pending(state: HostState, settings: Settings, verdict: Verdict) -> list[Pend
         items.append(
             Pending(f"{other.name} is loaded, {settings.driver} is configured", REBOOT_FIX, True)
         )
+    if machine.role == Role.GUEST:
+        for gpu in machine.gpus:
+            if gpu.driver != settings.driver:
+                items.append(
+                    Pending(
+                        f"the GPU function {gpu.address} is on {gpu.driver or 'no driver'}, "
+                        f"{settings.driver} is configured",
+                        REBOOT_FIX,
+                        True,
+                    )
+                )
+        return items
     max_vfs = module.parameters.get("max_vfs")
     if module.loaded and max_vfs is not None and max_vfs != str(pin.MAX_VFS):
         items.append(
@@ -125,19 +151,23 @@ def report(
     verdict: Verdict,
     users: dict[str, list[str]] | None = None,
     left_over: list[Pending] | None = None,
+    machine: Detected | None = None,
 ) -> dict[str, Any]:
     """The `status --json` document (schema in README.md). `left_over`: what apply left
-    for later (recorded)."""
+    for later (recorded); `machine`: host, guest or none (roles.decide)."""
     pf = state.pf
+    machine = machine_of(state, machine)
     module = state.modules[settings.driver]
-    wanted = cmdline.wanted_tokens(settings, pf.device)
-    items = pending(state, settings, verdict) + (left_over or [])
+    wanted = cmdline.wanted_tokens(settings, machine.device, machine.role)
+    items = pending(state, settings, verdict, machine) + (left_over or [])
     missing = None if state.cmdline is None else cmdline.missing_from(state.cmdline, wanted)
     present = {vf.number: vf for vf in state.vfs}
     vfs = []
-    for index in sorted({*present, *range(1, settings.num_vfs + 1)}):
+    # a guest or a machine of role none makes no VFs: only ones that exist are listed
+    count = settings.num_vfs if machine.role == Role.HOST else 0
+    for index in sorted({*present, *range(1, count + 1)}):
         vf = present.get(index)
-        role = settings.role(index) if index <= settings.num_vfs else None
+        role = settings.role(index) if index <= count else None
         vfs.append(
             {
                 "index": index,
@@ -197,6 +227,16 @@ def report(
             # the file that does not carry the parameters, when the running kernel lacks them
             "not_applied": verdict.file if missing else None,
         },
+        "machine": {"role": str(machine.role), "reason": machine.reason, "binds": machine.binds},
+        "gpus": [
+            {
+                "address": gpu.address,
+                "device": gpu.device,
+                "driver": gpu.driver,
+                "render_node": gpu.render_node,
+            }
+            for gpu in machine.gpus
+        ],
         "pending": [{"what": p.what, "fix": p.fix, "reboot": p.reboot} for p in items],
         "reboot_pending": any(p.reboot for p in items),
     }
@@ -227,8 +267,17 @@ def provider_lines(providers: dict[str, Any] | None) -> list[str]:
 
 def format_text(doc: dict[str, Any]) -> str:
     pf, module, settings = doc["pf"], doc["module"], doc["settings"]
-    lines = []
-    if pf["present"]:
+    machine = doc["machine"]
+    lines = [f"{machine['role']}: {machine['reason']}"] if machine["reason"] else []
+    if machine["role"] == "guest":
+        lines += [
+            f"GPU {gpu['address']}  8086:{gpu['device']}  driver {gpu['driver'] or 'none'}  "
+            f"render node {gpu['render_node'] or 'none'}"
+            for gpu in doc["gpus"]
+        ] or ["no GPU function yet: give this virtual machine a VF"]
+    elif machine["role"] == "none":
+        pass
+    elif pf["present"]:
         name = f"{pf['platform']} ({pf['platform_name']})" if pf["platform"] else "unsupported GPU"
         driver = pf["driver"] or "no driver"
         build = "pinned DKMS build" if module["dkms"] else f"version {unknown(module['version'])}"

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, NamedTuple
 from irisxe_sriov import host
 from irisxe_sriov.attach import libvirt_addresses
 from irisxe_sriov.paths import Paths
+from irisxe_sriov.roles import Detected, Role
 from irisxe_sriov.settings import VFIO_DRIVER, Settings
 
 if TYPE_CHECKING:  # status imports this module for in_use(); it must not pay for the writer
@@ -154,14 +155,29 @@ class Sysfs:
 
 
 def restore(
-    paths: Paths, settings: Settings, runner: "Runner", log: Log, force: bool = False
+    paths: Paths,
+    settings: Settings,
+    runner: "Runner",
+    log: Log,
+    force: bool = False,
+    machine: Detected | None = None,
 ) -> None:
-    """Make the running VFs what the settings say. Idempotent."""
+    """Make the running VFs what the settings say. Idempotent. Only on a host, and only
+    for a PF that is a supported Intel GPU (`machine`, roles.decide; None: judged from
+    the scan): the boot unit runs this on every machine the package is installed on."""
     state = host.scan(paths, settings.pf)
     pf = state.pf
+    if machine is not None and machine.role != Role.HOST:
+        log(f"this machine is a {machine.role} ({machine.reason}): no VFs to make")
+        return
     if not pf.present:
         log(f"no PCI device at {settings.pf}: nothing to restore")
         return
+    if pf.platform is None:
+        raise VfsError(
+            f"{settings.pf} ({pf.vendor or '?'}:{pf.device or '?'}) is not a supported Intel "
+            "GPU: its VFs are not ours to make or bind"
+        )
     if pf.driver is None:
         log(f"{settings.pf} has no driver yet: the udev rule runs this again when it binds")
         return
