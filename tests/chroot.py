@@ -29,8 +29,8 @@ ENV = {
     "DEBIAN_FRONTEND": "noninteractive",
     "TERM": "dumb",
 }
-# What the package depends on; the package itself and the stand-in driver are installed
-# by the tests.
+# What the package depends on; the package itself and the driver (a stand-in, or the real
+# upstream package in the DKMS tests) are installed by the tests.
 DEPENDENCIES = (
     "python3",
     "python3-click",
@@ -145,6 +145,7 @@ class Chroot:
         check: bool = True,
         env: dict[str, str] | None = None,
         stdin: str | None = None,
+        timeout: int = 600,
     ) -> subprocess.CompletedProcess[str]:
         """Run a sh script inside; stdout and stderr together in .stdout."""
         done = subprocess.run(
@@ -163,7 +164,7 @@ class Chroot:
             stderr=subprocess.STDOUT,
             text=True,
             check=False,
-            timeout=600,
+            timeout=timeout,
         )
         if check and done.returncode != 0:
             raise AssertionError(f"chroot: {script!r} exited {done.returncode}:\n{done.stdout}")
@@ -256,84 +257,58 @@ def install(box: Chroot, answers: dict[str, str] | None = None) -> str:
     return done.stdout
 
 
-# A test double of the upstream i915-sriov-dkms source: a DKMS module of that name and
-# version whose C source calls kernel APIs the way the pinned release does (facts.md: 2).
-DKMS_CONF = """PACKAGE_NAME="i915-sriov-dkms"
-PACKAGE_VERSION="2025.12.10"
-BUILT_MODULE_NAME[0]="i915"
-DEST_MODULE_LOCATION[0]="/updates"
-MAKE[0]="make -C ${kernel_source_dir} M=${dkms_tree}/${PACKAGE_NAME}/${PACKAGE_VERSION}/build"
-CLEAN="make -C ${kernel_source_dir} M=${dkms_tree}/${PACKAGE_NAME}/${PACKAGE_VERSION}/build clean"
-AUTOINSTALL="yes"
-BUILD_EXCLUSIVE_KERNEL="^6\\.1[2-8]"
-"""
-MODULE_HEAD = "#include <linux/module.h>\n#include <linux/uaccess.h>\n"
-MOVED_BUDDY = (
-    "#include <drm/drm_buddy.h>\n\n"
-    "/* struct drm_buddy and drm_buddy_* became gpu_buddy in Debian 6.12.101 */\n"
-    "static struct drm_buddy standin_mm;\n"
-)
-BUDDY_CALL = "\tif (drm_buddy_init(&standin_mm, 1 << 20, 4096))\n\t\treturn -ENOMEM;\n"
-RENAMED_CALL = (
-    "\t/* renamed to copy_from_user_inatomic_nontemporal in Debian 6.12.85 */\n"
-    "\tif (__copy_from_user_inatomic_nocache(buffer, (const void __user *)NULL, 0))\n"
-    "\t\treturn -EFAULT;\n"
-)
-MODULE_TAIL = (
-    "\treturn 0;\n}\n\nstatic void __exit standin_exit(void)\n{\n}\n\n"
-    "module_init(standin_init);\nmodule_exit(standin_exit);\n"
-    'MODULE_LICENSE("GPL");\nMODULE_VERSION("2025.12.10-sriov");\n'
-)
+# The real upstream driver package, built from the pinned source the way upstream builds
+# its release .deb (its .github/workflows/release.yml): the tarball is test data kept
+# outside this repository (never committed here), found in ../shared/upstream or
+# $IRISXE_SRIOV_UPSTREAM_DIR.
+UPSTREAM_TARBALL = f"i915-sriov-dkms-{PIN}.tar.xz"
+UPSTREAM_BUILD_BASE = ("build-essential", "devscripts", "dh-make", "dh-dkms", "dkms")
 
 
-def dkms_source(uses_moved_apis: bool) -> str:
-    return (
-        MODULE_HEAD
-        + (MOVED_BUDDY if uses_moved_apis else "")
-        + "\nstatic int __init standin_init(void)\n{\n\tchar buffer[8];\n\n"
-        + (BUDDY_CALL if uses_moved_apis else "")
-        + RENAMED_CALL
-        + MODULE_TAIL
+def upstream_tarball() -> Path:
+    """The pinned source tarball; a test that needs it fails (never skips) without it."""
+    directory = Path(
+        os.environ.get("IRISXE_SRIOV_UPSTREAM_DIR", SOURCE.parent / "shared" / "upstream")
     )
+    tarball = directory / UPSTREAM_TARBALL
+    if not tarball.is_file():
+        raise AssertionError(
+            f"{tarball} is missing: put the pinned upstream source there (git archive "
+            f"--prefix=i915-sriov-dkms-{PIN}/ of strongtz/i915-sriov-dkms at tag {PIN}, or "
+            "https://github.com/strongtz/i915-sriov-dkms/archive/"
+            "2482f8fa4b1aabf10c5c9e5c1d4e37a84f2cdf57.tar.gz repacked so) or point "
+            "IRISXE_SRIOV_UPSTREAM_DIR at its directory"
+        )
+    return tarball
 
 
-def build_standin_dkms_driver(directory: Path, uses_moved_apis: bool) -> Path:
-    """A test double of upstream's i915-sriov-dkms .deb that is a real DKMS package: its
-    postinst builds and installs the module for the installed kernels, as upstream's does.
-    With `uses_moved_apis` it also needs the DRM buddy API Debian moved; without, only the
-    renamed copy function, which the dkms override can bridge."""
-    name = "full" if uses_moved_apis else "rename-only"
-    tree = directory / f"dkms-standin-{name}"
-    source = tree / f"usr/src/i915-sriov-dkms-{PIN}"
-    source.mkdir(parents=True)
-    (source / "dkms.conf").write_text(DKMS_CONF)
-    (source / "Kbuild").write_text("obj-m := i915.o\n")
-    (source / "i915.c").write_text(dkms_source(uses_moved_apis))
-    doc = tree / "usr/share/doc/i915-sriov-dkms"
-    doc.mkdir(parents=True)
-    (doc / "copyright").write_text("Test double of i915-sriov-dkms; no upstream code.\n")
-    control = tree / "DEBIAN"
-    control.mkdir()
-    (control / "control").write_text(
-        "Package: i915-sriov-dkms\n"
-        f"Version: {PIN}\n"
-        "Architecture: amd64\n"
-        "Depends: dkms, build-essential\n"
-        "Maintainer: irisxe-sriov tests <tests@irisxe-sriov.org>\n"
-        "Description: test double of the upstream i915-sriov-dkms package (DKMS)\n"
-        " Named and versioned like the upstream driver package; a small module source.\n"
-    )
-    scripts = {
-        "postinst": '#!/bin/sh\nset -e\nif [ "$1" = configure ]; then\n'
-        f'\t/usr/lib/dkms/common.postinst i915-sriov-dkms {PIN} "" "" "$2"\nfi\n',
-        "prerm": "#!/bin/sh\nset -e\n"
-        f"dkms remove -m i915-sriov-dkms -v {PIN} --all >/dev/null 2>&1 || true\n",
-    }
-    for script, text in scripts.items():
-        (control / script).write_text(text)
-        (control / script).chmod(0o755)
-    deb = directory / f"i915-sriov-dkms_{PIN}_amd64-{name}.deb"
-    return build_deb(tree, deb)
+def upstream_deb(scratch: Path) -> Path:
+    """i915-sriov-dkms_<pin>_amd64.deb built from the tarball in a Debian 13 chroot, cached
+    under CACHE keyed on the tarball's sha256."""
+    tarball = upstream_tarball()
+    digest = hashlib.sha256(tarball.read_bytes()).hexdigest()
+    cached = CACHE / f"i915-sriov-dkms_{PIN}_amd64-{digest[:16]}.deb"
+    with cache_lock():
+        if cached.exists():
+            return cached
+    box = Chroot(base_tree("upstream-build", UPSTREAM_BUILD_BASE), scratch)
+    try:
+        box.copy_in(tarball, f"/root/{UPSTREAM_TARBALL}")
+        box.run(
+            f"cd /root && tar -xf {UPSTREAM_TARBALL} && cd i915-sriov-dkms-{PIN} && "
+            "version=$(bash -c '. ./dkms.conf && echo \"$PACKAGE_VERSION\"') && "
+            f'test "$version" = {PIN} && '
+            'sed -i "s/###LATEST_VERSION###/$version/g" debian/control debian/changelog && '
+            "dpkg-buildpackage -b -tc -us -uc"
+        )
+        built = box.path(f"/root/i915-sriov-dkms_{PIN}_amd64.deb")
+        with cache_lock():
+            partial = cached.with_suffix(".partial")
+            shutil.copy(built, partial)
+            partial.rename(cached)
+    finally:
+        box.close()
+    return cached
 
 
 # Kernel headers and dkms for the guard tests; apt's .debs are kept so that a test can

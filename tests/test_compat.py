@@ -1,8 +1,10 @@
 """The kernel compatibility guard: compat.judge in Python and the bash dkms override
-rendered from the same table give the same verdict on the same header trees."""
+rendered from the same table give the same verdict on the same header trees, and every
+change the table calls bridged has its feature probe in the compat layer."""
 
 import subprocess
 from pathlib import Path
+from typing import NamedTuple
 
 import pytest
 
@@ -17,7 +19,22 @@ NEW_PCI = (
 RENAME = "copy_from_user_inatomic_nontemporal(void *to, const void __user *from,\n"
 OLD_EXEC = "#define drm_exec_for_each_locked_object(exec, index, obj)\t\\\n"
 NEW_EXEC = "#define drm_exec_for_each_locked_object(exec, obj)\t\t\t\\\n"
-SCHED = "struct drm_sched_init_args {\n\tconst struct drm_sched_backend_ops *ops;\n"
+SCHED = (
+    "struct drm_sched_init_args {\n\tconst struct drm_sched_backend_ops *ops;\n};\n"
+    "int drm_sched_job_init(struct drm_sched_job *job,\n\t\t       struct drm_sched_entity "
+    "*entity,\n\t\t       u32 credits, void *owner,\n\t\t       u64 drm_client_id);\n"
+)
+OLD_FB = (
+    "struct fb_info *drm_fb_helper_alloc_info(struct drm_fb_helper *fb_helper);\n"
+    "int drm_fb_helper_restore_fbdev_mode_unlocked(struct drm_fb_helper *fb_helper);\n"
+)
+NEW_FB = (
+    "int drm_fb_helper_restore_fbdev_mode_unlocked(struct drm_fb_helper *fb_helper,\n"
+    "\t\t\t\t\t      bool force);\n"
+)
+OLD_CLIENT = "\tint (*restore)(struct drm_client_dev *client);\n"
+NEW_CLIENT = "\tint (*restore)(struct drm_client_dev *client, bool force);\n"
+LAYER = Path(__file__).resolve().parent.parent / "conf" / "dkms" / "compat"
 
 
 def headers(root: Path, release: str, files: dict[str, str]) -> None:
@@ -36,11 +53,15 @@ TREES = {
         "include/linux/pci.h": OLD_PCI,
         "include/drm/drm_exec.h": OLD_EXEC,
         "include/linux/uaccess.h": "static inline int x;\n",
+        "include/drm/drm_fb_helper.h": OLD_FB,
+        "include/drm/drm_client.h": OLD_CLIENT,
     },
     "6.12.90-amd64": {
         "include/linux/pci.h": OLD_PCI,
         "include/drm/drm_exec.h": OLD_EXEC,
         "include/linux/uaccess.h": RENAME,
+        "include/drm/drm_fb_helper.h": OLD_FB,
+        "include/drm/drm_client.h": OLD_CLIENT,
     },
     "6.12.117+deb13-amd64": {
         "include/linux/pci.h": NEW_PCI,
@@ -48,6 +69,8 @@ TREES = {
         "include/linux/uaccess.h": RENAME,
         "include/linux/gpu_buddy.h": "",
         "include/drm/gpu_scheduler.h": SCHED,
+        "include/drm/drm_fb_helper.h": NEW_FB,
+        "include/drm/drm_client.h": NEW_CLIENT,
     },
 }
 
@@ -64,44 +87,88 @@ def python_verdict(root: Path, release: str) -> compat.Judgement:
     return compat.judge(release, found, texts)
 
 
-def bash_verdict(root: Path, release: str) -> tuple[str, str]:
+class Verdict(NamedTuple):
+    exclusive: str  # BUILD_EXCLUSIVE_KERNEL after the override
+    make: str  # MAKE[0]
+    pre_build: str  # PRE_BUILD
+
+
+def bash_verdict(root: Path, release: str) -> Verdict:
+    """Source the rendered override as dkms 3.2.2 does, with dkms.conf's values set."""
     override = root / "override.conf"
     override.write_text(render.dkms_override())
+    (root / "dkms").mkdir(exist_ok=True)
     script = (
         f"kernelver={release}; kernel_source_dir={root}/lib/modules/{release}/build; "
-        'BUILD_EXCLUSIVE_KERNEL="^6\\.1[2-8]"; MAKE[0]="make modules"; '
-        f'. {override}; printf "%s|%s|%s" "$BUILD_EXCLUSIVE_KERNEL" "${{MAKE[0]}}" '
-        '"$(declare -F | grep -c irisxe; set | grep -c ^irisxe_sriov)"'
+        f"dkms_tree={root}/dkms; parallel_jobs=2; PACKAGE_NAME={pin.DRIVER_PACKAGE}; "
+        f"PACKAGE_VERSION={pin.DRIVER_VERSION}; "
+        'BUILD_EXCLUSIVE_KERNEL="^6\\.1[2-8]"; MAKE[0]="make modules"; PRE_BUILD=; '
+        f'. {override}; printf "%s|%s|%s|%s" "$BUILD_EXCLUSIVE_KERNEL" "${{MAKE[0]}}" '
+        '"$PRE_BUILD" "$(declare -F | grep -c irisxe; set | grep -c ^irisxe_sriov)"'
     )
     done = subprocess.run(["bash", "-c", script], capture_output=True, text=True, check=True)
-    exclusive, make, leftovers = done.stdout.split("|")
+    exclusive, make, pre_build, leftovers = done.stdout.split("|")
     assert leftovers == "0\n0"  # the override leaves no function or variable behind
-    return exclusive, make
+    return Verdict(exclusive, make, pre_build)
+
+
+def layer_flags(root: Path) -> str:
+    generated = f"{root}/dkms/{pin.DRIVER_PACKAGE}/{pin.DRIVER_VERSION}/build/.irisxe-compat"
+    return (
+        f"KCFLAGS='-include {compat.LAYER_DIR}/include/irisxe-compat.h' "
+        f"NOSTDINC_FLAGS='-nostdinc -I{compat.LAYER_DIR}/include -I{generated}'"
+    )
 
 
 def test_old_kernel_builds_unchanged(kernels):
     judgement = python_verdict(kernels, "6.12.40-amd64")
     assert judgement.buildable and judgement.blocking == () and judgement.bridged == ()
-    assert bash_verdict(kernels, "6.12.40-amd64") == ("^6\\.1[2-8]", "make modules")
+    assert bash_verdict(kernels, "6.12.40-amd64") == ("^6\\.1[2-8]", "make modules", "")
 
 
-def test_rename_only_is_bridged(kernels):
+def test_rename_only_is_bridged_by_the_layer(kernels):
     judgement = python_verdict(kernels, "6.12.90-amd64")
     assert judgement.buildable and judgement.bridged == (compat.CHANGES[0].name,)
-    exclusive, make = bash_verdict(kernels, "6.12.90-amd64")
-    assert exclusive == "^6\\.1[2-8]"
-    assert make == (
-        "make modules "
-        "KCFLAGS=-D__copy_from_user_inatomic_nocache=copy_from_user_inatomic_nontemporal"
+    verdict = bash_verdict(kernels, "6.12.90-amd64")
+    assert verdict.exclusive == "^6\\.1[2-8]"
+    assert verdict.make == f"make modules {layer_flags(kernels)}"
+
+
+def test_current_debian_13_headers_build_with_the_layer(kernels):
+    judgement = python_verdict(kernels, "6.12.117+deb13-amd64")
+    assert judgement.buildable and judgement.blocking == ()
+    assert judgement.bridged == tuple(c.name for c in compat.CHANGES)  # all nine
+    verdict = bash_verdict(kernels, "6.12.117+deb13-amd64")
+    assert verdict.exclusive == "^6\\.1[2-8]"
+    assert verdict.make == f"make modules {layer_flags(kernels)}"
+    # dkms runs PRE_BUILD as a path below its build directory (<tree>/<name>/<version>/build)
+    climb = "../" * (len(kernels.parts) + 3)  # root's parts include "/", plus dkms/name/version
+    generated = f"{kernels}/dkms/{pin.DRIVER_PACKAGE}/{pin.DRIVER_VERSION}/build/.irisxe-compat"
+    assert verdict.pre_build == (
+        f"{climb}{compat.LAYER_DIR.lstrip('/')}/irisxe-build "
+        f"{kernels}/lib/modules/6.12.117+deb13-amd64/build {generated} -j2 "
+        f"6.12.117+deb13-amd64 make modules {layer_flags(kernels)}"
     )
 
 
-def test_current_debian_13_headers_are_skipped(kernels):
+def test_an_unbridged_change_makes_dkms_skip(kernels, monkeypatch):
+    """A change the table knows but nothing bridges: both sides skip the kernel."""
+    unbridged = compat.CHANGES[1]._replace(bridge=None)
+    monkeypatch.setattr(compat, "CHANGES", (compat.CHANGES[0], unbridged, *compat.CHANGES[2:]))
     judgement = python_verdict(kernels, "6.12.117+deb13-amd64")
-    assert not judgement.buildable
-    assert len(judgement.blocking) == 4  # every unbridgeable change of facts.md section 2
-    exclusive, _ = bash_verdict(kernels, "6.12.117+deb13-amd64")
-    assert exclusive.startswith("^irisxe-sriov:")
+    assert not judgement.buildable and judgement.blocking == (unbridged.name,)
+    verdict = bash_verdict(kernels, "6.12.117+deb13-amd64")
+    assert verdict.exclusive.startswith("^irisxe-sriov:")
+    assert verdict.pre_build == ""
+
+
+def test_every_bridge_is_a_probe_of_the_layer():
+    probes = {p.stem for p in (LAYER / "probes").glob("*.c")}
+    assert {c.bridge for c in compat.CHANGES} == probes
+    header = (LAYER / "include" / "irisxe-compat.h").read_text()
+    wrapper = (LAYER / "include" / "drm" / "drm_exec.h").read_text()
+    for probe in probes:
+        assert f"IRISXE_HAVE_{probe.upper()}" in header + wrapper, probe
 
 
 def test_kernel_states(kernels):
@@ -115,9 +182,8 @@ def test_kernel_states(kernels):
     assert states["6.12.40-amd64"][0] == "installed"
     assert states["6.12.90-amd64"][0] == "built"
     assert states["6.12.117+deb13-amd64"] == (
-        "skipped",
-        "headers the pinned release cannot build against: "
-        + "; ".join(c.name for c in compat.CHANGES[1:]),
+        "not-built",
+        "buildable but not built: run dkms autoinstall",
     )
     assert states["6.19.1-amd64"] == (
         "no-headers",

@@ -13,6 +13,8 @@ from irisxe_sriov import pin
 from irisxe_sriov.paths import Paths
 
 ARCH = "x86_64"
+# Where irisxe-sriov installs its compat layer (conf/dkms/compat; docs/notes.md).
+LAYER_DIR = "/usr/share/irisxe-sriov/dkms/compat"
 
 
 class HeaderChange(NamedTuple):
@@ -55,7 +57,9 @@ def matches(change: HeaderChange, texts: dict[str, str | None]) -> bool:
         return False
     if change.marker is None:
         return True
-    return re.search(python_regex(change.marker), text.replace("\n", " ")) is not None
+    absent = change.marker.startswith("!")
+    pattern = python_regex(change.marker.removeprefix("!"))
+    return (re.search(pattern, text.replace("\n", " ")) is None) == absent
 
 
 def judge(release: str, headers: bool, texts: dict[str, str | None]) -> Judgement:
@@ -128,7 +132,13 @@ def state_of(paths: Paths, judgement: Judgement) -> KernelState:
         make_log = ""
     if f"for kernel {release} " in make_log:
         error = first_error(make_log) or "see the log"
-        return KernelState(release, "failed", f"the build failed: {error} ({paths.display(log)})")
+        return KernelState(
+            release,
+            "failed",
+            f"the build failed: {error} ({paths.display(log)}); a kernel change the compat "
+            "layer does not bridge yet: keep booting a kernel whose state is installed and "
+            "report the error to irisxe-sriov",
+        )
     if not judgement.headers:
         return KernelState(release, "no-headers", f"no headers: install linux-headers-{release}")
     if not judgement.in_range:
@@ -157,7 +167,13 @@ def advice(states: list[KernelState], running: str | None, running_has_module: b
     ready = [s.release for s in states if s.state == "installed"]
     if ready:
         return f"boot an installed kernel that has the module: {', '.join(ready)}"
-    first = min((c.since for c in CHANGES if c.bridge is None), key=release_key)
+    unbridged = [c.since for c in CHANGES if c.bridge is None]
+    if not unbridged:
+        return (
+            f"no installed kernel has {pin.DRIVER_PACKAGE} {pin.DRIVER_VERSION} built: see the "
+            f"kernels of {pin.KERNEL_RANGE_TEXT} above (running: {running or 'unknown'})"
+        )
+    first = min(unbridged, key=release_key)
     return (
         f"no installed kernel can serve {pin.DRIVER_PACKAGE} {pin.DRIVER_VERSION}: it needs a "
         f"kernel from {pin.KERNEL_RANGE_TEXT} whose headers predate Debian {first} "
