@@ -1,6 +1,7 @@
 # irisxe-sriov: build, test, lint, benchmark. Run as root on Debian 12 or 13:
 #   make deb     builds dist/irisxe-sriov_<version>_all.deb (installs build dependencies)
-#   make check   runs every test (installs what the tests need)
+#   make check   builds the .deb, lints, runs every test tier (installs what they need)
+#   make test    the fast tier only: unit and CLI tests on fake roots, no .deb, no chroot
 SHELL := /bin/bash
 # The package runs on Debian's interpreter with Debian's libraries: test with that one,
 # not with whatever python3 comes first on PATH.
@@ -16,7 +17,7 @@ MYPY_VERSION := 2.4.1
 TEST_DEPS := python3-click python3-jinja2 python3-debian python3-debconf python3-pytest \
 	python3-venv python3-setuptools python3-wheel python3-pip shellcheck po-debconf \
 	dpkg-dev mmdebstrap piuparts debian-archive-keyring qemu-system-x86 e2fsprogs \
-	libvirt-clients libxml2-utils python3-hypothesis
+	libvirt-clients libxml2-utils python3-hypothesis python3-pytest-timeout
 
 export PYTHONDONTWRITEBYTECODE := 1
 
@@ -54,6 +55,8 @@ lint: lint-deps
 	shellcheck .ci/run
 	shellcheck -s sh debian/irisxe-sriov.config debian/irisxe-sriov.postinst debian/irisxe-sriov.postrm
 
+# The fast tier: pyproject.toml's addopts deselect the chroot and vm tiers, which need the
+# .deb; it is what a plain `pytest` runs too.
 test: deps
 	$(PYTHON) -m pytest -q tests
 
@@ -61,7 +64,9 @@ test: deps
 vm-test: deps deb
 	$(PYTHON) -m pytest -q -m vm tests
 
-check: deb lint test
+# Every tier against the .deb just built (-m '' undoes the default deselection).
+check: deps deb lint
+	$(PYTHON) -m pytest -q -m '' tests
 
 build-deps:
 	@dpkg-query -W -f='$${Status}\n' dpkg-dev 2>/dev/null | grep -q '^install ok installed' || \

@@ -18,6 +18,18 @@ from chroot import (
 )
 from fakesys import FakeSystem
 
+# pytest-timeout's bound for a chroot or VM test (the fast tier's is `timeout` in
+# pyproject.toml): generous, since one DKMS build takes up to 9 minutes on two cores and a
+# missing base is made first; a test may set its own.
+CHROOT_TIMEOUT = 1800
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        slow = item.get_closest_marker("chroot") or item.get_closest_marker("vm")
+        if slow and not item.get_closest_marker("timeout"):
+            item.add_marker(pytest.mark.timeout(CHROOT_TIMEOUT))
+
 
 @pytest.fixture
 def fake(tmp_path: Path) -> FakeSystem:
@@ -54,6 +66,11 @@ def package() -> Path:
     deb = SOURCE / "dist" / f"irisxe-sriov_{package_version()}_all.deb"
     if not deb.exists():
         pytest.fail(f"{deb} is missing: run 'make deb' (make check does)")
+    built = deb.stat().st_mtime
+    for directory in ("src", "debian", "conf", "docs"):
+        for path in sorted((SOURCE / directory).rglob("*")):
+            if path.is_file() and "__pycache__" not in path.parts and path.stat().st_mtime > built:
+                pytest.fail(f"{deb} is older than {path}: run 'make deb' (make check does)")
     return deb
 
 

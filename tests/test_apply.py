@@ -1,6 +1,6 @@
 import os
 import threading
-import time
+from pathlib import Path
 
 import pytest
 
@@ -102,6 +102,15 @@ def test_failing_command_is_an_apply_error(fake, tmp_path):
     assert configure.make_plan(paths, situation.load(paths), None).empty
 
 
+def blocked_on(lock: Path) -> bool:
+    """The kernel lists a process waiting for this file's flock ("->" in /proc/locks)."""
+    inode = f":{lock.stat().st_ino} "
+    return any(
+        "-> FLOCK" in line and inode in line
+        for line in Path("/proc/locks").read_text().splitlines()
+    )
+
+
 def test_lock_serialises_two_applies(tmp_path):
     paths = Paths(tmp_path)
     order = []
@@ -113,7 +122,10 @@ def test_lock_serialises_two_applies(tmp_path):
     with apply.locked(paths):
         thread = threading.Thread(target=second)
         thread.start()
-        time.sleep(0.2)
+        # no sleep: wait until the kernel has the second apply waiting for the lock
+        while not blocked_on(paths.lock):
+            thread.join(0.01)
+            assert thread.is_alive(), "the second apply did not wait for the first"
         order.append("first")
     thread.join()
     assert order == ["first", "second"]

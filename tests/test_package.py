@@ -5,10 +5,12 @@ and version (tests/chroot.py: build_standin_driver) takes its place. The GPU is 
 sysfs tree inside the chroot's own /sys directory where a test needs one.
 """
 
+import contextlib
 import hashlib
 import os
 import pty
 import select
+import signal
 import time
 
 import pytest
@@ -240,29 +242,42 @@ def test_other_driver_version_is_refused(chroot, tmp_path):
 
 
 def converse(argv: list[str], answers: list[str], timeout: float = 60) -> str:
-    """Run argv on a pty, typing each answer after the next prompt (a line ending in ": ")."""
+    """Run argv on a pty, typing each answer after the next prompt (a line ending in ": ").
+    A conversation that outlives `timeout` is killed (the child's whole session: pty.fork
+    makes it a session leader) and fails with its transcript."""
     pid, fd = pty.fork()
     if pid == 0:  # pragma: no cover - the child
         os.execvp(argv[0], argv)
     transcript = b""
     pending = list(answers)
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        ready, _, _ = select.select([fd], [], [], 0.5)
-        if not ready:
-            if pending and transcript.rstrip(b" ").endswith(b":"):
-                os.write(fd, (pending.pop(0) + "\n").encode())
-                transcript += b" <typed>"
-            continue
-        try:
-            data = os.read(fd, 4096)
-        except OSError:
-            break
-        if not data:
-            break
-        transcript += data
-    os.waitpid(pid, 0)
-    return transcript.decode(errors="replace")
+    finished = False
+    try:
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([fd], [], [], 0.5)
+            if not ready:
+                if pending and transcript.rstrip(b" ").endswith(b":"):
+                    os.write(fd, (pending.pop(0) + "\n").encode())
+                    transcript += b" <typed>"
+                continue
+            try:
+                data = os.read(fd, 4096)
+            except OSError:
+                data = b""
+            if not data:
+                finished = True
+                break
+            transcript += data
+    finally:
+        if not finished:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+        os.close(fd)
+    text = transcript.decode(errors="replace")
+    if not finished:
+        raise AssertionError(f"{argv[-1]}: no end after {timeout} s, killed:\n{text[-3000:]}")
+    return text
 
 
 def test_installed_ctl_runs_on_debian_13(chroot):

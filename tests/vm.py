@@ -34,18 +34,30 @@ report() {
 		echo "IRISXE $1 vf $address ${driver##*/}" > $out
 	done
 }
+bindings() {
+	for link in "$pf"/virtfn*; do
+		[ -e "$link" ] && echo "$link $(readlink "$link/driver" 2>/dev/null)"
+	done
+}
+# Settled: the count is reached, udev's queue is empty, no systemd job is queued or running
+# but this check's own (the restore unit is a oneshot: "activating" while it runs), and
+# the bindings did not change since the previous look. Polls; no fixed wait.
 settle() {
 	i=0
+	last=
 	while [ $i -lt 120 ]; do
+		udevadm settle
+		now="$(cat $pf/sriov_numvfs 2>/dev/null) $(bindings)"
 		if [ "$(cat $pf/sriov_numvfs 2>/dev/null)" = "$1" ] &&
-			! systemctl is-active --quiet irisxe-sriov-restore.service; then
+			! systemctl list-jobs --no-legend 2>/dev/null |
+			grep -q -v -e irisxe-vm-check -e '^No jobs' &&
+			[ "$now" = "$last" ]; then
 			break
 		fi
+		last=$now
 		sleep 1
 		i=$((i + 1))
 	done
-	udevadm settle
-	sleep 3
 	echo "IRISXE settled-after $i" > $out
 }
 settle "$(arg irisxe.vfs)"
