@@ -10,14 +10,18 @@ machine's real 0000:00:02.0 stays out of reach.
 """
 
 import contextlib
+import email.utils
 import fcntl
+import functools
 import hashlib
 import os
 import shutil
 import subprocess
 import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import IO
 
 CACHE = Path(os.environ.get("IRISXE_SRIOV_TEST_CACHE", "/var/cache/irisxe-sriov-tests"))
 SUITE = "trixie"
@@ -52,17 +56,129 @@ def cache_lock() -> Iterator[None]:
         yield
 
 
+# How long to wait for the mirror's InRelease before falling back to the newest base.
+RELEASE_TIMEOUT = 10
+
+
+@functools.cache
+def release_file(url: str) -> bytes | None:
+    """The InRelease at `url`, fetched once per session; None when it cannot be had."""
+    try:
+        with urllib.request.urlopen(url, timeout=RELEASE_TIMEOUT) as response:
+            data: bytes = response.read()
+            return data
+    except (OSError, ValueError):
+        return None
+
+
+def suites_of(sources: tuple[str, ...]) -> list[tuple[str, str]]:
+    """(mirror, suite) of the base's archive and of each extra one-line `deb` source."""
+    found = [(MIRROR, SUITE)]
+    for line in sources:
+        fields = line.split()
+        if len(fields) >= 3 and fields[0] == "deb" and not fields[1].startswith("["):
+            found.append((fields[1].rstrip("/"), fields[2]))
+    return found
+
+
+def archive_stamp(sources: tuple[str, ...] = ()) -> str | None:
+    """Names the archive's state: the newest Release Date of the suites the base is made
+    from and a digest of their InRelease files (a new Date and new checksums with every
+    archive update). None when a Release file cannot be fetched."""
+    digest = hashlib.sha256()
+    newest = ""
+    for mirror, suite in suites_of(sources):
+        data = release_file(f"{mirror}/dists/{suite}/InRelease")
+        if data is None:
+            return None
+        digest.update(data)
+        for line in data.decode(errors="replace").splitlines():
+            if line.startswith("Date:"):
+                with contextlib.suppress(ValueError):
+                    when = email.utils.parsedate_to_datetime(line.split(":", 1)[1].strip())
+                    newest = max(newest, when.strftime("%Y%m%d%H%M"))
+                break
+    return f"{newest or 'nodate'}{digest.hexdigest()[:6]}"
+
+
+# Shared flocks on the bases this session uses, held until it exits: another session's
+# refresh removes only the superseded bases nobody holds.
+HELD: dict[Path, IO[str]] = {}
+
+
+def hold(tarball: Path) -> None:
+    if tarball not in HELD:
+        handle = tarball.with_name(tarball.name + ".inuse").open("a")
+        fcntl.flock(handle.fileno(), fcntl.LOCK_SH)
+        HELD[tarball] = handle
+
+
+def cached_bases(prefix: str, suffix: str) -> list[Path]:
+    """The complete bases of one name, package list and options: every archive state
+    (PREFIX-STAMP.tar), and PREFIX.tar as named before bases carried the archive's state."""
+    return [
+        path
+        for path in CACHE.glob(f"{prefix}*{suffix}")
+        if path.name == f"{prefix}{suffix}"
+        or (path.name.startswith(f"{prefix}-") and ".partial" not in path.name)
+    ]
+
+
+def mounts() -> str:
+    return Path("/proc/self/mounts").read_text()
+
+
+def remove_superseded(current: Path, prefix: str, suffix: str) -> list[Path]:
+    """Delete the other bases of the same name, package list and options (older archive
+    states), with their extracted trees, unless a session holds one or an overlay has it
+    as its lower layer. Under cache_lock."""
+    removed = []
+    mounted = mounts()
+    for old in cached_bases(prefix, suffix):
+        tree = old.with_suffix("") if suffix == ".tar" else None
+        if old == current or (tree and f"lowerdir={tree}," in mounted):
+            continue
+        marker = old.with_name(old.name + ".inuse")
+        with marker.open("a") as handle:
+            try:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                continue  # in use by a running session: a later refresh takes it
+            if tree:
+                shutil.rmtree(tree, ignore_errors=True)
+            old.unlink()
+            marker.unlink()
+        removed.append(old)
+    return removed
+
+
 def base_tarball(
-    name: str, packages: tuple[str, ...], suffix: str = ".tar", options: tuple[str, ...] = ()
+    name: str,
+    packages: tuple[str, ...],
+    suffix: str = ".tar",
+    options: tuple[str, ...] = (),
+    sources: tuple[str, ...] = (),
 ) -> Path:
-    """mmdebstrap's tarball for `packages`, cached; its name carries a digest of the list
-    and the options. The suffix picks the compression (piuparts wants .tar.gz)."""
-    key = f"{SUITE} {MIRROR} {' '.join(packages)}" + "".join(f" {o}" for o in options)
+    """mmdebstrap's tarball for `packages`, cached; its name carries a digest of the list,
+    the options and the extra apt `sources` lines, and the archive's state (archive_stamp):
+    a new Release file on the mirror makes a new base, so new kernels and headers are
+    seen, and the superseded one is removed. Offline, the newest cached base is used.
+    The suffix picks the compression (piuparts wants .tar.gz)."""
+    key = f"{SUITE} {MIRROR} {' '.join(packages)}" + "".join(f" {o}" for o in (*options, *sources))
     digest = hashlib.sha256(key.encode()).hexdigest()[:12]
-    tarball = CACHE / f"{name}-{SUITE}-{digest}{suffix}"
+    prefix = f"{name}-{SUITE}-{digest}"
+    stamp = archive_stamp(sources)
     with cache_lock():
+        if stamp is None:
+            cached = cached_bases(prefix, suffix)
+            if cached:
+                newest = max(cached, key=lambda path: path.stat().st_mtime)
+                hold(newest)
+                return newest
+            stamp = "offline"
+        tarball = CACHE / f"{prefix}-{stamp}{suffix}"
         if not tarball.exists():
-            partial = CACHE / f"{name}-{SUITE}-{digest}.partial{suffix}"
+            partial = CACHE / f"{prefix}-{stamp}.partial{suffix}"
             subprocess.run(
                 [
                     "mmdebstrap",
@@ -73,16 +189,24 @@ def base_tarball(
                     SUITE,
                     str(partial),
                     MIRROR,
+                    *sources,
                 ],
                 check=True,
             )
             partial.rename(tarball)
+        hold(tarball)
+        remove_superseded(tarball, prefix, suffix)
     return tarball
 
 
-def base_tree(name: str, packages: tuple[str, ...], options: tuple[str, ...] = ()) -> Path:
+def base_tree(
+    name: str,
+    packages: tuple[str, ...],
+    options: tuple[str, ...] = (),
+    sources: tuple[str, ...] = (),
+) -> Path:
     """The extracted base, read-only lower layer of every overlay."""
-    tarball = base_tarball(name, packages, options=options)
+    tarball = base_tarball(name, packages, options=options, sources=sources)
     tree = tarball.with_suffix("")
     with cache_lock():
         if not (tree / ".irisxe-complete").exists():
