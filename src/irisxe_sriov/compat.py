@@ -9,7 +9,7 @@ import re
 from pathlib import Path
 from typing import NamedTuple
 
-from irisxe_sriov import pin
+from irisxe_sriov import debversion, pin
 from irisxe_sriov.paths import Paths
 
 ARCH = "x86_64"
@@ -97,14 +97,13 @@ def read_headers(paths: Paths, release: str) -> tuple[bool, dict[str, str | None
 
 
 def installed_kernels(paths: Paths) -> list[str]:
-    """Releases with a kernel image in /boot or a modules tree with kernel modules."""
+    """Releases with a kernel image in /boot or a modules tree with kernel modules (Debian
+    7.x packages keep theirs in /usr/lib/modules), oldest first in Debian's version order
+    (release names need not compare as numbers: debversion)."""
     releases = {p.name.removeprefix("vmlinuz-") for p in paths.at("/boot").glob("vmlinuz-*")}
-    releases |= {p.parent.name for p in paths.at("/lib/modules").glob("*/kernel")}
-    return sorted(releases, key=release_key)
-
-
-def release_key(release: str) -> tuple[int | str, ...]:
-    return tuple(int(p) if p.isdigit() else p for p in re.split(r"[.+-]", release))
+    for modules in ("/lib/modules", "/usr/lib/modules"):
+        releases |= {p.parent.name for p in paths.at(modules).glob("*/kernel")}
+    return sorted(releases, key=debversion.release_key)
 
 
 def dkms_tree(paths: Paths) -> Path:
@@ -158,29 +157,3 @@ def kernel_states(paths: Paths) -> list[KernelState]:
         headers, texts = read_headers(paths, release)
         states.append(state_of(paths, judge(release, headers, texts)))
     return states
-
-
-def advice(states: list[KernelState], running: str | None, running_has_module: bool) -> str | None:
-    """What to do when the running kernel lacks the SR-IOV module; None when it has it."""
-    if running_has_module:
-        return None
-    ready = [s.release for s in states if s.state == "installed"]
-    if ready:
-        return f"boot an installed kernel that has the module: {', '.join(ready)}"
-    unbridged = [c.since for c in CHANGES if c.bridge is None]
-    if not unbridged:
-        return (
-            f"no installed kernel has {pin.DRIVER_PACKAGE} {pin.DRIVER_VERSION} built: see the "
-            f"kernels of {pin.KERNEL_RANGE_TEXT} above (running: {running or 'unknown'})"
-        )
-    first = min(unbridged, key=release_key)
-    return (
-        f"no installed kernel can serve {pin.DRIVER_PACKAGE} {pin.DRIVER_VERSION}: it needs a "
-        f"kernel from {pin.KERNEL_RANGE_TEXT} whose headers predate Debian {first} "
-        f"(running: {running or 'unknown'})"
-    )
-
-
-def format_text(states: list[KernelState]) -> str:
-    width = max((len(s.release) for s in states), default=0)
-    return "\n".join(f"{s.release:<{width}}  {s.state:<10}  {s.detail}" for s in states)
