@@ -588,3 +588,13 @@ def test_local_edits_and_failed_refreshes_reach_status_and_doctor(fake):
     assert findings["files.local_edits"]["level"] == "warn"
     assert findings["boot.refresh"]["level"] == "fail"
     assert "runs it again" in findings["boot.refresh"]["fix"]
+
+
+def test_kernels_judges_the_gpu_not_whatever_sits_at_the_pf_address(fake):
+    """A VM with QEMU's NVMe at 00:02.0 and no GPU yet: the kernel's own xe is judged for
+    any supported id, not for the NVMe's device id (measured in the backports VM test)."""
+    fake.add_function("0000:00:02.0", vendor="1b36", device="0010", driver="nvme")
+    fake.virtual("QEMU")
+    fakesys.install_kernel(fake.root, BACKPORTS, usr=True)
+    result = CliRunner().invoke(cli, ["--root", str(fake.root), "kernels", "--json"])
+    assert json.loads(result.output)[0]["provider"] == "kernel-xe"

@@ -312,7 +312,7 @@ def kernels(context: click.Context, as_json: bool, notify: str | None) -> None:
     paths = paths_of(context)
     try:
         read = situation.load(paths)
-        driver, device, configured = read.settings.driver, read.host.pf.device, read.settings
+        driver, device, configured = read.settings.driver, read.machine.device, read.settings
     except settings_module.SettingsError as error:
         if notify is None:
             bad_input(error.problems)
