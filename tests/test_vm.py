@@ -61,8 +61,9 @@ def test_boot_with_three_vfio_vfs_then_runtime_set_then_purge(vm_base, tmp_path,
 
 
 def test_pf_driver_binding_late(vm_base, tmp_path, package):
-    """The measured race (facts.md section 5): the PF driver binds seconds after sysfsutils
-    ran, so its write of sriov_numvfs fails; the udev rule on bind restores the VFs."""
+    """The measured race (docs/notes.md, "VFs at boot and their bindings"): the PF driver
+    binds seconds after sysfsutils ran, so its write of sriov_numvfs fails; the udev rule
+    on bind restores the VFs."""
     result = run_vm(
         vm_base,
         tmp_path,

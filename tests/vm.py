@@ -1,4 +1,4 @@
-"""Debian 13 VMs under QEMU for the VF tests (recipe: facts.md section 6).
+"""Debian 13 VMs under QEMU for the VF tests (the recipe is written down below).
 
 TCG (KVM here cannot run an unmodified guest), q35 with an intel-iommu, the root on
 virtio-blk at 00:03.0, and an emulated NVMe controller with SR-IOV at 00:02.0: a stand-in

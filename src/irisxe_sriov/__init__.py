@@ -1,3 +1,3 @@
 """irisxe-sriov: Intel iGPU SR-IOV on Debian 13, configured from one settings file."""
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"

@@ -59,7 +59,8 @@ class Runner:
         if debconf:
             completed = subprocess.run(list(argv), pass_fds=(3,), check=False)
         else:
-            # close_fds (the default) keeps debconf's fd 3 from update-grub (facts.md: 4).
+            # close_fds (the default) keeps debconf's fd 3 from update-grub (docs/notes.md,
+            # "Debian's boot paths").
             completed = subprocess.run(list(argv), stdin=subprocess.DEVNULL, check=False)
         return completed.returncode
 
@@ -181,7 +182,8 @@ def locked(paths: Paths) -> Iterator[None]:
 
 
 def announce_reboot(paths: Paths) -> None:
-    """Debian's reboot notice (facts.md: 4): touch reboot-required, list the package."""
+    """Debian's reboot notice (docs/notes.md, "Debian's boot paths"): touch reboot-required, list
+    the package."""
     atomic_write(paths.reboot_required, "*** System restart required ***\n")
     listed = read_optional(paths.reboot_required_pkgs) or ""
     if PACKAGE not in listed.split():
@@ -199,8 +201,9 @@ class DirectWriter:
 
 
 class UcfWriter(DirectWriter):
-    """Hands configuration files under /etc to ucf, as the postinst must (policy 10.7.3,
-    facts.md: 4): a local edit survives, noninteractively as DEST.ucf-dist beside it.
+    """Hands configuration files under /etc to ucf, as the postinst must (policy 10.7.3;
+    docs/notes.md, "Debconf, ucf and the maintainer scripts"): a local edit survives,
+    noninteractively as DEST.ucf-dist beside it.
 
     Only for the real root: ucf and ucfr act on host paths and their own registry.
     """

@@ -195,7 +195,8 @@ def proxmox_command(vmid: str, choice: Choice, conf: str) -> list[str]:
 
 def incus_command(name: str, choice: Choice, pf: str) -> list[str]:
     """A VM gets the VF as a pci device; an unbound VF can also be Incus' own pick with
-    gputype=sriov, which takes only VFs with no driver (facts.md: 5)."""
+    gputype=sriov, which takes only VFs with no driver (docs/notes.md, "VFs at boot and their
+    bindings")."""
     device = f"igpu-vf{choice.number}"
     if choice.role == "none":
         return [

@@ -1,6 +1,7 @@
 """Which boot path carries the kernel command line, and how each one is refreshed.
 
-Detection order follows facts.md: 4: Proxmox's proxmox-boot-uuids first (it also has a
+Detection order (docs/notes.md, "Debian's boot paths"): Proxmox's proxmox-boot-uuids first (it also
+has a
 systemd-boot or GRUB underneath, but proxmox-boot-tool owns the entries), then the
 systemd-boot LoaderInfo efivar, then GRUB's generated grub.cfg.
 """
@@ -95,10 +96,12 @@ def resolve(
 def refresh_command(name: str | None, paths: Paths) -> list[str] | None:
     """The command that makes a changed command line reach the boot entries."""
     if name == GRUB:
-        # update-grub on a system whose grub.cfg was never generated fails (facts.md: 4).
+        # update-grub on a system whose grub.cfg was never generated fails (docs/notes.md, "Debian's
+        # boot paths").
         return ["update-grub"] if paths.grub_cfg.exists() else None
     if name == SYSTEMD_BOOT:
-        # Re-runs systemd-boot's kernel-install hook for every kernel in /boot (facts.md: 4).
+        # Re-runs systemd-boot's kernel-install hook for every kernel in /boot (docs/notes.md,
+        # "Debian's boot paths").
         return ["update-initramfs", "-u", "-k", "all"]
     if name == PROXMOX:
         return ["proxmox-boot-tool", "refresh"]

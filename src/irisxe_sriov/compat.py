@@ -2,7 +2,7 @@
 
 The judgement is pure (`judge`) over what `read_headers` found; the same table
 (pin.HEADER_CHANGES) is rendered into /etc/dkms/i915-sriov-dkms.conf, so dkms and doctor
-reach the same verdict on the same headers (see facts.md: 2).
+reach the same verdict on the same headers (docs/notes.md, "The compat layer").
 """
 
 import re

@@ -77,7 +77,8 @@ def make_plan(
     kernel_cmdline = paths.display(paths.kernel_cmdline)
     modprobe = paths.display(paths.modprobe_conf)
     commands: dict[str, tuple[str, ...]] = {
-        # mkinitramfs copies /etc/modprobe.d into every initrd (facts.md: 4).
+        # mkinitramfs copies /etc/modprobe.d into every initrd (docs/notes.md, "Debian's boot
+        # paths").
         modprobe: initramfs,
     }
     # A drop-in that is written or removed both need grub.cfg regenerated.

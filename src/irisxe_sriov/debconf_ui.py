@@ -2,8 +2,8 @@
 
 The sh scripts source /usr/share/debconf/confmodule and then run
 `python3 -m irisxe_sriov.debconf_ui config|postinst`; this helper speaks the debconf
-protocol on fd 3, where confmodule put the channel (facts.md: 4; apt-listchanges does it
-the same way).
+protocol on fd 3, where confmodule put the channel (apt-listchanges does it the same way;
+docs/notes.md, "Debconf, ucf and the maintainer scripts").
 
 debconf is not a registry: `config` first seeds every answer from
 /etc/default/irisxe-sriov, so dpkg-reconfigure shows what is in force, including changes

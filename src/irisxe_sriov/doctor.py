@@ -1,4 +1,4 @@
-"""HostState -> findings, one per requirement of the guide and per trap in facts.md. Pure.
+"""HostState -> findings, one per requirement of the guide and per known trap (docs/notes.md). Pure.
 
 Every failing finding carries the fix a person can act on.
 """

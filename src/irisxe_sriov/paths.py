@@ -11,7 +11,7 @@ from pathlib import Path
 PACKAGE = "irisxe-sriov"
 # The kernel gives up after 40 links (ELOOP); so does the resolution under a root.
 MAX_LINKS = 40
-# systemd-boot's loader identity (facts.md: 4, boot loader identity on UEFI).
+# systemd-boot's loader identity (docs/notes.md, "Debian's boot paths").
 LOADER_INFO_EFIVAR = "LoaderInfo-4a67b082-0a4c-41cf-b6c7-440b29bb8c4f"
 
 
@@ -134,7 +134,8 @@ class Paths:
 
     @property
     def cmdline_record(self) -> Path:
-        """Kernel command line tokens this package added or replaced (facts.md: 4)."""
+        """Kernel command line tokens this package added or replaced (docs/notes.md, "Debian's boot
+        paths")."""
         return self.state_dir / "kernel-cmdline"
 
     @property
@@ -175,7 +176,7 @@ class Paths:
     # --- files this package renders ---------------------------------------------------
     @property
     def grub_dropin(self) -> Path:
-        # Sorts after cloud images' 50-cloudimg-settings.cfg (facts.md: 4, GRUB).
+        # Sorts after cloud images' 50-cloudimg-settings.cfg (docs/notes.md, "Debian's boot paths").
         return self.at("/etc/default/grub.d/irisxe-sriov.cfg")
 
     @property
@@ -239,7 +240,8 @@ class Paths:
 
     @property
     def sysfs_conf(self) -> Path:
-        # sysfsutils' unit has ConditionPathExists on it (facts.md: 5).
+        # sysfsutils' unit has ConditionPathExists on it (docs/notes.md, "VFs at boot and their
+        # bindings").
         return self.at("/etc/sysfs.conf")
 
     @property

@@ -1,4 +1,5 @@
-"""Supported GPUs: device ids of the pinned driver's pciids.h (facts.md: 3). Pure data."""
+"""Supported GPUs: device ids of the pinned driver's pciids.h (docs/notes.md, "The pinned driver").
+Pure data."""
 
 INTEL_VENDOR = "8086"
 

@@ -1,4 +1,5 @@
-"""The pinned upstream driver release: the one place that names it (see facts.md: 1, 2).
+"""The pinned upstream driver release: the one place that names it (docs/notes.md, "The pinned
+driver" and "The compat layer").
 
 debian/rules reads these values for the ${irisxe:Driver} substvar, so moving the pin is a
 change to this file only.
@@ -18,7 +19,7 @@ MAX_VFS = 7
 I915_ENABLE_GUC = 3
 
 # API changes Debian backported into its 6.12 kernels (upstream stable updates) that this
-# release does not know (facts.md: 2; docs/notes.md, "The compat layer"). Each is
+# release does not know (docs/notes.md, "The compat layer"). Each is
 # recognised in the kernel headers: `probe` is a path below the headers tree
 # (/lib/modules/<release>/build or .../source, which on Debian are the -amd64 and -common
 # halves), `marker` an extended regular expression matched with the file's newlines folded

@@ -52,7 +52,7 @@ def settings_file(settings: Settings) -> str:
 
 def initial_cmdline(proc_cmdline: str | None) -> str:
     """/etc/kernel/cmdline made from the running one, without the boot loader's own
-    BOOT_IMAGE= and initrd= (facts.md: 4, kernel-install falls back to /proc/cmdline)."""
+    BOOT_IMAGE= and initrd= (docs/notes.md, "Debian's boot paths")."""
     tokens = cmdline.split(proc_cmdline or "")
     kept = [t for t in tokens if cmdline.key_of(t) not in ("BOOT_IMAGE", "initrd")]
     return " ".join(kept) + "\n"
@@ -116,7 +116,8 @@ def render(
         put(paths.display(paths.udev_rule), "udev.rules.j2", pf=settings.pf, driver=settings.driver)
     roles = settings.roles()
     if role == "host" and binds:
-        # Autoprobe stays on only when every VF is meant for the host driver (facts.md: 5).
+        # Autoprobe stays on only when every VF is meant for the host driver (docs/notes.md, "VFs at
+        # boot and their bindings").
         autoprobe = int(all(role == "host" for _, role in roles))
         put(
             paths.display(paths.sysfs_dropin),
@@ -127,7 +128,8 @@ def render(
         )
         for index, vf_role in roles:
             if vf_role == "vfio":
-                # driverctl reads the file's content as the driver name (facts.md: 5).
+                # driverctl reads the file's content as the driver name (docs/notes.md, "VFs at boot
+                # and their bindings").
                 owned[paths.display(paths.driverctl_override(settings.vf_address(index)))] = (
                     VFIO_DRIVER + "\n"
                 )

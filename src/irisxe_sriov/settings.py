@@ -106,7 +106,8 @@ class Settings(NamedTuple):
         return {"vfio": VFIO_DRIVER, "host": host_driver or self.driver}.get(self.role(index))
 
     def vf_address(self, index: int) -> str:
-        """VF N sits at function N of the PF's slot (offset 1, stride 1: facts.md: 1)."""
+        """VF N sits at function N of the PF's slot (offset 1, stride 1: docs/notes.md, "The pinned
+        driver")."""
         return f"{self.pf[:-1]}{index}"
 
     def values(self) -> dict[str, str]:

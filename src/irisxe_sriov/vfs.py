@@ -2,7 +2,7 @@
 
 With apply.py, the only module that changes the system; this one writes sysfs. `restore`
 is idempotent and safe to run at any time: at boot (the unit), when the PF driver binds
-late (the udev rule; facts.md: 5, sysfsutils' write fails then), and after `vfs set`.
+late (the udev rule; docs/notes.md, "VFs at boot and their bindings"), and after `vfs set`.
 """
 
 from collections.abc import Callable
@@ -19,7 +19,8 @@ if TYPE_CHECKING:  # status imports this module for in_use(); it must not pay fo
     from irisxe_sriov.apply import Runner
 
 # driver_override of a VF that must stay unbound: no driver has this name, so nothing binds
-# it, not even vfio-pci after driverctl wrote the VFs' id into its new_id (facts.md: 5);
+# it, not even vfio-pci after driverctl wrote the VFs' id into its new_id (docs/notes.md, "VFs at
+# boot and their bindings");
 # libvirt (managed="yes") and Incus write their own override when they take the VF.
 UNBOUND = "none"
 
