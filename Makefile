@@ -11,13 +11,16 @@ LINT_VENV := $(BUILD)/lint-venv
 RUFF_VERSION := 0.17.6
 MYPY_VERSION := 2.4.1
 
-# Debian packages the tests need (the runtime libraries, pytest, venv for the
-# console-script test, shellcheck for the maintainer scripts, mmdebstrap and piuparts
-# for the package tests in Debian 13 chroots).
+# Debian packages the fast tier needs (the runtime libraries, pytest and pytest-timeout,
+# venv for the console-script test, shellcheck for the maintainer scripts, ...).
 TEST_DEPS := python3-click python3-jinja2 python3-debian python3-debconf python3-pytest \
 	python3-venv python3-setuptools python3-wheel python3-pip shellcheck po-debconf \
-	dpkg-dev mmdebstrap piuparts debian-archive-keyring qemu-system-x86 e2fsprogs \
-	libvirt-clients libxml2-utils python3-hypothesis python3-pytest-timeout
+	dpkg-dev libvirt-clients libxml2-utils python3-hypothesis python3-pytest-timeout
+# And what the chroot and VM tiers need on top (make check): mmdebstrap, piuparts,
+# autopkgtest for the package tests in Debian chroots, QEMU for the VM tests, git for
+# building the previous release from its tag.
+CHROOT_DEPS := mmdebstrap piuparts autopkgtest debian-archive-keyring qemu-system-x86 \
+	e2fsprogs git
 
 export PYTHONDONTWRITEBYTECODE := 1
 
@@ -27,19 +30,24 @@ DEBIAN_PATH := /usr/sbin:/usr/bin:/sbin:/bin
 VERSION = $(shell dpkg-parsechangelog -S Version)
 DEB = dist/irisxe-sriov_$(VERSION)_all.deb
 
-.PHONY: all check test vm-test lint deps lint-deps build-deps deb bench clean
+.PHONY: all check test vm-test lint deps check-deps lint-deps build-deps deb bench clean
 
 all: check
 
 # Install only what is missing, so a prepared machine does not touch apt at all.
-deps:
-	@missing=$$(for p in $(TEST_DEPS); do \
+install-missing = @missing=$$(for p in $(1); do \
 		dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; \
 	done); \
 	if [ -n "$$missing" ]; then \
 		echo "installing: $$missing"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
+
+deps:
+	$(call install-missing,$(TEST_DEPS))
+
+check-deps:
+	$(call install-missing,$(TEST_DEPS) $(CHROOT_DEPS))
 
 $(LINT_VENV)/.done: Makefile
 	$(PYTHON) -m venv --system-site-packages $(LINT_VENV)
@@ -61,11 +69,11 @@ test: deps
 	$(PYTHON) -m pytest -q tests
 
 # The VM tests alone (make check runs them with the rest): needs the .deb.
-vm-test: deps deb
+vm-test: check-deps deb
 	$(PYTHON) -m pytest -q -m vm tests
 
 # Every tier against the .deb just built (-m '' undoes the default deselection).
-check: deps deb lint
+check: check-deps deb lint
 	$(PYTHON) -m pytest -q -m '' tests
 
 build-deps:

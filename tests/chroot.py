@@ -71,9 +71,9 @@ def release_file(url: str) -> bytes | None:
         return None
 
 
-def suites_of(sources: tuple[str, ...]) -> list[tuple[str, str]]:
+def suites_of(sources: tuple[str, ...], suite: str = SUITE) -> list[tuple[str, str]]:
     """(mirror, suite) of the base's archive and of each extra one-line `deb` source."""
-    found = [(MIRROR, SUITE)]
+    found = [(MIRROR, suite)]
     for line in sources:
         fields = line.split()
         if len(fields) >= 3 and fields[0] == "deb" and not fields[1].startswith("["):
@@ -81,14 +81,14 @@ def suites_of(sources: tuple[str, ...]) -> list[tuple[str, str]]:
     return found
 
 
-def archive_stamp(sources: tuple[str, ...] = ()) -> str | None:
+def archive_stamp(sources: tuple[str, ...] = (), suite: str = SUITE) -> str | None:
     """Names the archive's state: the newest Release Date of the suites the base is made
     from and a digest of their InRelease files (a new Date and new checksums with every
     archive update). None when a Release file cannot be fetched."""
     digest = hashlib.sha256()
     newest = ""
-    for mirror, suite in suites_of(sources):
-        data = release_file(f"{mirror}/dists/{suite}/InRelease")
+    for mirror, name in suites_of(sources, suite):
+        data = release_file(f"{mirror}/dists/{name}/InRelease")
         if data is None:
             return None
         digest.update(data)
@@ -158,16 +158,18 @@ def base_tarball(
     suffix: str = ".tar",
     options: tuple[str, ...] = (),
     sources: tuple[str, ...] = (),
+    suite: str = SUITE,
 ) -> Path:
-    """mmdebstrap's tarball for `packages`, cached; its name carries a digest of the list,
-    the options and the extra apt `sources` lines, and the archive's state (archive_stamp):
-    a new Release file on the mirror makes a new base, so new kernels and headers are
-    seen, and the superseded one is removed. Offline, the newest cached base is used.
+    """mmdebstrap's tarball for `packages`, cached; its name carries the suite, a digest of
+    the list, the options and the extra apt `sources` lines, and the archive's state
+    (archive_stamp): a new Release file on the mirror makes a new base, so new kernels and
+    headers are seen, and the superseded one is removed. Offline, the newest cached base
+    is used.
     The suffix picks the compression (piuparts wants .tar.gz)."""
-    key = f"{SUITE} {MIRROR} {' '.join(packages)}" + "".join(f" {o}" for o in (*options, *sources))
+    key = f"{suite} {MIRROR} {' '.join(packages)}" + "".join(f" {o}" for o in (*options, *sources))
     digest = hashlib.sha256(key.encode()).hexdigest()[:12]
-    prefix = f"{name}-{SUITE}-{digest}"
-    stamp = archive_stamp(sources)
+    prefix = f"{name}-{suite}-{digest}"
+    stamp = archive_stamp(sources, suite)
     with cache_lock():
         if stamp is None:
             cached = cached_bases(prefix, suffix)
@@ -186,7 +188,7 @@ def base_tarball(
                     "--variant=minbase",
                     f"--include={','.join(packages)}",
                     *options,
-                    SUITE,
+                    suite,
                     str(partial),
                     MIRROR,
                     *sources,
@@ -204,9 +206,10 @@ def base_tree(
     packages: tuple[str, ...],
     options: tuple[str, ...] = (),
     sources: tuple[str, ...] = (),
+    suite: str = SUITE,
 ) -> Path:
     """The extracted base, read-only lower layer of every overlay."""
-    tarball = base_tarball(name, packages, options=options, sources=sources)
+    tarball = base_tarball(name, packages, options=options, sources=sources, suite=suite)
     tree = tarball.with_suffix("")
     with cache_lock():
         if not (tree / ".irisxe-complete").exists():
@@ -220,11 +223,15 @@ def base_tree(
 class Chroot:
     """An overlay on a base tree; `run` executes inside it with a clean environment."""
 
-    def __init__(self, lower: Path, scratch: Path) -> None:
+    def __init__(self, lower: Path, scratch: Path, upper: Path | None = None) -> None:
+        """`upper`: a tarball of an earlier chroot's upper layer (save_upper) to start
+        from, as if what was done in it had been done here."""
         self.scratch = scratch
         self.root = scratch / "root"
         for name in ("upper", "work", "root"):
             (scratch / name).mkdir()
+        if upper is not None:
+            subprocess.run(["tar", "-xf", str(upper), "-C", str(scratch / "upper")], check=True)
         subprocess.run(
             [
                 "mount",
@@ -237,6 +244,15 @@ class Chroot:
             ],
             check=True,
         )
+
+    def save_upper(self, tarball: Path) -> None:
+        """What was changed in this chroot so far (its overlay's upper layer, whiteouts
+        included) as a tarball, written whole or not at all."""
+        partial = tarball.with_name(tarball.name + ".partial")
+        subprocess.run(
+            ["tar", "-cf", str(partial), "-C", str(self.scratch / "upper"), "."], check=True
+        )
+        partial.rename(tarball)
 
     def processes(self) -> list[int]:
         """Processes whose root directory is this chroot (a build may leave one behind)."""
@@ -450,3 +466,129 @@ VM_BASE = (
     "apt-utils",
     "initramfs-tools",
 )
+
+# A clean Debian 13 build environment as Debian's buildds have it: build-essential and
+# dpkg-dev, everything else from the package's Build-Depends (tests/test_build_chroot.py).
+BUILD_BASE = ("build-essential", "dpkg-dev")
+# A fresh machine with nothing but what the README's two commands start from.
+FRESH_BASE = ("make", "git")
+# Left out of a copy of the working tree, as make deb leaves them out (and caches).
+TREE_EXCLUDES = (
+    "./build",
+    "./dist",
+    "./.git",
+    "./.hypothesis",
+    "./.pytest_cache",
+    "./.mypy_cache",
+    "./.ruff_cache",
+    "__pycache__",
+)
+
+
+def online(box: Chroot) -> None:
+    """Let apt inside reach the mirror: a copy of this machine's resolver configuration
+    (read, never changed) replaces whatever the base has at /etc/resolv.conf."""
+    target = box.path("/etc/resolv.conf")
+    if target.is_symlink() or target.exists():
+        target.unlink()
+    target.write_text(Path("/etc/resolv.conf").read_text())
+
+
+def run_with_proc(box: Chroot, script: str, timeout: int) -> subprocess.CompletedProcess[str]:
+    """A sh script inside the chroot as on a booted machine: in a PID namespace of its own
+    with that namespace's /proc mounted (the fast tier reads /proc/locks, the benchmark
+    /proc/cpuinfo); this machine's /proc and /sys stay out. stdout and stderr together."""
+    return subprocess.run(
+        [
+            "unshare",
+            "--fork",
+            "--pid",
+            f"--mount-proc={box.path('/proc')}",
+            "chroot",
+            str(box.root),
+            "/usr/bin/env",
+            "-i",
+            *[f"{k}={v}" for k, v in ENV.items()],
+            "sh",
+            "-c",
+            script,
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        check=False,
+        timeout=timeout,
+    )
+
+
+def tree_tarball(target: Path) -> Path:
+    """The working tree as make deb copies it: without build/, dist/, .git and caches."""
+    excludes = [f"--exclude={e}" for e in TREE_EXCLUDES]
+    subprocess.run(["tar", "-cf", str(target), *excludes, "-C", str(SOURCE), "."], check=True)
+    return target
+
+
+def git_tarball(revision: str, target: Path) -> Path:
+    subprocess.run(
+        ["git", "-C", str(SOURCE), "archive", "--format=tar", "-o", str(target), revision],
+        check=True,
+    )
+    return target
+
+
+def build_from_source(
+    box: Chroot, source: Path, before: str = "", timeout: int = 1200
+) -> subprocess.CompletedProcess[str]:
+    """Unpack a source tarball in /root/build/irisxe-sriov, install its Build-Depends from
+    the archive (`before` runs first) and dpkg-buildpackage -b it, as a buildd does."""
+    online(box)
+    box.copy_in(source, "/root/source.tar")
+    return box.run(
+        "set -e; mkdir -p /root/build/irisxe-sriov; cd /root/build/irisxe-sriov; "
+        "tar -xf /root/source.tar; apt-get update -qq; "
+        f"{before}"
+        "apt-get build-dep -y -qq ./ >/dev/null; dpkg-buildpackage -us -uc -b",
+        check=False,
+        timeout=timeout,
+    )
+
+
+def git_commit(revision: str) -> str:
+    return subprocess.run(
+        ["git", "-C", str(SOURCE), "rev-parse", f"{revision}^{{commit}}"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+
+
+# The release before this version: the upgrade tests start from it.
+PREVIOUS_RELEASE = "v0.1.0"
+# The released 0.1.0 lacked python3-click and python3-jinja2 in Build-Depends (issue 13):
+# building it needs them added by hand.
+RELEASE_BUILD_FIXES = {"v0.1.0": "python3-click python3-jinja2"}
+
+
+def release_deb(tag: str, scratch: Path) -> Path:
+    """The .deb of a released version, built from `git archive TAG` in the clean build
+    chroot; cached under CACHE keyed on the tag's commit."""
+    commit = git_commit(tag)
+    version = tag.removeprefix("v")
+    cached = CACHE / f"irisxe-sriov_{version}_all-{commit[:12]}.deb"
+    with cache_lock():
+        if cached.exists():
+            return cached
+    box = Chroot(base_tree("build", BUILD_BASE), scratch)
+    try:
+        fixes = RELEASE_BUILD_FIXES.get(tag)
+        before = f"apt-get install -y -qq {fixes} >/dev/null; " if fixes else ""
+        done = build_from_source(box, git_tarball(tag, scratch / "source.tar"), before)
+        if done.returncode != 0:
+            raise AssertionError(f"building {tag} failed:\n{done.stdout[-4000:]}")
+        with cache_lock():
+            partial = cached.with_suffix(".partial")
+            shutil.copy(box.path(f"/root/build/irisxe-sriov_{version}_all.deb"), partial)
+            partial.rename(cached)
+    finally:
+        box.close()
+    return cached
