@@ -5,6 +5,7 @@ import json
 import pytest
 from click.testing import CliRunner
 
+from irisxe_sriov import __version__
 from irisxe_sriov.cli import cli
 
 
@@ -25,7 +26,8 @@ def test_help_and_version():
         assert command in result.output
     assert "IRISXE_SRIOV_ROOT" in result.output
     version = CliRunner().invoke(cli, ["--version"])
-    assert version.exit_code == 0 and version.output == "irisxe-sriov-ctl, version 0.1.0\n"
+    # the one version (tests/test_packaging.py: the same in debian/changelog and pyproject)
+    assert version.exit_code == 0 and version.output == f"irisxe-sriov-ctl, version {__version__}\n"
 
 
 def test_status_json_contract(host):

@@ -23,6 +23,9 @@ def test_one_version_everywhere():
     project = tomllib.loads((SOURCE / "pyproject.toml").read_text())["project"]["version"]
     assert debian_version == project == __version__
     assert f'"irisxe-sriov {__version__}"' in (SOURCE / "docs/irisxe-sriov-ctl.8").read_text()
+    # the config script asks only through the helper of its own version (preconfigure)
+    config = (SOURCE / "debian/irisxe-sriov.config").read_text()
+    assert re.findall(r"^version=(.*)$", config, re.MULTILINE) == [__version__]
 
 
 def test_the_pin_is_written_in_one_place():
