@@ -456,6 +456,17 @@ def upstream_deb(scratch: Path) -> Path:
 DKMS_BASE = (*DEPENDENCIES, "apt-utils", "dkms", "build-essential", "linux-headers-amd64")
 KEEP_APT_DEBS = ("--skip=cleanup/apt/cache",)
 
+# trixie-backports, where Debian's kernels with their own SR-IOV xe are (Linux 7.x).
+BACKPORTS_SOURCE = f"deb {MIRROR} {SUITE}-backports main"
+# A bootable Debian 13 with trixie-backports' kernel (tests/test_backports_chroot.py): the
+# real linux-image-amd64 7.x and what it needs from backports, installed by a hook since
+# mmdebstrap's --include takes packages from the default release.
+BACKPORTS_KERNEL_HOOK = (
+    '--customize-hook=chroot "$1" env DEBIAN_FRONTEND=noninteractive apt-get install -y '
+    "--no-install-recommends -t trixie-backports linux-image-amd64 initramfs-tools",
+)
+BACKPORTS_BASE = (*DEPENDENCIES, "systemd-sysv", "udev", "kmod", "apt-utils")
+
 # A bootable Debian 13 for the VM tests (tests/test_vm.py).
 VM_BASE = (
     *DEPENDENCIES,

@@ -239,6 +239,26 @@ def test_purge_leaves_nothing_of_ours(chroot):
     assert "irisxe-sriov/" not in debconf_db
 
 
+@pytest.mark.parametrize(
+    "line",
+    [
+        # the kernel uses the last occurrence: every one is ours to set, and to give back
+        "root=UUID=1 intel_iommu=off quiet intel_iommu=off module_blacklist=xe i915.max_vfs=2\n",
+        "\n",  # an empty line: purge must not leave intel_iommu=on behind
+    ],
+)
+def test_purge_gives_back_duplicated_tokens_and_an_empty_line(chroot, line):
+    """The postrm replays the purge text Python computed (docs/notes.md, "Purge") while
+    /etc/kernel/cmdline is as written; the sh token undo used to take back other copies
+    of a duplicated token and left intel_iommu=on in an empty line."""
+    chroot.write("/etc/kernel/cmdline", line)
+    install(chroot, {"num_vfs": "2", "bootloader": "systemd-boot"})
+    written = chroot.read("/etc/kernel/cmdline")
+    assert "intel_iommu=off" not in written and "intel_iommu=on" in written
+    chroot.run("apt-get purge -y irisxe-sriov")
+    assert chroot.read("/etc/kernel/cmdline") == line
+
+
 def test_other_driver_version_is_refused(chroot, tmp_path):
     other = build_standin_driver(tmp_path, "2026.05.06")
     chroot.copy_in(other, "/root/debs/other.deb")

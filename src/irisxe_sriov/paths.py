@@ -139,6 +139,18 @@ class Paths:
         return self.state_dir / "kernel-cmdline"
 
     @property
+    def cmdline_written(self) -> Path:
+        """/etc/kernel/cmdline as apply last wrote it: purge recognises its own line."""
+        return self.state_dir / "kernel-cmdline.written"
+
+    @property
+    def cmdline_purge(self) -> Path:
+        """/etc/kernel/cmdline with our edits taken back, computed when it was written:
+        what purge puts in place while the file is still as we wrote it (the sh postrm
+        replays what Python decided; docs/notes.md, "Purge")."""
+        return self.state_dir / "kernel-cmdline.purge"
+
+    @property
     def lock(self) -> Path:
         return self.state_dir / "lock"
 

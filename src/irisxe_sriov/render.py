@@ -72,6 +72,12 @@ def edit_kernel_cmdline(
     return result.line + newline + rest, cmdline.format_record(result.edits)
 
 
+def purge_kernel_cmdline(text: str, record: str, first_line_only: bool) -> str:
+    """What purge leaves of `text` (as just written with `record`): the admin's line."""
+    first, newline, rest = text.partition("\n") if first_line_only else (text, "", "")
+    return undo_kernel_cmdline(first, record) + newline + rest
+
+
 def undo_kernel_cmdline(current: str, record: str | None) -> str:
     """/etc/kernel/cmdline with our recorded edits taken back."""
     return cmdline.undo(current, cmdline.parse_record(record))
@@ -157,6 +163,10 @@ def render(
         )
         edited[paths.display(paths.kernel_cmdline)] = text
         owned[paths.display(paths.cmdline_record)] = record
+        owned[paths.display(paths.cmdline_written)] = text
+        owned[paths.display(paths.cmdline_purge)] = purge_kernel_cmdline(
+            text, record, first_line_only=boot_path == bootloader.PROXMOX
+        )
     elif kernel_cmdline is not None and cmdline.parse_record(cmdline_record):
         # The boot path changed away from /etc/kernel/cmdline: give the admin's line back.
         edited[paths.display(paths.kernel_cmdline)] = undo_kernel_cmdline(
