@@ -524,6 +524,11 @@ def snippet(context: click.Context, target: str, name: str | None, requested: st
     echo(snippet_text(paths_of(context), target, name, requested))
 
 
+# How libvirt says that a connection cannot attach a device to a definition: Debian 12's
+# test driver has no attach-device at all, Debian 13's (libvirt 11) refuses --config.
+NO_ATTACH_DEVICE = ("not supported by the connection driver", "unsupported flags")
+
+
 @cli.command("attach")
 @TARGET
 @click.argument("name")
@@ -572,7 +577,7 @@ def attach_command(
             status, output = apply.capture(
                 runner, [*virsh, "attach-device", name, handle.name, *flags], live
             )
-            if status != 0 and "not supported by the connection driver" in output:
+            if status != 0 and any(reason in output for reason in NO_ATTACH_DEVICE):
                 # a connection without attach-device: edit the persistent definition
                 status, xml = apply.capture(runner, [*virsh, "dumpxml", "--inactive", name], live)
                 handle.seek(0)
