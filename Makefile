@@ -90,8 +90,9 @@ deb: build-deps
 	cp $(DEB) dist/irisxe-sriov.deb
 	@echo "built $(DEB) (and dist/irisxe-sriov.deb)"
 
-bench: deps
-	$(PYTHON) tests/bench_startup.py --output docs/performance.md
+# On Debian 13's python3 and libraries, in an overlay on the trixie package chroot.
+bench: check-deps
+	$(PYTHON) tests/bench_chroot.py --output docs/performance.md
 
 clean:
 	rm -rf $(BUILD) dist .pytest_cache .mypy_cache .ruff_cache

@@ -42,6 +42,13 @@ def cpu_model() -> str:
     return platform.processor() or "unknown"
 
 
+def system_name() -> str:
+    for line in Path("/etc/os-release").read_text().splitlines():
+        if line.startswith("PRETTY_NAME="):
+            return line.partition("=")[2].strip('"')
+    return "unknown"
+
+
 def measure(
     commands: dict[str, list[str]], runs: int, env: dict[str, str]
 ) -> dict[str, list[float]]:
@@ -101,12 +108,14 @@ def main() -> int:
     lines = [
         "# Performance: start-up of the read-only commands",
         "",
-        "Measured by `make bench` (tests/bench_startup.py): each command run "
-        f"{options.runs} times, interleaved, after a warm-up; fixture root with 7 VFs; the "
-        "package byte-compiled and run through a console script, as the .deb installs it.",
+        "Measured by `make bench` (tests/bench_startup.py, in the trixie package chroot): "
+        f"each command run {options.runs} times, interleaved, after a warm-up; fixture root "
+        "with 7 VFs; the package byte-compiled and run through a console script, as the .deb "
+        "installs it.",
         "",
         f"- date: {datetime.date.today().isoformat()}",
         f"- machine: {cpu_model()}, {os.cpu_count()} cores",
+        f"- system: {system_name()}",
         f"- interpreter: {python} (Python {platform.python_version()})",
         "",
         "| command | median ms | min ms | x python3 -c pass | x import click |",
