@@ -222,3 +222,19 @@ def test_something_else_at_the_pf_address_gets_nothing(fake):
     assert written(fake) == {"etc/default/irisxe-sriov"}
     findings = {f["id"]: f for f in json.loads(ctl(fake, "doctor", "--json").output)}
     assert findings["machine.role"]["message"].startswith("none: 0000:00:02.0 (8086:51f0")
+
+
+def test_systemd_boot_apply_twice_writes_nothing_the_second_time(fake, snapshot):
+    """The purge replay files are generated files like the record (paths.GENERATED):
+    listed in the manifest, so a second apply has nothing to change."""
+    fake.healthy(numvfs=3)
+    (fake.root / "etc/kernel").mkdir(parents=True)
+    (fake.root / "etc/kernel/cmdline").write_text("root=UUID=1 ro quiet\n")
+    assert ctl(fake, "config", "set", "bootloader=systemd-boot", "num_vfs=3").exit_code == 0
+    managed = (fake.root / "var/lib/irisxe-sriov/managed").read_text().splitlines()
+    assert "/var/lib/irisxe-sriov/kernel-cmdline.purge" in managed
+    assert "/var/lib/irisxe-sriov/kernel-cmdline.written" in managed
+    before = snapshot(fake.root)
+    again = ctl(fake, "apply")
+    assert again.exit_code == 0 and again.output == "nothing to change\n"
+    assert snapshot(fake.root) == before

@@ -24,6 +24,8 @@ GENERATED = (
     "/etc/sysfs.d/irisxe-sriov.conf",
     "/etc/udev/rules.d/70-irisxe-sriov.rules",
     "/var/lib/irisxe-sriov/kernel-cmdline",
+    "/var/lib/irisxe-sriov/kernel-cmdline.written",
+    "/var/lib/irisxe-sriov/kernel-cmdline.purge",
 )
 DRIVERCTL_OVERRIDE_RE = re.compile(
     r"/etc/driverctl\.d/pci-[0-9a-f]{4}:[0-9a-f]{2}:[0-9a-f]{2}\.[1-7]"
