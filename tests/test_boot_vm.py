@@ -1,0 +1,258 @@
+"""The kernel command line through real boot loaders: VMs that boot from their disk
+(tests/bootdisk.py) through GRUB on UEFI (Debian 13's OVMF), GRUB on BIOS (SeaBIOS) and
+systemd-boot on UEFI, with the package installed from preseeded debconf answers and the
+boot loader refreshed by the package itself.
+
+Per boot path, one disk and three boots (the guest runs one step per boot):
+1. /proc/cmdline holds every token the settings ask for and the admin's own; then
+   `irisxe-sriov-ctl config set driver=xe` (systemd-boot: then a second kernel package);
+2. the new value's tokens are what booted (systemd-boot: from the new kernel's loader
+   entry, which carries them too); then `apt-get purge irisxe-sriov`;
+3. none of our tokens is left; the admin's are all there.
+For GRUB a cloud-image style /etc/default/grub.d/50-cloudimg-settings.cfg sets
+GRUB_CMDLINE_LINUX_DEFAULT anew: our drop-in must sort after it.
+
+The three disks are built one after another, then the three VMs run at once (one QEMU
+process each: TCG uses one core per VM) to keep the VM tier short.
+"""
+
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from bootdisk import (
+    BOOT_BASE,
+    DISK,
+    ESP_FSTAB,
+    ESP_TREE,
+    FSTAB,
+    MACHINE_ID,
+    ROOT_UUID,
+    SECOND_KERNEL_HOOK,
+    Boot,
+    boot_all,
+    drop_grub_probe_double,
+    firmware_files,
+    in_parallel,
+    install_grub_modules,
+    make_disk,
+    prepare_guest,
+    prepare_initramfs,
+    run_with_esp,
+    take_out,
+    use_grub_probe_double,
+)
+from chroot import PIN, Chroot, base_tree, build_standin_driver, preseed, with_debs
+from irisxe_sriov import pciids
+
+pytestmark = pytest.mark.vm
+
+I915 = ["intel_iommu=on", "i915.enable_guc=3", "i915.max_vfs=7"]
+ALL_IDS = ",".join(i for _, ids in pciids.PLATFORMS.values() for i in ids)
+XE = ["intel_iommu=on", "xe.max_vfs=7", f"xe.force_probe={ALL_IDS}"]
+
+# The admin's GRUB settings: a blacklist of their own in GRUB_CMDLINE_LINUX, and a cloud
+# image's drop-in that sets GRUB_CMDLINE_LINUX_DEFAULT anew (dropping "quiet").
+GRUB_DEFAULT = (
+    "GRUB_DEFAULT=0\nGRUB_TIMEOUT=0\nGRUB_DISTRIBUTOR=Debian\nGRUB_TERMINAL=console\n"
+    'GRUB_CMDLINE_LINUX_DEFAULT="quiet"\n'
+    'GRUB_CMDLINE_LINUX="console=ttyS0 admin.linux=1 module_blacklist=floppy"\n'
+)
+CLOUDIMG = 'GRUB_CMDLINE_LINUX_DEFAULT="console=ttyS0 cloud.default=1"\n'
+GRUB_ADMIN = ["console=ttyS0", "admin.linux=1", "console=ttyS0", "cloud.default=1"]
+# The admin's /etc/kernel/cmdline for systemd-boot.
+KERNEL_CMDLINE = f"root=UUID={ROOT_UUID} rw console=ttyS0 admin.keep=1 module_blacklist=floppy\n"
+SDBOOT_ADMIN = ["rw", "console=ttyS0", "admin.keep=1"]
+
+SCENARIOS = {
+    "grub-uefi": ("uefi", "grub", ["set:driver=xe", "purge", "early"]),
+    "grub-bios": ("bios", "grub", ["set:driver=xe", "purge", "early"]),
+    "systemd-boot": ("uefi", "systemd-boot", ["set:driver=xe kernel", "purge", "early"]),
+}
+
+
+def tokens(cmdline: str | None) -> Counter[str]:
+    """The tokens of a command line but those the boot loader or kernel-install add by
+    themselves (BOOT_IMAGE=, initrd=, systemd.machine_id=), GRUB's "ro", and the root
+    (root=/dev/vda3 from the chroot's grub-probe double, root=UUID=... from the real
+    one)."""
+    assert cmdline is not None
+    kept = [
+        t
+        for t in cmdline.split()
+        if not t.startswith(("BOOT_IMAGE=", "initrd=", "root=", "systemd.machine_id="))
+        and t != "ro"
+    ]
+    assert any(t.startswith("root=") for t in cmdline.split()), cmdline
+    return Counter(kept)
+
+
+def build(name: str, base: Path, scratch: Path, package: Path) -> tuple[Path, Path | None]:
+    """The scenario's disk and its OVMF variable store (None: BIOS)."""
+    firmware, loader, steps = SCENARIOS[name]
+    scratch.mkdir(parents=True, exist_ok=True)
+    (scratch / "image").mkdir()
+    (scratch / "tools").mkdir()
+    image = Chroot(base, scratch / "image")
+    tools = Chroot(base, scratch / "tools")
+    try:
+        with_debs(image, package, build_standin_driver(scratch, PIN))
+        image.write("/etc/machine-id", MACHINE_ID + "\n")
+        image.write("/etc/fstab", FSTAB + (ESP_FSTAB if loader == "systemd-boot" else ""))
+        # as an admin could have written it first: this machine is the GPU's host (a VM
+        # without a GPU would otherwise be detected as a guest, whose tokens differ)
+        image.write("/etc/default/irisxe-sriov", 'MACHINE_ROLE="host"\n')
+        if loader == "grub":
+            image.write("/etc/default/grub", GRUB_DEFAULT)
+            image.write("/etc/default/grub.d/50-cloudimg-settings.cfg", CLOUDIMG)
+            install_grub_modules(image)
+            use_grub_probe_double(image)
+            image.run("update-grub 2>&1")  # the system as it was before the package
+        else:
+            image.write("/etc/kernel/cmdline", KERNEL_CMDLINE)
+            run_with_esp(image, "bootctl install --esp-path=/efi --no-variables 2>&1")
+        prepare_initramfs(image)
+        preseed(image, {"driver": "i915", "num_vfs": "2", "bootloader": "auto"})
+        install = (
+            f"apt-get install -y /root/debs/i915-sriov-dkms_{PIN}_amd64.deb "
+            "/root/debs/irisxe-sriov.deb 2>&1"
+        )
+        if loader == "grub":
+            output = image.run(install).stdout
+            assert "running: update-grub" in output, output
+            drop_grub_probe_double(image)
+        else:
+            output = run_with_esp(image, install)
+            assert "update-initramfs -u -k all" in output, output
+            assert list(image.path(f"{ESP_TREE}/loader/entries").glob("*.conf")), output
+        prepare_guest(image, steps)
+        make_disk(image, tools, firmware, loader)
+    finally:
+        image.close()
+        tools.close()
+    disk = take_out(tools, DISK, scratch / "disk.img")
+    return disk, firmware_files(base, scratch) if firmware == "uefi" else None
+
+
+# test name -> scenario
+TESTS = {
+    "test_grub_on_uefi": "grub-uefi",
+    "test_grub_on_bios": "grub-bios",
+    "test_systemd_boot_on_uefi": "systemd-boot",
+}
+
+
+@pytest.fixture(scope="module")
+def boot_base() -> Path:
+    return base_tree("bootvm", BOOT_BASE, SECOND_KERNEL_HOOK)
+
+
+@pytest.fixture(scope="module")
+def runs(request, boot_base, package, tmp_path_factory) -> dict[str, object]:
+    """Every selected scenario's boots: the disks built one after another, then the VMs
+    of all scenarios at once."""
+    wanted = [
+        TESTS[item.originalname]
+        for item in request.session.items
+        if item.module is request.module and item.originalname in TESTS
+    ]
+    scratch = tmp_path_factory.mktemp("boot")
+    disks = {}
+    results: dict[str, object] = {}
+    for name in wanted:
+        started = time.monotonic()
+        try:
+            disks[name] = build(name, boot_base, scratch / name, package)
+        except Exception as error:  # that scenario's test reports it; the others boot
+            results[name] = error
+        print(f"\n{name}: disk built in {time.monotonic() - started:.0f} s")
+    started = time.monotonic()
+    results |= in_parallel(
+        {
+            name: (lambda disk=disk, ovmf=ovmf, name=name: boot_all(disk, 3, scratch / name, ovmf))
+            for name, (disk, ovmf) in disks.items()
+        }
+    )
+    print(f"\nboot VMs ({', '.join(wanted)}) in parallel: {time.monotonic() - started:.0f} s")
+    for name, boots in results.items():
+        if isinstance(boots, list):
+            print(name, " ".join(f"{boot.seconds:.0f}s" for boot in boots))
+    return results
+
+
+def boots_of(runs: dict[str, object], name: str) -> list[Boot]:
+    boots = runs[name]
+    if isinstance(boots, BaseException):
+        raise boots
+    assert isinstance(boots, list)
+    for boot in boots:
+        assert boot.value("done") is not None, boot.log.read_text(errors="replace")[-6000:]
+    assert len(boots) == 3
+    return boots
+
+
+def exited_zero(boot: Boot, action: str) -> None:
+    status = boot.value(f"{action}-exit")
+    assert status is not None and status.split()[0] == "0", "\n".join(boot.lines)
+
+
+def check_grub(boots: list[Boot], firmware: str) -> None:
+    first, second, third = boots
+    assert (first.value("firmware") or "").startswith(firmware), first.value("firmware")
+    # installed: every token the settings ask for, after the cloud image's drop-in too
+    assert tokens(first.value("cmdline")) == Counter(
+        [*GRUB_ADMIN, "module_blacklist=floppy,xe", *I915]
+    ), first.value("cmdline")
+    exited_zero(first, "set:driver=xe")
+    # config set driver=xe: update-grub in the guest (the real grub-probe), reboot
+    assert tokens(second.value("cmdline")) == Counter(
+        [*GRUB_ADMIN, "module_blacklist=floppy,i915", *XE]
+    ), second.value("cmdline")
+    exited_zero(second, "purge")
+    # purged: none of ours left, the admin's blacklist member and tokens intact
+    assert tokens(third.value("cmdline")) == Counter([*GRUB_ADMIN, "module_blacklist=floppy"]), (
+        third.value("cmdline")
+    )
+
+
+def test_grub_on_uefi(runs):
+    check_grub(boots_of(runs, "grub-uefi"), "uefi")
+
+
+def test_grub_on_bios(runs):
+    check_grub(boots_of(runs, "grub-bios"), "bios")
+
+
+def entries(boot: Boot, key: str) -> dict[str, Counter[str]]:
+    """Loader entries the guest listed: kernel version -> the tokens of their options."""
+    found = {}
+    for line in boot.values(key):
+        version, _, options = line.partition(" ")
+        found[version] = tokens(options)
+    return found
+
+
+def test_systemd_boot_on_uefi(runs):
+    first, second, third = boots_of(runs, "systemd-boot")
+    assert (first.value("firmware") or "").startswith("uefi systemd-boot"), first.value("firmware")
+    kernel = first.value("kernel") or ""
+    installed = Counter([*SDBOOT_ADMIN, "module_blacklist=floppy,xe", *I915])
+    assert tokens(first.value("cmdline")) == installed, first.value("cmdline")
+    assert entries(first, "entry") == {kernel: installed}
+    exited_zero(first, "set:driver=xe")
+    exited_zero(first, "kernel")
+    # config set refreshed the running kernel's entry; the new kernel's entry, written by
+    # its package's hooks, carries the tokens too
+    xe = Counter([*SDBOOT_ADMIN, "module_blacklist=floppy,i915", *XE])
+    after = entries(first, "after")
+    assert len(after) == 2 and all(value == xe for value in after.values()), after
+    # the new kernel is the newest entry: it boots, with the new value's tokens
+    assert (second.value("kernel") or "").endswith("-cloud-amd64"), second.value("kernel")
+    assert tokens(second.value("cmdline")) == xe, second.value("cmdline")
+    exited_zero(second, "purge")
+    # purged: our tokens gone from /etc/kernel/cmdline and from every entry
+    admin = Counter([*SDBOOT_ADMIN, "module_blacklist=floppy"])
+    assert tokens(third.value("cmdline")) == admin, third.value("cmdline")
+    assert list(entries(second, "after").values()) == [admin, admin]
