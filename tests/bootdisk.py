@@ -428,7 +428,7 @@ def boot_disk(
     number: int,
     log: Path,
     ovmf: tuple[Path, Path] | None,
-    timeout: int = 420,
+    timeout: int = 900,
 ) -> Boot:
     """Boot the disk once (TCG, -m 1536, serial to a file, -no-reboot, no network, as
     tests/vm.py), wait for the guest to power off, and parse boot `number`'s lines."""
