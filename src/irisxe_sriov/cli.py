@@ -270,7 +270,9 @@ def doctor(context: click.Context, as_json: bool) -> None:
         read = situation.with_defaults(paths)
     version = packages.installed_version(paths, pin.DRIVER_PACKAGE)
     boot = bootloader.resolve(read.settings.bootloader, paths)
-    kernels, _ = providers.read_all(paths, read.machine.device, boot.name)
+    # doctor reads the kernels' own indexes, not every xe.ko (that is `kernels`, about
+    # 75 ms a kernel): its start-up is measured (make bench)
+    kernels, _ = providers.read_all(paths, read.machine.device, boot.name, thorough=False)
     evidence = diagnosis.Evidence(
         settings_problems=problems,
         driver_package_version=version,

@@ -249,7 +249,7 @@ def config(db: Any, paths: Paths) -> None:
     boot = bootloader.detect(paths)
     from irisxe_sriov import providers
 
-    kernels, _ = providers.read_all(paths, machine.device, boot.name)
+    kernels, _ = providers.read_all(paths, machine.device, boot.name, thorough=False)
     host_notes(db, paths, state, machine, read.settings.driver, kernels)
     if machine.role == roles.Role.NONE:
         return  # nothing of ours to configure here: the note said why
