@@ -60,6 +60,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from chroot import ENV, VM_BASE, Chroot
+from vm import QEMU_MACHINE
 
 BOOT_PACKAGES = (
     "grub2-common",
@@ -442,21 +443,7 @@ def boot_disk(
             f"if=pflash,format=raw,unit=1,file={variables}",
         ]
     argv = [
-        "qemu-system-x86_64",
-        "-machine",
-        "q35",
-        "-accel",
-        "tcg",
-        "-m",
-        "1536",
-        "-smp",
-        "1",
-        "-nographic",
-        "-vga",
-        "none",
-        "-no-reboot",
-        "-nic",
-        "none",
+        *QEMU_MACHINE,
         "-nodefaults",  # no CD-ROM, parallel port or VGA to probe at every boot
         *firmware,
         "-drive",

@@ -19,7 +19,7 @@ from chroot import (
     base_tree,
     preseed,
 )
-from vm import boot, make_image
+from vm import GUEST_UNIT, boot, make_image
 
 XE_IDS = "a7a0"
 
@@ -106,17 +106,6 @@ echo "IRISXE kernels $(irisxe-sriov-ctl kernels --json | tr -d '\n ')" > $out
 echo "IRISXE done" > $out
 systemctl poweroff --force
 """
-GUEST_UNIT = """[Unit]
-Description=irisxe-sriov VM test: report xe and i915 (test only)
-After=multi-user.target
-
-[Service]
-Type=oneshot
-ExecStart=/usr/local/sbin/irisxe-vm-report
-
-[Install]
-WantedBy=multi-user.target
-"""
 
 
 @pytest.mark.vm
@@ -130,10 +119,10 @@ def test_backports_kernel_boots_with_xe_parameters_and_i915_blocked(backports, t
     backports.run("apt-get install -y /root/debs/irisxe-sriov.deb")
     cmdline = backports.read("/etc/kernel/cmdline").strip()
     assert "xe.max_vfs=7" in cmdline and "module_blacklist=i915" in cmdline
-    backports.write("/usr/local/sbin/irisxe-vm-report", GUEST_REPORT)
-    backports.path("/usr/local/sbin/irisxe-vm-report").chmod(0o755)
-    backports.write("/etc/systemd/system/irisxe-vm-report.service", GUEST_UNIT)
-    backports.run("systemctl enable irisxe-vm-report.service 2>&1")
+    backports.write("/usr/local/sbin/irisxe-vm-check", GUEST_REPORT)
+    backports.path("/usr/local/sbin/irisxe-vm-check").chmod(0o755)
+    backports.write("/etc/systemd/system/irisxe-vm-check.service", GUEST_UNIT)
+    backports.run("systemctl enable irisxe-vm-check.service 2>&1")
     backports.write("/etc/hostname", "irisxe-vm\n")
     kernel, initrd = make_image(backports, tmp_path / "image.raw")
     result = boot(tmp_path / "image.raw", kernel, initrd, cmdline, tmp_path / "serial.log")

@@ -196,6 +196,27 @@ Q35_GUEST = (
 )
 
 
+# The machine every VM test runs: q35 under TCG (KVM here cannot run an unmodified guest),
+# one CPU, no display, no network, and no reboot (a reboot ends QEMU; tests relaunch it).
+QEMU_MACHINE = (
+    "qemu-system-x86_64",
+    "-machine",
+    "q35",
+    "-accel",
+    "tcg",
+    "-m",
+    "1536",
+    "-smp",
+    "1",
+    "-nographic",
+    "-vga",
+    "none",
+    "-no-reboot",
+    "-nic",
+    "none",
+)
+
+
 def boot(
     image: Path,
     kernel: Path,
@@ -207,21 +228,7 @@ def boot(
 ) -> Result:
     """Boot, wait for the guest to power off, and parse its IRISXE lines."""
     argv = [
-        "qemu-system-x86_64",
-        "-machine",
-        "q35",
-        "-accel",
-        "tcg",
-        "-m",
-        "1536",
-        "-smp",
-        "1",
-        "-nographic",
-        "-vga",
-        "none",
-        "-no-reboot",
-        "-nic",
-        "none",
+        *QEMU_MACHINE,
         "-kernel",
         str(kernel),
         "-initrd",
