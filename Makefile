@@ -18,7 +18,7 @@ TEST_DEPS := python3-click python3-jinja2 python3-debian python3-debconf python3
 	dpkg-dev libvirt-clients libxml2-utils python3-hypothesis python3-pytest-timeout
 # And what the chroot and VM tiers need on top (make check): mmdebstrap, piuparts,
 # autopkgtest for the package tests in Debian chroots, QEMU for the VM tests, git for
-# building the previous release from its tag.
+# building the previous release from its commit.
 CHROOT_DEPS := mmdebstrap piuparts autopkgtest debian-archive-keyring qemu-system-x86 \
 	e2fsprogs git
 

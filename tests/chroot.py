@@ -564,38 +564,38 @@ def build_from_source(
     )
 
 
-def git_commit(revision: str) -> str:
+def git(*args: str) -> str:
     return subprocess.run(
-        ["git", "-C", str(SOURCE), "rev-parse", f"{revision}^{{commit}}"],
-        capture_output=True,
-        text=True,
-        check=True,
+        ["git", "-C", str(SOURCE), *args], capture_output=True, text=True, check=True
     ).stdout.strip()
 
 
+# The commit each earlier release was built from. Its tag v<version> marks it too, but a
+# clone of main (CI's) carries no tags, and the changelog cannot say: the 0.1.0 entry
+# stayed on top for commits after the release.
+RELEASE_COMMITS = {"0.1.0": "da8051feeb167bcce521118b47fe8d0700fcb2fb"}
 # The release before this version: the upgrade tests start from it.
-PREVIOUS_RELEASE = "v0.1.0"
+PREVIOUS_RELEASE = "0.1.0"
 # The released 0.1.0 lacked python3-click and python3-jinja2 in Build-Depends (issue 13):
 # building it needs them added by hand.
-RELEASE_BUILD_FIXES = {"v0.1.0": "python3-click python3-jinja2"}
+RELEASE_BUILD_FIXES = {"0.1.0": "python3-click python3-jinja2"}
 
 
-def release_deb(tag: str, scratch: Path) -> Path:
-    """The .deb of a released version, built from `git archive TAG` in the clean build
-    chroot; cached under CACHE keyed on the tag's commit."""
-    commit = git_commit(tag)
-    version = tag.removeprefix("v")
+def release_deb(version: str, scratch: Path) -> Path:
+    """The .deb of a released version, built from `git archive` of its release commit in
+    the clean build chroot; cached under CACHE keyed on that commit."""
+    commit = git("rev-parse", "--verify", f"{RELEASE_COMMITS[version]}^{{commit}}")
     cached = CACHE / f"irisxe-sriov_{version}_all-{commit[:12]}.deb"
     with cache_lock():
         if cached.exists():
             return cached
     box = Chroot(base_tree("build", BUILD_BASE), scratch)
     try:
-        fixes = RELEASE_BUILD_FIXES.get(tag)
+        fixes = RELEASE_BUILD_FIXES.get(version)
         before = f"apt-get install -y -qq {fixes} >/dev/null; " if fixes else ""
-        done = build_from_source(box, git_tarball(tag, scratch / "source.tar"), before)
+        done = build_from_source(box, git_tarball(commit, scratch / "source.tar"), before)
         if done.returncode != 0:
-            raise AssertionError(f"building {tag} failed:\n{done.stdout[-4000:]}")
+            raise AssertionError(f"building {version} ({commit}) failed:\n{done.stdout[-4000:]}")
         with cache_lock():
             partial = cached.with_suffix(".partial")
             shutil.copy(box.path(f"/root/build/irisxe-sriov_{version}_all.deb"), partial)

@@ -88,7 +88,7 @@ def standin(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def previous(tmp_path_factory) -> Path:
-    """The previous release's .deb, built from its tag in the clean build chroot."""
+    """The previous release's .deb, built from its release commit in the clean build chroot."""
     return release_deb(PREVIOUS_RELEASE, tmp_path_factory.mktemp("previous"))
 
 

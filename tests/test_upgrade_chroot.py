@@ -1,4 +1,4 @@
-"""The upgrade from the previous release (tag v0.1.0, built from `git archive` in the
+"""The upgrade from the previous release (0.1.0, built from `git archive` of its commit in the
 clean build chroot: the `previous` fixture, tests/conftest.py) to the .deb just built, in
 a trixie chroot with the stand-in driver and preseeded answers. piuparts' upgrade test is
 in tests/test_piuparts.py."""
