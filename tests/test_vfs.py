@@ -6,6 +6,7 @@ The real kernel side runs in tests/test_vm.py.
 """
 
 import json
+import os
 
 import pytest
 from click.testing import CliRunner
@@ -172,3 +173,24 @@ def test_status_shows_who_uses_a_vf(fake):
     doc = json.loads(run(fake.root, "status", "--json").output)
     assert [vf["in_use_by"] for vf in doc["vfs"][:2]] == [[], ["win11"]]
     assert "win11" in run(fake.root, "status").output
+
+
+def test_sysfs_writes_stay_inside_the_root_through_absolute_links(fake):
+    """A root whose /sys/bus/pci/devices links are absolute (a copied or bind-mounted sysfs):
+    every link resolves in the root. /irisxe-test-sys does not exist on the host, so a write
+    that left the root would fail instead of reaching a real device (issue 11, item 6)."""
+    fake.healthy(numvfs=2)
+    devices = fake.sys / "bus/pci/devices"
+    for link in sorted(devices.iterdir()):
+        hop = fake.root / "irisxe-test-sys" / link.name
+        hop.parent.mkdir(exist_ok=True)
+        hop.symlink_to(os.path.relpath(link.resolve(), hop.parent))
+        link.unlink()
+        link.symlink_to(f"/irisxe-test-sys/{link.name}")
+    (fake.sys / "bus/pci/drivers_probe").write_text("")
+    lines = restore(fake, Settings(num_vfs=2, vf_roles={2: "none"}))
+    assert lines[-1] == f"VFs as configured: 2 on {PF}"
+    assert attribute(fake, PF, "driver_override") == "i915"
+    assert attribute(fake, "0000:00:02.1", "driver_override") == "vfio-pci"
+    assert attribute(fake, "0000:00:02.2", "driver_override") == "none"
+    assert not (fake.root / "irisxe-test-sys/0000:00:02.1/driver_override").is_symlink()

@@ -231,7 +231,8 @@ class Paths:
 
     # --- read-only host state ---------------------------------------------------------
     def pci_device(self, address: str) -> Path:
-        return self.at("/sys/bus/pci/devices") / address
+        """The device's directory: the link in /sys/bus/pci/devices resolved in the root."""
+        return self.at(f"/sys/bus/pci/devices/{address}")
 
     def module(self, name: str) -> Path:
         return self.at("/sys/module") / name

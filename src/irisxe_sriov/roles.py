@@ -139,17 +139,18 @@ def gpu_functions(paths: Paths) -> tuple[GpuFunction, ...]:
     except OSError:
         return ()
     found = []
-    for entry in entries:
+    for link in entries:
+        entry = paths.pci_device(link.name)  # absolute links resolve in the root
         vendor = host.parse_hex_id(host.read_text(entry / "vendor", 64))
         device = host.parse_hex_id(host.read_text(entry / "device", 64))
         if pciids.platform_of(vendor, device) is None or device is None:
             continue
         found.append(
             GpuFunction(
-                address=entry.name,
+                address=link.name,
                 device=device,
                 driver=host.link_name(entry / "driver"),
-                render_node=host.render_node(paths.pci_device(entry.name)),
+                render_node=host.render_node(entry),
                 sriov=(entry / "sriov_totalvfs").exists(),
                 is_vf=(entry / "physfn").exists(),
             )

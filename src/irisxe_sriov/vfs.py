@@ -121,7 +121,9 @@ class Sysfs:
     def write(self, path: Path, value: str, what: str) -> None:
         self.log(what)
         try:
-            path.write_text(value + "\n")
+            # "driver/unbind" passes through the device's driver link: resolved in the root
+            # too, or an absolute link would write to the host's sysfs (issue 11, item 6).
+            self.paths.inside(path).write_text(value + "\n")
         except OSError as error:
             raise VfsError(f"{what} failed: {error.strerror or error} ({path})") from error
 
