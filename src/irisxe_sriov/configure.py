@@ -44,10 +44,36 @@ def make_plan(
     (ucf keeps it) and a real change reaches ucf for its three-way merge.
     """
     rendered = desired(paths, situation)
+    grub = paths.display(paths.grub_dropin)
+    kernel_cmdline = paths.display(paths.kernel_cmdline)
+    modprobe = paths.display(paths.modprobe_conf)
+    commands: dict[str, tuple[str, ...]] = {
+        # mkinitramfs copies /etc/modprobe.d into every initrd (docs/notes.md, "Debian's boot
+        # paths").
+        modprobe: initramfs,
+    }
+    # A drop-in that is written or removed both need grub.cfg regenerated.
+    grub_refresh = bootloader.refresh_command(bootloader.GRUB, paths)
+    if grub_refresh is not None:
+        commands[grub] = tuple(grub_refresh)
+    if rendered.bootloader in (bootloader.SYSTEMD_BOOT, bootloader.PROXMOX):
+        refresh = bootloader.refresh_command(rendered.bootloader, paths)
+        commands[kernel_cmdline] = tuple(refresh or ())
     settings_path = paths.display(paths.settings)
     if settings_text is None:
         settings_text = situation.settings_text or render.settings_file(situation.settings)
     owned = {settings_path: settings_text, **rendered.owned}
+    # Purge takes our drop-in and our /etc/kernel/cmdline tokens away: the same refreshes
+    # must follow, decided here because the postrm cannot import this package. The
+    # modprobe.d file needs none: dpkg activates the initramfs-tools trigger on purge
+    # (debian/irisxe-sriov.triggers).
+    purge_refresh = [
+        commands[name]
+        for name in (grub, kernel_cmdline)
+        if commands.get(name) and (name in rendered.owned or name in rendered.edited)
+    ]
+    if purge_refresh:
+        owned[paths.display(paths.purge_refresh)] = planning.format_pending(purge_refresh)
     manifest_text = read_optional(paths.manifest)
     names = {*owned, *rendered.edited, *planning.parse_manifest(manifest_text)}
     on_disk = {name: read_optional(paths.at(name)) for name in names if not name.endswith("/")}
@@ -73,21 +99,6 @@ def make_plan(
                 if copy is not None:
                     on_disk[name] = copy
 
-    grub = paths.display(paths.grub_dropin)
-    kernel_cmdline = paths.display(paths.kernel_cmdline)
-    modprobe = paths.display(paths.modprobe_conf)
-    commands: dict[str, tuple[str, ...]] = {
-        # mkinitramfs copies /etc/modprobe.d into every initrd (docs/notes.md, "Debian's boot
-        # paths").
-        modprobe: initramfs,
-    }
-    # A drop-in that is written or removed both need grub.cfg regenerated.
-    grub_refresh = bootloader.refresh_command(bootloader.GRUB, paths)
-    if grub_refresh is not None:
-        commands[grub] = tuple(grub_refresh)
-    if rendered.bootloader in (bootloader.SYSTEMD_BOOT, bootloader.PROXMOX):
-        refresh = bootloader.refresh_command(rendered.bootloader, paths)
-        commands[kernel_cmdline] = tuple(refresh or ())
     notes: tuple[str, ...] = ()
     if rendered.bootloader in (None, bootloader.NONE):
         why = "bootloader=none" if rendered.bootloader else "no boot path was found"

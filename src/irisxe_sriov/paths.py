@@ -26,6 +26,7 @@ GENERATED = (
     "/var/lib/irisxe-sriov/kernel-cmdline",
     "/var/lib/irisxe-sriov/kernel-cmdline.written",
     "/var/lib/irisxe-sriov/kernel-cmdline.purge",
+    "/var/lib/irisxe-sriov/purge-refresh",
 )
 DRIVERCTL_OVERRIDE_RE = re.compile(
     r"/etc/driverctl\.d/pci-[0-9a-f]{4}:[0-9a-f]{2}:[0-9a-f]{2}\.[1-7]"
@@ -151,6 +152,12 @@ class Paths:
         what purge puts in place while the file is still as we wrote it (the sh postrm
         replays what Python decided; docs/notes.md, "Purge")."""
         return self.state_dir / "kernel-cmdline.purge"
+
+    @property
+    def purge_refresh(self) -> Path:
+        """The boot refresh commands purge runs once our lines are gone, one a line,
+        decided when apply wrote them (the postrm replays; docs/notes.md, "Purge")."""
+        return self.state_dir / "purge-refresh"
 
     @property
     def lock(self) -> Path:
