@@ -36,8 +36,9 @@ What works here (no loop devices, nothing mounted, nothing of this machine confi
   partition; the guest mounts it at /efi.
 - The guest reports twice per boot, on the serial console: an initramfs-tools
   local-bottom script (EARLY_REPORT, in every initrd the guest builds too) prints
-  /proc/cmdline and the kernel as soon as the root is mounted, and on the last boot of a
-  scenario (step "early") powers off right there; a test-only unit (BOOT_CHECK), ordered
+  /proc/cmdline, the kernel and the firmware as soon as the root is mounted, and on the
+  last boot of a scenario (step "early"), or on any BIOS boot of the hybrid GRUB disk
+  (BIOS_EARLY), powers off right there; a test-only unit (BOOT_CHECK), ordered
   after the local file systems only, counts boots in /var/lib/irisxe-boot-test/boots,
   reports the firmware and the loader entries, runs that boot's step from
   /etc/irisxe-boot-steps (`config set`, a second kernel package, purge) and powers off.
@@ -46,18 +47,19 @@ What works here (no loop devices, nothing mounted, nothing of this machine confi
   initramfs-tools' defaults): the guest's initrds are built with MODULES=dep and
   COMPRESSLEVEL=1 (the ones the chroot made hold `most`), QEMU has -nodefaults (no CD-ROM
   or parallel port to probe), purge is `dpkg --purge` (apt adds a cache rebuild, nothing
-  for the maintainer scripts), and the three scenarios' VMs run at once.
+  for the maintainer scripts), GRUB on BIOS and on UEFI share one disk (a BIOS boot that
+  stops in the initrd before each UEFI boot), and the scenarios' VMs run at once.
+- efivarfs files cannot seek: `tail -c +5 FILE` fails on them, `cat FILE | tail -c +5`
+  reads systemd-boot's LoaderInfo.
 """
 
 import re
 import shutil
 import struct
 import subprocess
-import threading
 import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import NamedTuple
+from typing import Literal, NamedTuple
 
 from chroot import ENV, VM_BASE, Chroot
 from vm import QEMU_MACHINE
@@ -141,16 +143,21 @@ if [ -f "${rootmnt}/var/lib/irisxe-boot-test/boots" ]; then
 fi
 n=$((boots + 1))
 read -r cmdline < /proc/cmdline
+firmware=bios
+[ -d /sys/firmware/efi ] && firmware=uefi
 echo > /dev/ttyS0  # after initramfs-tools' "Begin: ... " on the same line
 echo "IRISXE $n cmdline $cmdline" > /dev/ttyS0
 echo "IRISXE $n kernel $(uname -r)" > /dev/ttyS0
+echo "IRISXE $n early-firmware $firmware" > /dev/ttyS0
 i=0
 step=
 while IFS= read -r line; do
 	i=$((i + 1))
 	[ "$i" = "$n" ] && step=$line
 done < "${rootmnt}/etc/irisxe-boot-steps"
-if [ "$step" = early ]; then
+# the hybrid GRUB disk: every BIOS boot ends here, and the UEFI boot after it runs the step
+if [ "$step" = early ] ||
+	{ [ "$firmware" = bios ] && [ -e "${rootmnt}/etc/irisxe-boot-bios-early" ]; }; then
 	read -r uptime rest < /proc/uptime
 	echo "IRISXE $n done early $uptime" > /dev/ttyS0
 	echo o > /proc/sysrq-trigger  # power off; the root is still mounted read-only
@@ -158,6 +165,8 @@ if [ "$step" = early ]; then
 fi
 """
 EARLY_REPORT_PATH = "/etc/initramfs-tools/scripts/local-bottom/irisxe-boot-report"
+# On the hybrid GRUB disk: BIOS boots stop in the initrd (EARLY_REPORT), UEFI boots run on.
+BIOS_EARLY = "/etc/irisxe-boot-bios-early"
 
 # Test-only, in the booted guest: one step per boot (boot N runs line N of
 # /etc/irisxe-boot-steps), each line of its output prefixed with the uptime.
@@ -173,8 +182,10 @@ say uptime "$(cut -d' ' -f1 /proc/uptime)"
 if [ -d /sys/firmware/efi ]; then
 	mountpoint -q /sys/firmware/efi/efivars ||
 		mount -t efivarfs efivarfs /sys/firmware/efi/efivars
-	info=$(tail -c +5 /sys/firmware/efi/efivars/LoaderInfo-4a67b082-0a4c-41cf-b6c7-440b29bb8c4f \
-		2>/dev/null | tr -d '\000')
+	# efivarfs files cannot seek, so tail must read a pipe: the first 4 bytes are the
+	# variable's attributes, the rest UTF-16 (NULs dropped: ASCII here)
+	info=$(cat /sys/firmware/efi/efivars/LoaderInfo-4a67b082-0a4c-41cf-b6c7-440b29bb8c4f \
+		2>/dev/null | tail -c +5 | tr -d '\000')
 	say firmware "uefi ${info:-no-LoaderInfo}"
 else
 	say firmware bios
@@ -310,10 +321,12 @@ def run_with_esp(box: Chroot, script: str, timeout: int = 900) -> str:
 DISK = "/root/disk.img"
 
 
-def make_disk(image_box: Chroot, tools: Chroot, firmware: str, loader: str) -> None:
+def make_disk(image_box: Chroot, tools: Chroot, loader: str) -> None:
     """The bootable disk of the image chroot's tree, built at DISK in the tools chroot.
-    The image chroot's /efi (systemd-boot) or the GRUB image go to the ESP; the tree,
-    less /efi's contents, becomes the root."""
+    The image chroot's /efi (systemd-boot) goes to the ESP; for GRUB both its EFI image
+    (in the ESP) and its BIOS core.img (in the BIOS boot partition): one disk boots on
+    either firmware, from the same /boot/grub. The tree, less /efi's contents, becomes
+    the root."""
     disk = DISK
     tools.run(
         f"rm -f {disk} && truncate -s {DISK_SIZE} {disk} && sfdisk -q {disk}", stdin=PARTITIONS
@@ -355,7 +368,7 @@ def make_disk(image_box: Chroot, tools: Chroot, firmware: str, loader: str) -> N
         ],
         check=True,
     )
-    if firmware == "bios":
+    if loader == "grub":
         tools.run(
             "grub-mkimage -O i386-pc -c /root/early.cfg -p /boot/grub "
             f"-o /root/core.img biosdisk {GRUB_MODULES}"
@@ -393,10 +406,14 @@ def embed_bios_grub(disk: Path, boot_img: bytes, core_img: bytes) -> None:
         image.write(core)
 
 
+Firmware = Literal["bios", "uefi"]
+
+
 class Boot(NamedTuple):
     lines: list[str]  # this boot's IRISXE lines, without "IRISXE N "
     seconds: float  # QEMU start to power off
     log: Path
+    firmware: Firmware
 
     def value(self, key: str) -> str | None:
         for line in self.lines:
@@ -428,15 +445,17 @@ def boot_disk(
     disk: Path,
     number: int,
     log: Path,
-    ovmf: tuple[Path, Path] | None,
+    firmware: Firmware,
+    ovmf: tuple[Path, Path],
     timeout: int = 900,
 ) -> Boot:
     """Boot the disk once (TCG, -m 1536, serial to a file, -no-reboot, no network, as
-    tests/vm.py), wait for the guest to power off, and parse boot `number`'s lines."""
-    firmware: list[str] = []
-    if ovmf is not None:
+    tests/vm.py) on `firmware` (SeaBIOS, QEMU's default, or OVMF), wait for the guest to
+    power off, and parse boot `number`'s lines."""
+    pflash: list[str] = []
+    if firmware == "uefi":
         code, variables = ovmf
-        firmware = [
+        pflash = [
             "-drive",
             f"if=pflash,format=raw,unit=0,readonly=on,file={code}",
             "-drive",
@@ -445,7 +464,7 @@ def boot_disk(
     argv = [
         *QEMU_MACHINE,
         "-nodefaults",  # no CD-ROM, parallel port or VGA to probe at every boot
-        *firmware,
+        *pflash,
         "-drive",
         f"file={disk},if=none,id=root,format=raw",
         "-device",
@@ -461,7 +480,7 @@ def boot_disk(
     )
     seconds = time.monotonic() - started
     text = log.read_text(errors="replace")
-    return Boot(report_lines(text, number), seconds, log)
+    return Boot(report_lines(text, number), seconds, log, firmware)
 
 
 def report_lines(text: str, number: int) -> list[str]:
@@ -470,31 +489,16 @@ def report_lines(text: str, number: int) -> list[str]:
     return [m.group(1).rstrip("\r") for m in re.finditer(rf"IRISXE {number} (.*)", text)]
 
 
-def boot_all(disk: Path, count: int, scratch: Path, ovmf: tuple[Path, Path] | None) -> list[Boot]:
-    """Boot `count` times in a row; stops at the first boot that did not finish."""
+def boot_all(
+    disk: Path, plan: list[tuple[int, Firmware]], scratch: Path, ovmf: tuple[Path, Path]
+) -> list[Boot]:
+    """Boot as planned ((boot number, firmware) each: an early BIOS boot has the number of
+    the UEFI boot after it, as it ends before the count goes up); stops at the first boot
+    that did not finish."""
     boots = []
-    for number in range(1, count + 1):
-        boot = boot_disk(disk, number, scratch / f"serial-{number}.log", ovmf)
+    for number, firmware in plan:
+        boot = boot_disk(disk, number, scratch / f"serial-{number}-{firmware}.log", firmware, ovmf)
         boots.append(boot)
         if boot.value("done") is None:
             break
     return boots
-
-
-def in_parallel(jobs: dict[str, Callable[[], object]]) -> dict[str, object]:
-    """Run the jobs in threads (each VM is one QEMU process: one core each); a job's
-    exception is its result."""
-    results: dict[str, object] = {}
-
-    def run(name: str, job: Callable[[], object]) -> None:
-        try:
-            results[name] = job()
-        except BaseException as error:
-            results[name] = error
-
-    threads = [threading.Thread(target=run, args=item) for item in jobs.items()]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return results

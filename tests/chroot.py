@@ -476,6 +476,9 @@ VM_BASE = (
     "kmod",
     "apt-utils",
     "initramfs-tools",
+    # initramfs-tools compresses with zstd when it is there, else with gzip: zstd's
+    # initrds are built and unpacked faster under TCG
+    "zstd",
 )
 
 # A clean Debian 13 build environment as Debian's buildds have it: build-essential and

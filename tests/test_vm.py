@@ -5,12 +5,15 @@ The built .deb is installed in the image with the stand-in i915-sriov-dkms (test
 the only change to the package's files is nvme for i915 in its udev rule (tests/vm.py).
 """
 
+import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import NamedTuple
 
 import pytest
 
 from chroot import PIN, VM_BASE, Chroot, base_tree, build_standin_driver, install, with_debs
-from vm import NVME_AS_GPU, Q35_GUEST, boot, make_image, prepare_guest
+from vm import NVME_AS_GPU, NVME_PF, Q35_GUEST, Result, boot, in_parallel, make_image, prepare_guest
 
 pytestmark = pytest.mark.vm
 
@@ -22,21 +25,77 @@ def vm_base() -> Path:
     return base_tree("vm", VM_BASE)
 
 
-def run_vm(vm_base, tmp_path, package, answers, append, late_pf=False, before_image=None):
-    box = Chroot(vm_base, tmp_path)
+class Scenario(NamedTuple):
+    answers: dict[str, str]  # debconf answers (bootloader none: QEMU's -kernel boots)
+    append: str  # the guest's kernel command line: irisxe.vfs=, irisxe.steps=
+    prepare: Callable[[Chroot], None] | None = None  # test-only changes to the image
+    devices: tuple[str, ...] = NVME_PF
+    late_pf: bool = False
+
+
+class Image(NamedTuple):
+    disk: Path
+    kernel: Path
+    initrd: Path
+
+
+def build_image(vm_base: Path, scratch: Path, package: Path, scenario: Scenario) -> Image:
+    scratch.mkdir()
+    box = Chroot(vm_base, scratch)
     try:
-        with_debs(box, package, build_standin_driver(tmp_path, PIN))
-        install(box, {"bootloader": "none", **answers})
-        prepare_guest(box, late_pf=late_pf)
-        if before_image:
-            before_image(box)
-        kernel, initrd = make_image(box, tmp_path / "image.raw")
+        with_debs(box, package, build_standin_driver(scratch, PIN))
+        install(box, {"bootloader": "none", **scenario.answers})
+        if scenario.prepare is not None:
+            scenario.prepare(box)
+        else:
+            prepare_guest(box, late_pf=scenario.late_pf)
+        kernel, initrd = make_image(box, scratch / "image.raw")
     finally:
         box.close()
-    result = boot(tmp_path / "image.raw", kernel, initrd, append, tmp_path / "serial.log")
-    assert result.value("done") is not None or "done" in result.lines, (
-        tmp_path / "serial.log"
-    ).read_text(errors="replace")[-4000:]
+    return Image(scratch / "image.raw", kernel, initrd)
+
+
+def run(scratch: Path, image: Image, scenario: Scenario) -> Result:
+    log = scratch / "serial.log"
+    result = boot(*image, scenario.append, log, devices=scenario.devices)
+    assert "done" in result.lines, log.read_text(errors="replace")[-4000:]
+    return result
+
+
+@pytest.fixture(scope="module")
+def booted(request, vm_base, package, tmp_path_factory) -> dict[str, object]:
+    """Every selected scenario's VM: the images built one after another (each an overlay
+    and an ext4 image: disk-bound), then the VMs at once, one per core (TCG runs one
+    guest CPU on one host core)."""
+    wanted = [
+        item.originalname.removeprefix("test_")
+        for item in request.session.items
+        if item.module is request.module and item.originalname.removeprefix("test_") in SCENARIOS
+    ]
+    scratch = tmp_path_factory.mktemp("vm")
+    images: dict[str, Image] = {}
+    results: dict[str, object] = {}
+    for name in wanted:
+        try:
+            images[name] = build_image(vm_base, scratch / name, package, SCENARIOS[name])
+        except Exception as error:  # that scenario's test reports it; the others boot
+            results[name] = error
+    started = time.monotonic()
+    results |= in_parallel(
+        {
+            name: lambda name=name, image=image: run(scratch / name, image, SCENARIOS[name])
+            for name, image in images.items()
+        }
+    )
+    print(f"\nVMs ({', '.join(images)}) in parallel: {time.monotonic() - started:.0f} s")
+    return results
+
+
+def result_of(booted: dict[str, object], name: str) -> Result:
+    result = booted[name]
+    if isinstance(result, BaseException):
+        raise result
+    assert isinstance(result, Result)
     return result
 
 
@@ -44,10 +103,8 @@ def vfio(*functions: int) -> dict[str, str]:
     return {f"{VF}{n}": "vfio-pci" for n in functions}
 
 
-def test_boot_with_three_vfio_vfs_then_runtime_set_then_purge(vm_base, tmp_path, package):
-    result = run_vm(
-        vm_base, tmp_path, package, {"num_vfs": "3"}, "irisxe.vfs=3 irisxe.steps=set4,purge"
-    )
+def test_boot_with_three_vfio_vfs_then_runtime_set_then_purge(booted):
+    result = result_of(booted, "boot_with_three_vfio_vfs_then_runtime_set_then_purge")
     assert result.numvfs["boot"] == "3"
     assert result.drivers["boot"] == vfio(1, 2, 3)
     assert result.value("enabled") == "enabled"
@@ -60,39 +117,25 @@ def test_boot_with_three_vfio_vfs_then_runtime_set_then_purge(vm_base, tmp_path,
     assert [line for line in result.lines if line.startswith("leftover")] == []
 
 
-def test_pf_driver_binding_late(vm_base, tmp_path, package):
+def test_pf_driver_binding_late(booted):
     """The measured race (docs/notes.md, "VFs at boot and their bindings"): the PF driver
     binds seconds after sysfsutils ran, so its write of sriov_numvfs fails; the udev rule
     on bind restores the VFs."""
-    result = run_vm(
-        vm_base,
-        tmp_path,
-        package,
-        {"num_vfs": "3"},
-        "irisxe.vfs=3 modprobe.blacklist=nvme",
-        late_pf=True,
-    )
+    result = result_of(booted, "pf_driver_binding_late")
     assert result.numvfs["boot"] == "3"
     assert result.drivers["boot"] == vfio(1, 2, 3)
     assert "journal PF 0000:00:02.0: create 3 VFs" in result.lines
 
 
-def test_without_etc_sysfs_conf(vm_base, tmp_path, package):
+def test_without_etc_sysfs_conf(booted):
     """Without /etc/sysfs.conf sysfsutils' unit does not run at all."""
-    result = run_vm(
-        vm_base,
-        tmp_path,
-        package,
-        {"num_vfs": "3"},
-        "irisxe.vfs=3",
-        before_image=lambda box: box.path("/etc/sysfs.conf").unlink(),
-    )
+    result = result_of(booted, "without_etc_sysfs_conf")
     assert result.numvfs["boot"] == "3"
     assert result.drivers["boot"] == vfio(1, 2, 3)
 
 
-def test_mixed_roles(vm_base, tmp_path, package):
-    result = run_vm(vm_base, tmp_path, package, {"num_vfs": "3", "vf_unbound": "3"}, "irisxe.vfs=3")
+def test_mixed_roles(booted):
+    result = result_of(booted, "mixed_roles")
     assert result.numvfs["boot"] == "3"
     assert result.drivers["boot"] == {**vfio(1, 2), f"{VF}3": ""}
 
@@ -117,38 +160,59 @@ systemctl poweroff --force
 """
 
 
-def test_q35_guest_root_ports_stay_on_pcieport(vm_base, tmp_path, package):
+def test_q35_guest_root_ports_stay_on_pcieport(booted):
     """Installed in a q35 guest (root ports at 00:02.0-00:02.7, a device behind the first
     standing in for the VF): the image is built without the hardware, then boots twice
     (the package's postinst already ran; apply runs again in the guest): no override,
     VF count or rule touches the root ports, and the role is guest."""
-    box = Chroot(vm_base, tmp_path)
-    try:
-        with_debs(box, package, build_standin_driver(tmp_path, PIN))
-        install(box, {"bootloader": "none", "num_vfs": "7"})
-        pciids = box.path("/usr/lib/python3/dist-packages/irisxe_sriov/pciids.py")
-        pciids.write_text(pciids.read_text() + NVME_AS_GPU)
-        box.write("/usr/local/sbin/irisxe-vm-check", GUEST_ROOT_PORTS)
-        box.path("/usr/local/sbin/irisxe-vm-check").chmod(0o755)
-        box.write(
-            "/etc/systemd/system/irisxe-vm-check.service",
-            "[Unit]\nAfter=multi-user.target\n[Service]\nType=oneshot\n"
-            "ExecStartPre=/usr/bin/irisxe-sriov-ctl apply\n"
-            "ExecStart=/usr/local/sbin/irisxe-vm-check\n[Install]\nWantedBy=multi-user.target\n",
-        )
-        box.run("systemctl enable irisxe-vm-check.service 2>&1")
-        box.write("/etc/hostname", "irisxe-guest\n")
-        kernel, initrd = make_image(box, tmp_path / "image.raw")
-    finally:
-        box.close()
-    result = boot(
-        tmp_path / "image.raw", kernel, initrd, "", tmp_path / "serial.log", devices=Q35_GUEST
-    )
-    log = (tmp_path / "serial.log").read_text(errors="replace")
-    assert "done" in result.lines, log[-4000:]
+    result = result_of(booted, "q35_guest_root_ports_stay_on_pcieport")
+    log = "\n".join(result.lines)
     ports = [line for line in result.lines if line.startswith("port ")]
-    assert ports == [f"port 0000:00:02.{n} 0x1b36:0x000c pcieport" for n in range(8)], log[-3000:]
+    assert ports == [f"port 0000:00:02.{n} 0x1b36:0x000c pcieport" for n in range(8)], log
     assert result.value("overrides") in ("", None)
     assert result.value("files") == "0"
     assert result.value("role") == "guest"
     assert result.value("restore") != "failed"
+
+
+def without_sysfs_conf(box: Chroot) -> None:
+    prepare_guest(box)
+    box.path("/etc/sysfs.conf").unlink()
+
+
+def prepare_q35_guest(box: Chroot) -> None:
+    """The guest's own check: apply again in the guest, then report the root ports."""
+    pciids = box.path("/usr/lib/python3/dist-packages/irisxe_sriov/pciids.py")
+    pciids.write_text(pciids.read_text() + NVME_AS_GPU)
+    box.write("/usr/local/sbin/irisxe-vm-check", GUEST_ROOT_PORTS)
+    box.path("/usr/local/sbin/irisxe-vm-check").chmod(0o755)
+    box.write(
+        "/etc/systemd/system/irisxe-vm-check.service",
+        "[Unit]\nAfter=multi-user.target\n[Service]\nType=oneshot\n"
+        "ExecStartPre=/usr/bin/irisxe-sriov-ctl apply\n"
+        "ExecStart=/usr/local/sbin/irisxe-vm-check\n[Install]\nWantedBy=multi-user.target\n",
+    )
+    box.run("systemctl enable irisxe-vm-check.service 2>&1")
+    box.write("/etc/hostname", "irisxe-guest\n")
+
+
+# test name without "test_" -> its VM
+SCENARIOS = {
+    "boot_with_three_vfio_vfs_then_runtime_set_then_purge": Scenario(
+        {"num_vfs": "3"}, "irisxe.vfs=3 irisxe.steps=set4,purge"
+    ),
+    "pf_driver_binding_late": Scenario(
+        {"num_vfs": "3"}, "irisxe.vfs=3 modprobe.blacklist=nvme", late_pf=True
+    ),
+    "without_etc_sysfs_conf": Scenario(
+        {"num_vfs": "3"},
+        "irisxe.vfs=3",
+        prepare=without_sysfs_conf,
+    ),
+    "mixed_roles": Scenario({"num_vfs": "3", "vf_unbound": "3"}, "irisxe.vfs=3"),
+    # the image is built without the hardware (the postinst already ran), then boots in
+    # a q35 guest; apply runs again there
+    "q35_guest_root_ports_stay_on_pcieport": Scenario(
+        {"num_vfs": "7"}, "", prepare=prepare_q35_guest, devices=Q35_GUEST
+    ),
+}
