@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import NamedTuple
 
-from irisxe_sriov import configure
+from irisxe_sriov import configure, errors
 from irisxe_sriov import plan as planning
 from irisxe_sriov.host import read_optional
 from irisxe_sriov.paths import PACKAGE, Paths
@@ -24,8 +24,8 @@ from irisxe_sriov.paths import PACKAGE, Paths
 Echo = Callable[[str], None]
 
 
-class ApplyError(Exception):
-    """An operation failed; the message says what and how to go on."""
+class ApplyError(errors.Failed):
+    """An operation failed (exit 1); the message says what and how to go on."""
 
 
 class Runner:

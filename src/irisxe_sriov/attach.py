@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 from typing import NamedTuple
 
-from irisxe_sriov import host
+from irisxe_sriov import errors, host
 from irisxe_sriov.paths import Paths
 from irisxe_sriov.settings import Settings
 
@@ -16,12 +16,16 @@ VM_TARGETS = ("libvirt", "qemu", "proxmox", "incus")
 ADDRESS_RE = re.compile(r"(?:([0-9a-f]{4}):)?([0-9a-f]{2}):([0-9a-f]{2})\.([0-7])")
 
 
-class AttachError(Exception):
-    """A request that cannot be met; the message says why and what would work."""
+class AttachError(errors.BadInput):
+    """A request that cannot be met; the message says why and what would work. Bad input
+    (exit 2): a VF that is no VF, the PF, a target without a configuration."""
 
 
 class Unavailable(AttachError):
-    """A valid request the host cannot meet now (no free VF): a state, not bad input."""
+    """A valid request the host cannot meet now (no free VF, no render node): a state, not
+    bad input, so exit 1 (README.md, "Exit status") in `snippet` and `attach` alike."""
+
+    status = errors.ExitStatus.FAILED
 
 
 class Choice(NamedTuple):
@@ -236,7 +240,7 @@ def render_node_for_containers(settings: Settings, state: host.HostState) -> str
             return vf.render_node
     if state.pf.render_node:
         return state.pf.render_node
-    raise AttachError(
+    raise Unavailable(
         f"no render node: {settings.pf} has no DRM render node (is its driver "
         f"loaded?) and no host-role VF has one"
     )

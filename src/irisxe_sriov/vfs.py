@@ -9,7 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
-from irisxe_sriov import host
+from irisxe_sriov import errors, host
 from irisxe_sriov.attach import libvirt_addresses
 from irisxe_sriov.paths import Paths
 from irisxe_sriov.roles import Detected, Role
@@ -27,8 +27,9 @@ UNBOUND = "none"
 Log = Callable[[str], None]
 
 
-class VfsError(Exception):
-    """A runtime VF change that cannot be made (the message says why and what to do)."""
+class VfsError(errors.Failed):
+    """A runtime VF change that cannot be made (the message says why and what to do): a
+    state of the host or a failed sysfs write, exit 1."""
 
 
 class User(NamedTuple):
