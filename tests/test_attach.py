@@ -7,11 +7,12 @@ hypervisor.
 """
 
 import subprocess
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
-from irisxe_sriov import attach
+from irisxe_sriov import attach, errors, process
 from irisxe_sriov.cli import cli
 
 WIN11 = """<domain type='kvm'>
@@ -191,6 +192,63 @@ def test_attach_libvirt_through_a_real_connection(guests):
     assert lines[-1] == "VF 3 (0000:00:02.3) attached to test"
     missing = run(guests.root, "attach", "libvirt", "nope", "--connect", "test:///default")
     assert missing.exit_code == 1 and "libvirt domain 'nope'" in missing.output
+
+
+class ScriptedVirsh(process.Runner):
+    """virsh answers by subcommand: the failures test:///default cannot give (each virsh
+    run there starts from the driver's fresh state)."""
+
+    def __init__(self, answers: dict[str, tuple[int, str]]) -> None:
+        self.lines: list[str] = []
+        super().__init__(live=True, echo=self.lines.append)
+        self.answers = answers
+        self.asked: list[str] = []
+
+    def capture(self, argv, quiet=False):
+        self.asked.append(argv[1])
+        if argv[1] == "define":
+            self.defined = Path(argv[2]).read_text()
+        return self.answers[argv[1]]
+
+
+UNSUPPORTED = (1, "error: Operation not supported: unsupported flags (0x2) in function ...")
+CHOICE = attach.Choice(3, "0000:00:02.3", "vfio", "vfio-pci")
+
+
+@pytest.mark.parametrize(
+    ("dumpxml", "message"),
+    [
+        ((1, "error: failed to get domain 'vm'\n"), "virsh dumpxml failed: error: failed to get"),
+        ((0, "<domain/>\n"), "the libvirt definition has no <devices> element"),
+    ],
+)
+def test_a_failing_dumpxml_is_an_error_never_a_definition(dumpxml, message):
+    virsh = ScriptedVirsh({"domstate": (0, "shut off\n"), "attach-device": UNSUPPORTED})
+    virsh.answers["dumpxml"] = dumpxml
+    with pytest.raises(errors.Failed) as raised:
+        attach.to_libvirt(virsh, ["virsh"], "vm", CHOICE)
+    assert raised.value.lines()[0].startswith(message)
+    assert virsh.asked == ["domstate", "attach-device", "dumpxml"]  # nothing was defined
+
+
+def test_to_libvirt_falls_back_to_define_only_when_libvirt_cannot_attach():
+    running = {"domstate": (0, "running\n"), "attach-device": UNSUPPORTED}
+    virsh = ScriptedVirsh({**running, "dumpxml": (0, MINIMAL_DOMAIN), "define": (0, "")})
+    attach.to_libvirt(virsh, ["virsh"], "vm", CHOICE)
+    assert virsh.asked == ["domstate", "attach-device", "dumpxml", "define"]
+    assert virsh.defined == attach.add_hostdev(MINIMAL_DOMAIN, attach.hostdev_xml(CHOICE))
+    assert 'function="0x3"' in virsh.defined
+    assert virsh.lines == [
+        "vm runs: the VF is in its definition and comes with its next start "
+        "(this connection cannot attach live)"
+    ]
+    refused = ScriptedVirsh({**running, "attach-device": (1, "error: device busy")})
+    with pytest.raises(errors.Failed, match="virsh attach-device failed: error: device busy"):
+        attach.to_libvirt(refused, ["virsh"], "vm", CHOICE)
+    assert refused.asked == ["domstate", "attach-device"]
+    gone = ScriptedVirsh({"domstate": (1, "error: failed to get domain 'vm'")})
+    with pytest.raises(errors.Failed, match="libvirt domain 'vm': error: failed to get domain"):
+        attach.to_libvirt(gone, ["virsh"], "vm", CHOICE)
 
 
 def test_one_problem_one_exit_status_in_every_command(guests, snapshot):

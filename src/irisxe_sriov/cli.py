@@ -331,11 +331,11 @@ FORCE = click.option(
 
 
 def restore_now(paths: Paths, force: bool) -> None:
-    from irisxe_sriov import apply, situation
+    from irisxe_sriov import apply, process, situation
     from irisxe_sriov import vfs as runtime
 
     read = situation.load(paths)
-    runner = apply.Runner(live=paths.is_host, echo=echo)
+    runner = process.Runner(live=paths.is_host, echo=echo)
     with apply.locked(paths):
         runtime.restore(paths, read.settings, runner, echo, force=force, machine=read.machine)
 
@@ -464,11 +464,6 @@ def snippet(context: click.Context, target: str, name: str | None, requested: st
     echo(snippet_text(paths_of(context), target, name, requested))
 
 
-# How libvirt says that a connection cannot attach a device to a definition: Debian 12's
-# test driver has no attach-device at all, Debian 13's (libvirt 11) refuses --config.
-NO_ATTACH_DEVICE = ("not supported by the connection driver", "unsupported flags")
-
-
 @cli.command("attach")
 @TARGET
 @click.argument("name")
@@ -487,9 +482,7 @@ def attach_command(
     """Give guest NAME a VF: libvirt (virsh attach-device --config, and --live when it
     runs), Proxmox VE (qm set --hostpciN, the next free N) or Incus (incus config device
     add). QEMU, docker and podman have no configuration to change: see 'snippet'."""
-    import tempfile
-
-    from irisxe_sriov import apply, attach
+    from irisxe_sriov import attach, process
 
     paths = paths_of(context)
     if target in ("qemu", "docker", "podman"):
@@ -500,40 +493,13 @@ def attach_command(
     current, _, choice = pick(paths, target, requested)
     # test:/// connections never touch this machine, so they run under any root
     live = not dry_run and (paths.is_host or (uri or "").startswith("test:///"))
-    runner = apply.Runner(live=live, echo=echo)
-    if target in ("proxmox", "incus"):
-        command = attach.guest_command(paths, target, name, choice, current.pf)
+    runner = process.Runner(live=live, echo=echo)
+    if target == "libvirt":
+        attach.to_libvirt(runner, ["virsh", *(["-c", uri] if uri else [])], name, choice)
     else:
-        virsh = ["virsh", *(["-c", uri] if uri else [])]
-        with tempfile.NamedTemporaryFile("w", suffix=".xml") as handle:
-            handle.write(attach.hostdev_xml(choice))
-            handle.flush()
-            status, state = apply.capture(runner, [*virsh, "domstate", name], live)
-            if status != 0:
-                raise errors.Failed(f"libvirt domain {name!r}: {state.strip()}")
-            flags = ["--config", *(["--live"] if state.strip() == "running" else [])]
-            status, output = apply.capture(
-                runner, [*virsh, "attach-device", name, handle.name, *flags], live
-            )
-            if status != 0 and any(reason in output for reason in NO_ATTACH_DEVICE):
-                # a connection without attach-device: edit the persistent definition
-                status, xml = apply.capture(runner, [*virsh, "dumpxml", "--inactive", name], live)
-                handle.seek(0)
-                handle.truncate()
-                handle.write(attach.add_hostdev(xml, attach.hostdev_xml(choice)))
-                handle.flush()
-                status, output = apply.capture(runner, [*virsh, "define", handle.name], live)
-                if status == 0 and "--live" in flags:
-                    echo(
-                        f"{name} runs: the VF is in its definition and comes with its next "
-                        f"start (this connection cannot attach live)"
-                    )
-            if status != 0:
-                raise errors.Failed(f"virsh failed: {output.strip()}")
-        echo(f"VF {choice.number} ({choice.address}) attached to {name}")
-        return
-    if runner.run(command) != 0:
-        raise errors.Failed(f"{command[0]} failed")
+        command = attach.guest_command(paths, target, name, choice, current.pf)
+        if runner.run(command) != 0:
+            raise errors.Failed(f"{command[0]} failed")
     echo(f"VF {choice.number} ({choice.address}) attached to {name}")
 
 
@@ -564,7 +530,7 @@ def config_show(context: click.Context, as_json: bool) -> None:
 
 def carry_out(paths: Paths, dry_run: bool, values: dict[str, str] | None) -> None:
     """Validate, plan and (unless dry_run) write: the common part of apply and config set."""
-    from irisxe_sriov import apply, configure, render, situation
+    from irisxe_sriov import apply, configure, process, render, situation
     from irisxe_sriov import settings as settings_file
 
     def plan_now() -> Any:
@@ -578,7 +544,7 @@ def carry_out(paths: Paths, dry_run: bool, values: dict[str, str] | None) -> Non
         return configure.make_plan(paths, read, text)
 
     plan = plan_now()
-    runner = apply.Runner(live=paths.is_host and not dry_run, echo=echo)
+    runner = process.Runner(live=paths.is_host and not dry_run, echo=echo)
     for note in plan.notes:
         echo(f"note: {note}")
     if dry_run:

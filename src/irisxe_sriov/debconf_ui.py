@@ -294,12 +294,12 @@ def vf_count(db: Any) -> int:
 
 def postinst(db: Any, paths: Paths) -> None:
     """Write the settings file from the answers and every derived file through ucf."""
-    from irisxe_sriov import apply
+    from irisxe_sriov import apply, process
 
     def echo(line: str) -> None:
         print(f"irisxe-sriov: {line}", file=sys.stderr)
 
-    runner = apply.Runner(live=paths.is_host, echo=echo)
+    runner = process.Runner(live=paths.is_host, echo=echo)
     with tempfile.TemporaryDirectory(prefix="irisxe-sriov.") as staging, apply.locked(paths):
         # an apply killed half-way (by a person or a power cut) is completed first, so
         # that the plan starts from a consistent state (apply.recover)

@@ -15,8 +15,8 @@ from irisxe_sriov.paths import Paths
 from irisxe_sriov.roles import Detected, Role
 from irisxe_sriov.settings import VFIO_DRIVER, Settings
 
-if TYPE_CHECKING:  # status imports this module for in_use(); it must not pay for the writer
-    from irisxe_sriov.apply import Runner
+if TYPE_CHECKING:  # status imports this module for in_use(); it must not pay for subprocess
+    from irisxe_sriov.process import Runner
 
 # driver_override of a VF that must stay unbound: no driver has this name, so nothing binds
 # it, not even vfio-pci after driverctl wrote the VFs' id into its new_id (docs/notes.md, "VFs at
