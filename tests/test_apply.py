@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from irisxe_sriov import apply, configure, host, plan, situation
+from irisxe_sriov import apply, configure, host, plan, process, situation
 from irisxe_sriov.paths import Paths
 
 
@@ -31,28 +31,13 @@ def test_failed_write_leaves_the_old_file_and_no_temporary(tmp_path, monkeypatch
     assert [p.name for p in tmp_path.iterdir()] == ["file"]
 
 
-def test_runner_prints_instead_of_running_when_not_live():
-    lines = []
-    assert apply.Runner(live=False, echo=lines.append).run(["update-grub"]) == 0
-    assert lines == ["would run: update-grub"]
-
-
-def test_runner_runs_real_commands_when_live(tmp_path):
-    lines = []
-    runner = apply.Runner(live=True, echo=lines.append)
-    assert runner.run(["sh", "-c", f"echo ran > {tmp_path}/out"]) == 0
-    assert (tmp_path / "out").read_text() == "ran\n"
-    assert runner.run(["false"]) == 1
-    assert lines[0].startswith("running: sh -c")
-
-
 def test_execute_writes_deletes_records_and_announces(fake):
     fake.healthy()
     paths = Paths(fake.root)
     read = situation.load(paths, {"num_vfs": "3"})
     lines = []
     first = configure.make_plan(paths, read, None)
-    apply.execute(first, paths, apply.Runner(False, lines.append), lines.append)
+    apply.execute(first, paths, process.Runner(False, lines.append), lines.append)
     assert "would run: update-initramfs -u -k all" in lines
     assert "would run: update-grub" in lines
     assert (fake.root / "run/reboot-required.pkgs").read_text() == "irisxe-sriov\n"
@@ -69,7 +54,7 @@ def test_execute_writes_deletes_records_and_announces(fake):
         "/etc/sysfs.d/irisxe-sriov.conf": plan.UPDATE,
     }
     assert fewer.commands == () and not fewer.reboot
-    apply.execute(fewer, paths, apply.Runner(False, lines.append), lines.append)
+    apply.execute(fewer, paths, process.Runner(False, lines.append), lines.append)
     assert not (fake.root / "etc/driverctl.d/pci-0000:00:02.3").exists()
     assert "/etc/driverctl.d/pci-0000:00:02.3" not in paths.manifest.read_text()
 
@@ -79,7 +64,7 @@ def test_failing_command_is_an_apply_error(fake, tmp_path):
     paths = Paths(fake.root)
     p = configure.make_plan(paths, situation.load(paths), None)
 
-    class FailingRunner(apply.Runner):
+    class FailingRunner(process.Runner):
         def run(self, argv, optional=False):
             return 3
 
@@ -96,7 +81,7 @@ def test_failing_command_is_an_apply_error(fake, tmp_path):
     assert again.commands == (("update-grub",), ("update-initramfs", "-u", "-k", "all"))
     assert host.pending_refreshes(paths) == ["update-grub", "update-initramfs -u -k all"]
     lines = []
-    apply.execute(again, paths, apply.Runner(False, lines.append), lines.append)
+    apply.execute(again, paths, process.Runner(False, lines.append), lines.append)
     assert lines == ["would run: update-grub", "would run: update-initramfs -u -k all"]
     assert host.pending_refreshes(paths) == []
     assert configure.make_plan(paths, situation.load(paths), None).empty
@@ -129,12 +114,3 @@ def test_lock_serialises_two_applies(tmp_path):
         order.append("first")
     thread.join()
     assert order == ["first", "second"]
-
-
-def test_optional_command_that_is_not_installed_is_skipped():
-    lines = []
-    runner = apply.Runner(live=True, echo=lines.append)
-    assert runner.run(["irisxe-no-such-tool", "-u"], optional=True) == 0
-    assert lines == ["skipped: irisxe-no-such-tool -u (irisxe-no-such-tool is not installed)"]
-    with pytest.raises(FileNotFoundError):
-        runner.run(["irisxe-no-such-tool"])

@@ -7,11 +7,12 @@ hypervisor.
 """
 
 import subprocess
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
-from irisxe_sriov import attach
+from irisxe_sriov import attach, errors, process
 from irisxe_sriov.cli import cli
 
 WIN11 = """<domain type='kvm'>
@@ -191,3 +192,135 @@ def test_attach_libvirt_through_a_real_connection(guests):
     assert lines[-1] == "VF 3 (0000:00:02.3) attached to test"
     missing = run(guests.root, "attach", "libvirt", "nope", "--connect", "test:///default")
     assert missing.exit_code == 1 and "libvirt domain 'nope'" in missing.output
+
+
+class ScriptedVirsh(process.Runner):
+    """virsh answers by subcommand: the failures test:///default cannot give (each virsh
+    run there starts from the driver's fresh state)."""
+
+    def __init__(self, answers: dict[str, tuple[int, str]]) -> None:
+        self.lines: list[str] = []
+        super().__init__(live=True, echo=self.lines.append)
+        self.answers = answers
+        self.asked: list[str] = []
+
+    def capture(self, argv, quiet=False):
+        self.asked.append(argv[1])
+        if argv[1] == "define":
+            self.defined = Path(argv[2]).read_text()
+        return self.answers[argv[1]]
+
+
+UNSUPPORTED = (1, "error: Operation not supported: unsupported flags (0x2) in function ...")
+CHOICE = attach.Choice(3, "0000:00:02.3", "vfio", "vfio-pci")
+
+
+@pytest.mark.parametrize(
+    ("dumpxml", "message"),
+    [
+        ((1, "error: failed to get domain 'vm'\n"), "virsh dumpxml failed: error: failed to get"),
+        ((0, "<domain/>\n"), "the libvirt definition has no <devices> element"),
+    ],
+)
+def test_a_failing_dumpxml_is_an_error_never_a_definition(dumpxml, message):
+    virsh = ScriptedVirsh({"domstate": (0, "shut off\n"), "attach-device": UNSUPPORTED})
+    virsh.answers["dumpxml"] = dumpxml
+    with pytest.raises(errors.Failed) as raised:
+        attach.to_libvirt(virsh, ["virsh"], "vm", CHOICE)
+    assert raised.value.lines()[0].startswith(message)
+    assert virsh.asked == ["domstate", "attach-device", "dumpxml"]  # nothing was defined
+
+
+def test_to_libvirt_falls_back_to_define_only_when_libvirt_cannot_attach():
+    running = {"domstate": (0, "running\n"), "attach-device": UNSUPPORTED}
+    virsh = ScriptedVirsh({**running, "dumpxml": (0, MINIMAL_DOMAIN), "define": (0, "")})
+    attach.to_libvirt(virsh, ["virsh"], "vm", CHOICE)
+    assert virsh.asked == ["domstate", "attach-device", "dumpxml", "define"]
+    assert virsh.defined == attach.add_hostdev(MINIMAL_DOMAIN, attach.hostdev_xml(CHOICE))
+    assert 'function="0x3"' in virsh.defined
+    assert virsh.lines == [
+        "vm runs: the VF is in its definition and comes with its next start "
+        "(this connection cannot attach live)"
+    ]
+    refused = ScriptedVirsh({**running, "attach-device": (1, "error: device busy")})
+    with pytest.raises(errors.Failed, match="virsh attach-device failed: error: device busy"):
+        attach.to_libvirt(refused, ["virsh"], "vm", CHOICE)
+    assert refused.asked == ["domstate", "attach-device"]
+    gone = ScriptedVirsh({"domstate": (1, "error: failed to get domain 'vm'")})
+    with pytest.raises(errors.Failed, match="libvirt domain 'vm': error: failed to get domain"):
+        attach.to_libvirt(gone, ["virsh"], "vm", CHOICE)
+
+
+def test_one_problem_one_exit_status_in_every_command(guests, snapshot):
+    """The exit status belongs to the problem, not to the command that meets it (issue 15,
+    item 4): each command used to translate errors by hand, and the same AttachError left
+    `snippet docker` with 1 and `snippet qemu` with 2. One line names the problem, and a
+    problem that is bad input changes nothing on disk."""
+    from fakesys import PF
+
+    libvirt = ["--connect", "test:///default"]
+
+    def statuses(*commands: list[str]) -> dict[str, tuple[int, str]]:
+        found = {}
+        for args in commands:
+            result = run(guests.root, *args)
+            assert "Traceback" not in result.output
+            found[" ".join(args)] = (result.exit_code, result.output.splitlines()[-1])
+        return found
+
+    def same(found: dict[str, tuple[int, str]], status: int, message: str) -> None:
+        for command, (code, line) in found.items():
+            assert code == status, (command, line)
+            assert line.startswith("irisxe-sriov-ctl: error: ") and message in line, command
+
+    before = snapshot(guests.root)
+    # bad input (2): a VF that is not configured, in every command that picks a VF
+    unknown = statuses(
+        ["snippet", "qemu", "--vf", "9"],
+        ["snippet", "proxmox", "100", "--vf", "9"],
+        ["attach", "proxmox", "100", "--vf", "9"],
+        ["attach", "libvirt", "test", "--vf", "9", *libvirt],
+        ["attach", "incus", "vm1", "--vf", "9", "--dry-run"],
+    )
+    same(unknown, 2, "'9' is not a configured VF: allowed 1-4")
+    # a state (1): the VF is a guest's already
+    taken = statuses(
+        ["snippet", "qemu", "--vf", "2"],
+        ["attach", "proxmox", "101", "--vf", "2"],
+        ["attach", "libvirt", "test", "--vf", "2", *libvirt],
+    )
+    same(taken, 1, "VF 2 (0000:00:02.2) is already given to proxmox 100")
+    assert snapshot(guests.root) == before
+
+    # a state (1): no free VF, and no render node for containers
+    for function in ("3", "4"):
+        taking = WIN11.replace("function='0x1'", f"function='0x{function}'")
+        (guests.root / f"etc/libvirt/qemu/vm{function}.xml").write_text(taking)
+    none_free = statuses(
+        ["snippet", "qemu"],
+        ["snippet", "incus", "vm1"],
+        ["attach", "proxmox", "100"],
+        ["attach", "libvirt", "test", *libvirt],
+    )
+    same(none_free, 1, "no free VF with role vfio or none")
+    for node in (guests.device_dir(PF) / "drm").iterdir():
+        node.rmdir()
+    same(statuses(["snippet", "docker"], ["snippet", "podman"]), 1, "no render node")
+
+    # bad input (2): a settings file out of range, whichever command reads it
+    (guests.root / "etc/default/irisxe-sriov").write_text('NUM_VFS="9"\n')
+    before = snapshot(guests.root)
+    settings = statuses(
+        ["status"],
+        ["kernels"],
+        ["config", "show"],
+        ["config", "set", "driver=xe"],
+        ["apply"],
+        ["vfs", "restore"],
+        ["vfs", "roles"],
+        ["snippet", "qemu"],
+        ["snippet", "docker"],
+        ["attach", "proxmox", "100"],
+    )
+    same(settings, 2, "num_vfs: 9 is out of range: allowed 0-7")
+    assert snapshot(guests.root) == before

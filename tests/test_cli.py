@@ -19,6 +19,28 @@ def host(fake):
     return fake
 
 
+def test_each_error_class_has_the_status_of_its_kind():
+    """Bad input exits 2 and a state or a failed operation 1, wherever it is raised; an
+    Unavailable is an AttachError (callers may catch it as one) but a state (README.md,
+    "Exit status": `snippet` with no free VF is exit 1)."""
+    from irisxe_sriov import apply, attach, errors, host, settings, vfs
+
+    expected = {
+        settings.SettingsError: errors.ExitStatus.BAD_INPUT,
+        attach.AttachError: errors.ExitStatus.BAD_INPUT,
+        attach.Unavailable: errors.ExitStatus.FAILED,
+        apply.ApplyError: errors.ExitStatus.FAILED,
+        vfs.VfsError: errors.ExitStatus.FAILED,
+        host.UnreadableFile: errors.ExitStatus.FAILED,
+    }
+    for kind, status in expected.items():
+        assert issubclass(kind, errors.Error) and kind.status == status, kind
+    assert issubclass(attach.Unavailable, attach.AttachError)
+    assert errors.ExitStatus.INTERRUPTED == 130  # 128 + SIGINT, as a shell reports Ctrl-C
+    problems = errors.BadInput("num_vfs: 9 is out of range", "driver: 'x' is not allowed")
+    assert problems.lines() == ["num_vfs: 9 is out of range", "driver: 'x' is not allowed"]
+
+
 def test_help_and_version():
     result = CliRunner().invoke(cli, ["--help"])
     assert result.exit_code == 0

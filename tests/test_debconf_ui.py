@@ -41,3 +41,30 @@ def test_multiselect_format():
     assert ui.multiselect([1, 3]) == "1, 3"
     assert ui.parse_multiselect("1, 3,4") == [1, 3, 4]
     assert ui.parse_multiselect("") == []
+
+
+def test_main_names_every_problem_and_exits_with_its_status(monkeypatch, capsys):
+    """The maintainer scripts' helper handles errors.Error as irisxe-sriov-ctl does: one
+    line per problem, the problem's exit status, no traceback (issue 15, item 4)."""
+    from pathlib import Path
+
+    from irisxe_sriov import apply, host
+
+    monkeypatch.setattr(ui, "connect", lambda: None)
+    raised: list[Exception] = []
+
+    def postinst(db, paths):
+        raise raised[0]
+
+    monkeypatch.setattr(ui, "postinst", postinst)
+    for error, status, lines in (
+        (settings.SettingsError("num_vfs: 9 is out of range", "driver: 'x'"), 2, 2),
+        (apply.ApplyError("update-grub failed with exit status 1"), 1, 1),
+        (host.UnreadableFile(Path("/etc/default/irisxe-sriov"), "is not a regular file"), 1, 1),
+    ):
+        raised[:] = [error]
+        assert ui.main(["debconf_ui", "postinst"]) == status
+        err = capsys.readouterr().err.splitlines()
+        assert err == [f"irisxe-sriov: error: {line}" for line in error.lines()]
+        assert len(err) == lines
+    assert err == ["irisxe-sriov: error: /etc/default/irisxe-sriov is not a regular file"]

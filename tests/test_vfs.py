@@ -12,9 +12,9 @@ import pytest
 from click.testing import CliRunner
 
 from irisxe_sriov import host, vfs
-from irisxe_sriov.apply import Runner
 from irisxe_sriov.cli import cli
 from irisxe_sriov.paths import Paths
+from irisxe_sriov.process import Runner
 from irisxe_sriov.settings import Settings
 
 PF = "0000:00:02.0"

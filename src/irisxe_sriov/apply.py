@@ -1,6 +1,6 @@
-"""The only writer: atomic file replacement, the one lock, and the one Runner.
-
-Under a root other than "/" no host command runs: the Runner prints "would run: ...".
+"""The only writer: atomic file replacement, the one lock, the journal; the commands a
+change needs run through process.Runner (under a root other than "/" it prints "would
+run: ..." instead).
 """
 
 import contextlib
@@ -9,89 +9,20 @@ import json
 import os
 import re
 import shlex
-import shutil
-import subprocess
 import tempfile
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import NamedTuple
 
-from irisxe_sriov import configure
+from irisxe_sriov import configure, errors
 from irisxe_sriov import plan as planning
 from irisxe_sriov.host import read_optional
 from irisxe_sriov.paths import PACKAGE, Paths
-
-Echo = Callable[[str], None]
-
-
-class ApplyError(Exception):
-    """An operation failed; the message says what and how to go on."""
+from irisxe_sriov.process import Echo, Runner
 
 
-class Runner:
-    """Every subprocess goes through here; tests swap in a recorder only where the real
-    command cannot run on a test machine."""
-
-    def __init__(self, live: bool, echo: Echo) -> None:
-        self.live = live
-        self.echo = echo
-
-    def run(
-        self,
-        argv: Sequence[str],
-        optional: bool = False,
-        debconf: bool = False,
-        quiet: bool = False,
-    ) -> int:
-        """Run argv; `optional` commands whose program is not installed are skipped (no
-        update-initramfs means no initramfs to refresh). `debconf` commands (ucf
-        --debconf-ok) share our debconf channel: fd 3 and stdin. `quiet` ones are not
-        announced (ucf says itself what it does with each file)."""
-        line = shlex.join(argv)
-        if not self.live:
-            self.echo(f"would run: {line}")
-            return 0
-        if optional and shutil.which(argv[0]) is None:
-            self.echo(f"skipped: {line} ({argv[0]} is not installed)")
-            return 0
-        if not quiet:
-            self.echo(f"running: {line}")
-        if debconf:
-            completed = subprocess.run(list(argv), pass_fds=(3,), check=False)
-        else:
-            # close_fds (the default) keeps debconf's fd 3 from update-grub (docs/notes.md,
-            # "Debian's boot paths").
-            completed = subprocess.run(list(argv), stdin=subprocess.DEVNULL, check=False)
-        return completed.returncode
-
-
-def capture(runner: Runner, argv: Sequence[str], live: bool) -> tuple[int, str]:
-    """Run argv through `runner`'s rules and return its exit status and output together;
-    (0, "") when it only printed "would run"."""
-    line = shlex.join(argv)
-    if not live:
-        runner.echo(f"would run: {line}")
-        return 0, ""
-    runner.echo(f"running: {line}")
-    done = subprocess.run(
-        list(argv), stdin=subprocess.DEVNULL, capture_output=True, text=True, check=False
-    )
-    return done.returncode, done.stdout + done.stderr
-
-
-def probe(paths: Paths, argv: Sequence[str]) -> int | None:
-    """Exit status of a read-only query (bootctl is-installed), None when it cannot run
-    here: under another root, or without the program."""
-    if not paths.is_host or shutil.which(argv[0]) is None:
-        return None
-    done = subprocess.run(
-        list(argv),
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        check=False,
-    )
-    return done.returncode
+class ApplyError(errors.Failed):
+    """An operation failed (exit 1); the message says what and how to go on."""
 
 
 # Test seam for the fault-injection test (issue 11): each hook is called after every single

@@ -1,27 +1,36 @@
 """Give a VF to a guest: pick a free one, never the PF, and say or do what each stack needs.
 
-Pure: reading the guests' configurations is `read_usage`; everything else works on text.
+Pure but for `read_usage`, which reads the guests' configurations, and `to_libvirt`,
+which runs virsh through the process.Runner it is given; everything else works on text.
 """
 
 import re
+from collections.abc import Sequence
 from pathlib import Path
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
-from irisxe_sriov import host
+from irisxe_sriov import errors, host
 from irisxe_sriov.paths import Paths
 from irisxe_sriov.settings import Settings
+
+if TYPE_CHECKING:  # vfs, and so status, import this module: no subprocess for them
+    from irisxe_sriov.process import Runner
 
 TARGETS = ("libvirt", "qemu", "proxmox", "incus", "docker", "podman")
 VM_TARGETS = ("libvirt", "qemu", "proxmox", "incus")
 ADDRESS_RE = re.compile(r"(?:([0-9a-f]{4}):)?([0-9a-f]{2}):([0-9a-f]{2})\.([0-7])")
 
 
-class AttachError(Exception):
-    """A request that cannot be met; the message says why and what would work."""
+class AttachError(errors.BadInput):
+    """A request that cannot be met; the message says why and what would work. Bad input
+    (exit 2): a VF that is no VF, the PF, a target without a configuration."""
 
 
 class Unavailable(AttachError):
-    """A valid request the host cannot meet now (no free VF): a state, not bad input."""
+    """A valid request the host cannot meet now (no free VF, no render node): a state, not
+    bad input, so exit 1 (README.md, "Exit status") in `snippet` and `attach` alike."""
+
+    status = errors.ExitStatus.FAILED
 
 
 class Choice(NamedTuple):
@@ -178,9 +187,60 @@ def hostdev_xml(choice: Choice) -> str:
 
 
 def add_hostdev(domain_xml: str, hostdev: str) -> str:
-    """A domain XML with `hostdev` added at the end of <devices>."""
+    """A domain XML with `hostdev` added at the end of <devices>. libvirt writes a
+    <devices> element into every definition it prints; text without one is no
+    definition, and defining it would lose the domain's devices."""
+    if "</devices>" not in domain_xml:
+        raise errors.Failed(
+            f"the libvirt definition has no <devices> element to add the VF to: "
+            f"{domain_xml.strip()[:200]!r}"
+        )
     indented = "".join(f"    {line}\n" for line in hostdev.splitlines())
     return domain_xml.replace("</devices>", f"{indented}  </devices>", 1)
+
+
+# How libvirt says that a connection cannot attach a device to a definition: Debian 12's
+# test driver has no attach-device at all, Debian 13's (libvirt 11) refuses --config.
+NO_ATTACH_DEVICE = ("not supported by the connection driver", "unsupported flags")
+
+
+def to_libvirt(runner: "Runner", virsh: Sequence[str], name: str, choice: Choice) -> None:
+    """Give libvirt domain `name` the VF: `virsh attach-device --config`, and --live when
+    the domain runs. A connection that cannot attach to a definition (NO_ATTACH_DEVICE)
+    gets its persistent definition edited instead: dumpxml --inactive, the <hostdev>
+    added, define. `virsh` is the command with its connection (virsh -c URI).
+
+    Every virsh failure is an errors.Failed naming it; a definition is only ever built
+    from a dumpxml that succeeded, never from its error message."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="irisxe-sriov.") as directory:
+        hostdev = Path(directory) / "hostdev.xml"
+        hostdev.write_text(hostdev_xml(choice))
+        status, state = runner.capture([*virsh, "domstate", name])
+        if status != 0:
+            raise errors.Failed(f"libvirt domain {name!r}: {state.strip()}")
+        running = state.strip() == "running"
+        flags = ["--config", *(["--live"] if running else [])]
+        status, output = runner.capture([*virsh, "attach-device", name, str(hostdev), *flags])
+        if status == 0:
+            return
+        if not any(reason in output for reason in NO_ATTACH_DEVICE):
+            raise errors.Failed(f"virsh attach-device failed: {output.strip()}")
+        # a connection without attach-device: edit the persistent definition
+        status, xml = runner.capture([*virsh, "dumpxml", "--inactive", name])
+        if status != 0:
+            raise errors.Failed(f"virsh dumpxml failed: {xml.strip()}")
+        domain = Path(directory) / "domain.xml"
+        domain.write_text(add_hostdev(xml, hostdev_xml(choice)))
+        status, output = runner.capture([*virsh, "define", str(domain)])
+        if status != 0:
+            raise errors.Failed(f"virsh define failed: {output.strip()}")
+        if running:
+            runner.echo(
+                f"{name} runs: the VF is in its definition and comes with its next start "
+                f"(this connection cannot attach live)"
+            )
 
 
 def next_hostpci(conf: str) -> int:
@@ -236,7 +296,7 @@ def render_node_for_containers(settings: Settings, state: host.HostState) -> str
             return vf.render_node
     if state.pf.render_node:
         return state.pf.render_node
-    raise AttachError(
+    raise Unavailable(
         f"no render node: {settings.pf} has no DRM render node (is its driver "
         f"loaded?) and no host-role VF has one"
     )

@@ -60,9 +60,9 @@ def bootctl_probe(paths: Paths) -> Callable[[], int | None]:
     def run() -> int | None:
         if not paths.is_host:
             return None
-        from irisxe_sriov.apply import probe  # the writer's module: only on the real system
+        from irisxe_sriov.process import Runner  # the process gateway: real system only
 
-        return probe(paths, ["bootctl", "is-installed", "--quiet"])
+        return Runner(live=True).probe(["bootctl", "is-installed", "--quiet"])
 
     return run
 

@@ -6,50 +6,15 @@ read-only commands start fast (make bench).
 
 import json
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 import click
 
-from irisxe_sriov import __version__
+from irisxe_sriov import __version__, errors
 from irisxe_sriov.paths import Paths
 
 PROG = "irisxe-sriov-ctl"
-EXIT_FAILED = 1
-EXIT_BAD_INPUT = 2
-
-
-class Problems(click.ClickException):
-    """Errors a person can act on: one line each, then the exit status."""
-
-    def __init__(self, problems: list[str], exit_code: int) -> None:
-        super().__init__("\n".join(problems))
-        self.problems = problems
-        self.exit_code = exit_code
-
-    def show(self, file: Any = None) -> None:
-        for problem in self.problems:
-            click.echo(f"{PROG}: error: {problem}", err=True)
-
-
-def bad_input(problems: list[str]) -> NoReturn:
-    raise Problems(problems, EXIT_BAD_INPUT)
-
-
-def failed(problem: str) -> NoReturn:
-    raise Problems([problem], EXIT_FAILED)
-
-
-@contextmanager
-def settings_errors_are_bad_input() -> Iterator[None]:
-    from irisxe_sriov.settings import SettingsError
-
-    try:
-        yield
-    except SettingsError as error:
-        bad_input(error.problems)
 
 
 def echo(line: str) -> None:
@@ -93,29 +58,24 @@ def bounded(problems: list[str]) -> list[str]:
 
 def classify(error: BaseException, paths: Paths | None) -> tuple[list[str], int]:
     """Any error of any command -> (problem lines, exit status). The one place that maps
-    errors to exit statuses (mkosi's model), so no traceback ever reaches a person."""
-    from irisxe_sriov.host import UnreadableFile
-    from irisxe_sriov.settings import SettingsError
-
-    if isinstance(error, Problems):
-        return error.problems, error.exit_code
+    errors to exit statuses (mkosi's model), so no traceback ever reaches a person. An
+    errors.Error carries its own status: the same problem exits the same way from every
+    command (issue 15, item 4); the commands themselves translate nothing."""
+    if isinstance(error, errors.Error):
+        return error.lines(paths.shown if paths is not None else None), error.status
     if isinstance(error, click.ClickException):
         return [error.format_message()], error.exit_code
-    if isinstance(error, SettingsError):
-        return error.problems, EXIT_BAD_INPUT
-    if isinstance(error, UnreadableFile):
-        where = paths.shown(error.path) if paths is not None else str(error.path)
-        return [f"{where} {error.reason}"], EXIT_FAILED
     if isinstance(error, OSError):
-        return [describe_os_error(error, paths)], EXIT_FAILED
+        return [describe_os_error(error, paths)], errors.ExitStatus.FAILED
     if isinstance(error, click.Abort | KeyboardInterrupt):
-        return ["interrupted"], 130
+        return ["interrupted"], errors.ExitStatus.INTERRUPTED
     if isinstance(error, RecursionError | MemoryError):
-        return [f"{type(error).__name__}: the input is too large or too deep"], EXIT_FAILED
+        message = f"{type(error).__name__}: the input is too large or too deep"
+        return [message], errors.ExitStatus.FAILED
     return [
         f"internal error: {type(error).__name__}: {error} (please report it; "
         f"IRISXE_SRIOV_DEBUG=1 shows the traceback)"
-    ], EXIT_FAILED
+    ], errors.ExitStatus.FAILED
 
 
 class Group(click.Group):
@@ -148,7 +108,8 @@ class Group(click.Group):
             if os.environ.get("IRISXE_SRIOV_DEBUG"):
                 raise
             paths = context[0].obj if context and isinstance(context[0].obj, Paths) else None
-            problems, code = classify(error, paths)
+            problems, status = classify(error, paths)
+            code = int(status)
             lines = bounded(problems)
             if isinstance(error, click.UsageError) and not as_json:
                 error.show()
@@ -220,8 +181,7 @@ def status(context: click.Context, as_json: bool) -> None:
     from irisxe_sriov import status as reporting
 
     paths = paths_of(context)
-    with settings_errors_are_bad_input():
-        read = situation.load(paths)
+    read = situation.load(paths)
     boot = bootloader.resolve(read.settings.bootloader, paths)
     left_over = reporting.recorded(host.drift(paths), host.pending_refreshes(paths))
     document = reporting.report(
@@ -292,7 +252,7 @@ def doctor(context: click.Context, as_json: bool) -> None:
     else:
         echo(diagnosis.format_text(findings))
     if diagnosis.failed(findings):
-        sys.exit(EXIT_FAILED)
+        sys.exit(errors.ExitStatus.FAILED)  # the findings say why: no error line
 
 
 @cli.command()
@@ -315,9 +275,9 @@ def kernels(context: click.Context, as_json: bool, notify: str | None) -> None:
     try:
         read = situation.load(paths)
         driver, device, configured = read.settings.driver, read.machine.device, read.settings
-    except settings_module.SettingsError as error:
+    except settings_module.SettingsError:
         if notify is None:
-            bad_input(error.problems)
+            raise
         # a kernel installation goes on whatever the settings file holds
         configured = settings_module.Settings()
         driver, device = configured.driver, None
@@ -371,17 +331,13 @@ FORCE = click.option(
 
 
 def restore_now(paths: Paths, force: bool) -> None:
-    from irisxe_sriov import apply, situation
+    from irisxe_sriov import apply, process, situation
     from irisxe_sriov import vfs as runtime
 
-    with settings_errors_are_bad_input():
-        read = situation.load(paths)
-    runner = apply.Runner(live=paths.is_host, echo=echo)
+    read = situation.load(paths)
+    runner = process.Runner(live=paths.is_host, echo=echo)
     with apply.locked(paths):
-        try:
-            runtime.restore(paths, read.settings, runner, echo, force=force, machine=read.machine)
-        except runtime.VfsError as error:
-            failed(str(error))
+        runtime.restore(paths, read.settings, runner, echo, force=force, machine=read.machine)
 
 
 @vfs.command("restore")
@@ -399,13 +355,9 @@ def refuse_busy(paths: Paths, numbers: list[int] | None, action: str) -> None:
     from irisxe_sriov import situation
     from irisxe_sriov import vfs as runtime
 
-    with settings_errors_are_bad_input():
-        read = situation.load(paths)
+    read = situation.load(paths)
     chosen = [vf for vf in read.host.vfs if numbers is None or vf.number in numbers]
-    try:
-        runtime.refuse_if_in_use(paths, chosen, False, action)
-    except runtime.VfsError as error:
-        failed(str(error))
+    runtime.refuse_if_in_use(paths, chosen, False, action)
 
 
 @vfs.command("set")
@@ -418,8 +370,7 @@ def vfs_set(context: click.Context, count: str, force: bool) -> None:
     from irisxe_sriov import settings, situation
 
     paths = paths_of(context)
-    with settings_errors_are_bad_input():
-        situation.load(paths, settings.parse_assignments([f"num_vfs={count}"]))
+    situation.load(paths, settings.parse_assignments([f"num_vfs={count}"]))
     if not force:
         refuse_busy(paths, None, f"change the VF count to {count}")
     carry_out(paths, False, {"num_vfs": count})
@@ -436,8 +387,7 @@ def vfs_roles(context: click.Context, roles: tuple[str, ...], force: bool) -> No
     from irisxe_sriov import settings as settings_module
 
     paths = paths_of(context)
-    with settings_errors_are_bad_input():
-        read = situation.load(paths)
+    read = situation.load(paths)
     if not roles:
         present = {vf.number: vf for vf in host.scan(paths, read.settings.pf).vfs}
         echo(f"{'VF':<3} {'address':<13} {'role':<5} {'driver':<9} expected")
@@ -451,7 +401,7 @@ def vfs_roles(context: click.Context, roles: tuple[str, ...], force: bool) -> No
     problems: list[str] = []
     changes = settings_module.parse_roles(" ".join(roles), problems)
     if problems:
-        bad_input(problems)
+        raise settings_module.SettingsError(*problems)
     merged = {**read.settings.vf_roles, **changes}
     if not force:
         refuse_busy(paths, sorted(changes), "rebind it")
@@ -474,16 +424,8 @@ VF_OPTION = click.option(
 def pick(paths: Paths, target: str, requested: str | None) -> tuple[Any, Any, Any]:
     from irisxe_sriov import attach, situation
 
-    with settings_errors_are_bad_input():
-        read = situation.load(paths)
-    try:
-        choice = attach.choose(
-            read.settings, read.host, attach.read_usage(paths), requested, target
-        )
-    except attach.Unavailable as error:
-        failed(str(error))
-    except attach.AttachError as error:
-        bad_input([str(error)])
+    read = situation.load(paths)
+    choice = attach.choose(read.settings, read.host, attach.read_usage(paths), requested, target)
     return read.settings, read.host, choice
 
 
@@ -496,12 +438,8 @@ def snippet_text(paths: Paths, target: str, name: str | None, requested: str | N
     if target in ("docker", "podman"):
         from irisxe_sriov import situation
 
-        with settings_errors_are_bad_input():
-            read = situation.load(paths)
-        try:
-            node = attach.render_node_for_containers(read.settings, read.host)
-        except attach.AttachError as error:
-            failed(str(error))
+        read = situation.load(paths)
+        node = attach.render_node_for_containers(read.settings, read.host)
         gid = attach.group_id(attach.read_group_file(paths), "render")
         return shlex.join(attach.container_flags(target, node, gid))
     current, _, choice = pick(paths, target, requested)
@@ -510,7 +448,7 @@ def snippet_text(paths: Paths, target: str, name: str | None, requested: str | N
     if target == "qemu":
         return f"-device vfio-pci,host={choice.address}"
     if name is None:
-        bad_input([f"{target} needs the guest's name (Proxmox VE: the VM id)"])
+        raise attach.AttachError(f"{target} needs the guest's name (Proxmox VE: the VM id)")
     return shlex.join(attach.guest_command(paths, target, name, choice, current.pf))
 
 
@@ -524,11 +462,6 @@ def snippet(context: click.Context, target: str, name: str | None, requested: st
     or incus command (NAME: the VM id or instance), or docker/podman flags for the render
     node (containers share the host kernel: they get no PCI device)."""
     echo(snippet_text(paths_of(context), target, name, requested))
-
-
-# How libvirt says that a connection cannot attach a device to a definition: Debian 12's
-# test driver has no attach-device at all, Debian 13's (libvirt 11) refuses --config.
-NO_ATTACH_DEVICE = ("not supported by the connection driver", "unsupported flags")
 
 
 @cli.command("attach")
@@ -549,55 +482,24 @@ def attach_command(
     """Give guest NAME a VF: libvirt (virsh attach-device --config, and --live when it
     runs), Proxmox VE (qm set --hostpciN, the next free N) or Incus (incus config device
     add). QEMU, docker and podman have no configuration to change: see 'snippet'."""
-    import tempfile
-
-    from irisxe_sriov import apply, attach
+    from irisxe_sriov import attach, process
 
     paths = paths_of(context)
     if target in ("qemu", "docker", "podman"):
-        bad_input(
-            [
-                f"{target} has no configuration to attach to: use 'irisxe-sriov-ctl snippet "
-                f"{target}' and add the arguments to the command line"
-            ]
+        raise attach.AttachError(
+            f"{target} has no configuration to attach to: use 'irisxe-sriov-ctl snippet "
+            f"{target}' and add the arguments to the command line"
         )
     current, _, choice = pick(paths, target, requested)
     # test:/// connections never touch this machine, so they run under any root
     live = not dry_run and (paths.is_host or (uri or "").startswith("test:///"))
-    runner = apply.Runner(live=live, echo=echo)
-    if target in ("proxmox", "incus"):
-        command = attach.guest_command(paths, target, name, choice, current.pf)
+    runner = process.Runner(live=live, echo=echo)
+    if target == "libvirt":
+        attach.to_libvirt(runner, ["virsh", *(["-c", uri] if uri else [])], name, choice)
     else:
-        virsh = ["virsh", *(["-c", uri] if uri else [])]
-        with tempfile.NamedTemporaryFile("w", suffix=".xml") as handle:
-            handle.write(attach.hostdev_xml(choice))
-            handle.flush()
-            status, state = apply.capture(runner, [*virsh, "domstate", name], live)
-            if status != 0:
-                failed(f"libvirt domain {name!r}: {state.strip()}")
-            flags = ["--config", *(["--live"] if state.strip() == "running" else [])]
-            status, output = apply.capture(
-                runner, [*virsh, "attach-device", name, handle.name, *flags], live
-            )
-            if status != 0 and any(reason in output for reason in NO_ATTACH_DEVICE):
-                # a connection without attach-device: edit the persistent definition
-                status, xml = apply.capture(runner, [*virsh, "dumpxml", "--inactive", name], live)
-                handle.seek(0)
-                handle.truncate()
-                handle.write(attach.add_hostdev(xml, attach.hostdev_xml(choice)))
-                handle.flush()
-                status, output = apply.capture(runner, [*virsh, "define", handle.name], live)
-                if status == 0 and "--live" in flags:
-                    echo(
-                        f"{name} runs: the VF is in its definition and comes with its next "
-                        f"start (this connection cannot attach live)"
-                    )
-            if status != 0:
-                failed(f"virsh failed: {output.strip()}")
-        echo(f"VF {choice.number} ({choice.address}) attached to {name}")
-        return
-    if runner.run(command) != 0:
-        failed(f"{command[0]} failed")
+        command = attach.guest_command(paths, target, name, choice, current.pf)
+        if runner.run(command) != 0:
+            raise errors.Failed(f"{command[0]} failed")
     echo(f"VF {choice.number} ({choice.address}) attached to {name}")
 
 
@@ -614,8 +516,7 @@ def config_show(context: click.Context, as_json: bool) -> None:
     from irisxe_sriov import situation
 
     paths = paths_of(context)
-    with settings_errors_are_bad_input():
-        read = situation.load(paths)
+    read = situation.load(paths)
     values = read.settings.values()
     if as_json:
         exists = read.settings_text is not None
@@ -629,12 +530,11 @@ def config_show(context: click.Context, as_json: bool) -> None:
 
 def carry_out(paths: Paths, dry_run: bool, values: dict[str, str] | None) -> None:
     """Validate, plan and (unless dry_run) write: the common part of apply and config set."""
-    from irisxe_sriov import apply, configure, render, situation
+    from irisxe_sriov import apply, configure, process, render, situation
     from irisxe_sriov import settings as settings_file
 
     def plan_now() -> Any:
-        with settings_errors_are_bad_input():
-            read = situation.load(paths, values)
+        read = situation.load(paths, values)
         text = None
         if values:
             if read.settings_text is None:
@@ -644,7 +544,7 @@ def carry_out(paths: Paths, dry_run: bool, values: dict[str, str] | None) -> Non
         return configure.make_plan(paths, read, text)
 
     plan = plan_now()
-    runner = apply.Runner(live=paths.is_host and not dry_run, echo=echo)
+    runner = process.Runner(live=paths.is_host and not dry_run, echo=echo)
     for note in plan.notes:
         echo(f"note: {note}")
     if dry_run:
@@ -662,10 +562,7 @@ def carry_out(paths: Paths, dry_run: bool, values: dict[str, str] | None) -> Non
         if plan.empty:
             echo("nothing to change")
             return
-        try:
-            apply.execute(plan, paths, runner, echo)
-        except apply.ApplyError as error:
-            failed(str(error))
+        apply.execute(plan, paths, runner, echo)
 
 
 @config.command("set")
@@ -681,8 +578,7 @@ def config_set(context: click.Context, assignments: tuple[str, ...], dry_run: bo
     """
     from irisxe_sriov import settings
 
-    with settings_errors_are_bad_input():
-        values = settings.parse_assignments(list(assignments))
+    values = settings.parse_assignments(list(assignments))
     carry_out(paths_of(context), dry_run, values)
 
 

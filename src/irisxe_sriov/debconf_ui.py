@@ -18,7 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from irisxe_sriov import bootloader, cmdline, host, roles, settings, situation
+from irisxe_sriov import bootloader, cmdline, errors, host, roles, settings, situation
 from irisxe_sriov.paths import Paths
 from irisxe_sriov.plan import Plan
 
@@ -294,12 +294,12 @@ def vf_count(db: Any) -> int:
 
 def postinst(db: Any, paths: Paths) -> None:
     """Write the settings file from the answers and every derived file through ucf."""
-    from irisxe_sriov import apply
+    from irisxe_sriov import apply, process
 
     def echo(line: str) -> None:
         print(f"irisxe-sriov: {line}", file=sys.stderr)
 
-    runner = apply.Runner(live=paths.is_host, echo=echo)
+    runner = process.Runner(live=paths.is_host, echo=echo)
     with tempfile.TemporaryDirectory(prefix="irisxe-sriov.") as staging, apply.locked(paths):
         # an apply killed half-way (by a person or a power cut) is completed first, so
         # that the plan starts from a consistent state (apply.recover)
@@ -353,9 +353,7 @@ def postinst_plan(db: Any, paths: Paths) -> Plan:
 def main(argv: list[str]) -> int:
     if len(argv) < 2 or argv[1] not in ("config", "postinst"):
         print("usage: python3 -m irisxe_sriov.debconf_ui config|postinst", file=sys.stderr)
-        return 2
-    from irisxe_sriov.apply import ApplyError
-
+        return errors.ExitStatus.BAD_INPUT
     # Always the running system: tests run the maintainer scripts inside a chroot.
     paths = Paths("/")
     db = connect()
@@ -364,10 +362,13 @@ def main(argv: list[str]) -> int:
             config(db, paths)
         else:
             postinst(db, paths)
-    except ApplyError as error:
-        print(f"irisxe-sriov: error: {error}", file=sys.stderr)
-        return 1
-    return 0
+    except errors.Error as error:
+        # the same lines and status as irisxe-sriov-ctl's handler (cli.classify), so the
+        # maintainer script fails with the problem named, not a traceback
+        for line in error.lines(paths.shown):
+            print(f"irisxe-sriov: error: {line}", file=sys.stderr)
+        return error.status
+    return errors.ExitStatus.OK
 
 
 if __name__ == "__main__":

@@ -8,12 +8,12 @@ normal case this tool is run in.
 import os
 import re
 import stat
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from types import MappingProxyType
 from typing import NamedTuple
 
-from irisxe_sriov import pciids
+from irisxe_sriov import errors, pciids
 from irisxe_sriov.paths import Paths
 
 # Module parameters worth showing; reading every i915 parameter costs time for nothing.
@@ -120,13 +120,19 @@ def parse_os_release(text: str) -> dict[str, str]:
 MAX_READ = 4 * 1024 * 1024
 
 
-class UnreadableFile(Exception):
-    """A file that exists but is no text file we can use; `reason` says why."""
+class UnreadableFile(errors.Failed):
+    """A file that exists but is no text file we can use; `reason` says why. A state of the
+    host, not bad input (exit 1): the message names the file as the person spells it, the
+    host path under --root, not the path inside it."""
 
     def __init__(self, path: Path, reason: str) -> None:
         super().__init__(f"{path}: {reason}")
         self.path = path
         self.reason = reason
+
+    def lines(self, shown: Callable[[str], str] | None = None) -> list[str]:
+        where = shown(str(self.path)) if shown is not None else str(self.path)
+        return [f"{where} {self.reason}"]
 
 
 def read_bytes(path: Path, limit: int = MAX_READ) -> bytes:

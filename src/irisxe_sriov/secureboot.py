@@ -53,7 +53,7 @@ def parse_test_key(output: str) -> Enrolment:
 
 def read(paths: Paths) -> SecureBoot:
     """The Secure Boot state and whether the dkms key is enrolled. mokutil runs only on
-    the real system (through apply.capture, the one process gateway)."""
+    the real system (through process.Runner, the one process gateway)."""
     try:
         efivar = paths.at("/sys/firmware/efi/efivars") / SECURE_BOOT_EFIVAR
         enabled = parse_secure_boot(host.read_bytes(efivar, 64))
@@ -70,10 +70,9 @@ def read(paths: Paths) -> SecureBoot:
         return SecureBoot(
             enabled, key_present, Enrolment.UNKNOWN, "mokutil is not installed: apt install mokutil"
         )
-    from irisxe_sriov.apply import Runner, capture  # the process gateway, real system only
+    from irisxe_sriov.process import Runner  # the process gateway, real system only
 
-    runner = Runner(live=True, echo=lambda _: None)
-    status, output = capture(runner, ["mokutil", "--test-key", DKMS_KEY], True)
+    status, output = Runner(live=True).capture(["mokutil", "--test-key", DKMS_KEY], quiet=True)
     enrolment = parse_test_key(output)
     why = "" if enrolment != Enrolment.UNKNOWN else f"mokutil said: {output.strip()[:200]}"
     return SecureBoot(enabled, key_present, enrolment, why or f"mokutil exited {status}")

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import NamedTuple
 
-from irisxe_sriov import pciids, pin
+from irisxe_sriov import errors, pciids, pin
 
 DRIVERS = ("i915", "xe")
 BOOTLOADERS = ("auto", "grub", "systemd-boot", "proxmox", "none")
@@ -76,12 +76,9 @@ def ascii_int(text: str) -> int | None:
 MAX_PROBLEMS = 20  # error output stays bounded whatever the file holds
 
 
-class SettingsError(Exception):
-    """One or more problems, each a one-line message naming the value and what is allowed."""
-
-    def __init__(self, problems: list[str]) -> None:
-        super().__init__("\n".join(problems))
-        self.problems = problems
+class SettingsError(errors.BadInput):
+    """One or more problems, each a one-line message naming the value and what is allowed:
+    bad input wherever it is met (exit 2), since the settings file is the person's input."""
 
 
 class Settings(NamedTuple):
@@ -160,7 +157,7 @@ def parse_lines(text: str, source: str) -> dict[str, str]:
         else:
             values[name] = value
     if problems:
-        raise SettingsError(problems)
+        raise SettingsError(*problems)
     return values
 
 
@@ -184,7 +181,7 @@ def parse_assignments(assignments: list[str]) -> dict[str, str]:
         else:
             values[name] = value
     if problems:
-        raise SettingsError(problems)
+        raise SettingsError(*problems)
     return values
 
 
@@ -332,7 +329,7 @@ def build(
             )
 
     if problems:
-        raise SettingsError(problems)
+        raise SettingsError(*problems)
     return Settings(
         driver=driver,
         num_vfs=num_vfs,

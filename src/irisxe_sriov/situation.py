@@ -27,7 +27,7 @@ def load(paths: Paths, values: dict[str, str] | None = None) -> Situation:
     try:
         text = host.read_optional(paths.settings, settings.MAX_FILE_SIZE)
     except host.UnreadableFile as error:
-        raise settings.SettingsError([f"{source} {error.reason}"]) from None
+        raise settings.SettingsError(f"{source} {error.reason}") from None
     raw = {} if text is None else settings.parse_lines(text, source)
     raw.update(values or {})
     pf_address = raw.get("pf", settings.DEFAULT_PF)

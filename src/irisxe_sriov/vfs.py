@@ -9,14 +9,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
-from irisxe_sriov import host
+from irisxe_sriov import errors, host
 from irisxe_sriov.attach import libvirt_addresses
 from irisxe_sriov.paths import Paths
 from irisxe_sriov.roles import Detected, Role
 from irisxe_sriov.settings import VFIO_DRIVER, Settings
 
-if TYPE_CHECKING:  # status imports this module for in_use(); it must not pay for the writer
-    from irisxe_sriov.apply import Runner
+if TYPE_CHECKING:  # status imports this module for in_use(); it must not pay for subprocess
+    from irisxe_sriov.process import Runner
 
 # driver_override of a VF that must stay unbound: no driver has this name, so nothing binds
 # it, not even vfio-pci after driverctl wrote the VFs' id into its new_id (docs/notes.md, "VFs at
@@ -27,8 +27,9 @@ UNBOUND = "none"
 Log = Callable[[str], None]
 
 
-class VfsError(Exception):
-    """A runtime VF change that cannot be made (the message says why and what to do)."""
+class VfsError(errors.Failed):
+    """A runtime VF change that cannot be made (the message says why and what to do): a
+    state of the host or a failed sysfs write, exit 1."""
 
 
 class User(NamedTuple):

@@ -1,0 +1,48 @@
+"""One error type that carries its exit status: every module raises it, only the CLI's
+top-level handler (cli.Group.main) and debconf_ui.main turn it into output and a status.
+
+The status belongs to the problem, not to the command that met it, so the same problem
+exits the same way from every command (issue 15, item 4; README.md, "Exit status").
+"""
+
+import enum
+from collections.abc import Callable
+from typing import ClassVar
+
+
+class ExitStatus(enum.IntEnum):
+    """The exit statuses of irisxe-sriov-ctl (README.md and docs/irisxe-sriov-ctl.8)."""
+
+    OK = 0
+    FAILED = 1  # a failed check or operation, or a state the host is in (no free VF)
+    BAD_INPUT = 2  # the request itself is wrong; nothing on disk has changed
+    INTERRUPTED = 130  # Ctrl-C: 128 + SIGINT, as a shell reports it
+
+
+class Error(Exception):
+    """Problems a person can act on: each is one line naming the value or the file and
+    what would work. Several at once (every bad value of one `config set`) are listed in
+    one pass, so nobody has to fix them one run at a time."""
+
+    status: ClassVar[ExitStatus] = ExitStatus.FAILED
+
+    def __init__(self, *problems: str) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = list(problems)
+
+    def lines(self, shown: Callable[[str], str] | None = None) -> list[str]:
+        """The one-line messages. `shown` gives a path's host spelling under --root
+        (Paths.shown), for the subclasses whose messages name a file."""
+        return list(self.problems)
+
+
+class BadInput(Error):
+    """The request is wrong (a value out of range, a VF that does not exist)."""
+
+    status = ExitStatus.BAD_INPUT
+
+
+class Failed(Error):
+    """A valid request that failed: an operation, a check, or the state of the host."""
+
+    status = ExitStatus.FAILED
