@@ -30,7 +30,7 @@ DEBIAN_PATH := /usr/sbin:/usr/bin:/sbin:/bin
 VERSION = $(shell dpkg-parsechangelog -S Version)
 DEB = dist/irisxe-sriov_$(VERSION)_all.deb
 
-.PHONY: all check test vm-test lint deps check-deps lint-deps build-deps deb bench clean
+.PHONY: all check test vm-test lint deps check-deps lint-deps build-deps deb bench golden clean
 
 all: check
 
@@ -93,6 +93,11 @@ deb: build-deps
 # On Debian 13's python3 and libraries, in an overlay on the trixie package chroot.
 bench: check-deps
 	$(PYTHON) tests/bench_chroot.py --output docs/performance.md
+
+# Rewrite tests/golden/ from what render gives now, after an intended change; the golden
+# test itself only compares. Review the diff before committing it.
+golden: deps
+	PYTHONPATH=src $(PYTHON) tests/test_render.py
 
 clean:
 	rm -rf $(BUILD) dist .pytest_cache .mypy_cache .ruff_cache

@@ -1,9 +1,12 @@
 """Rendered files against golden copies in tests/golden/<case>/ (the host paths below it).
 
-Regenerate after an intended change with IRISXE_UPDATE_GOLDEN=1 and review the diff.
+The test only compares. After an intended change, `make golden` rewrites the copies (this
+file run as a program); review the diff before committing it.
 """
 
-import os
+import shutil
+import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -59,11 +62,6 @@ def rendered_files(case: dict, tmp_path: Path) -> dict[str, str]:
 def test_golden(name, tmp_path):
     files = rendered_files(CASES[name], tmp_path)
     directory = GOLDEN / name
-    if os.environ.get("IRISXE_UPDATE_GOLDEN"):
-        for host_path, text in files.items():
-            target = directory / host_path.lstrip("/")
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_text(text)
     expected = {
         "/" + str(p.relative_to(directory)): p.read_text()
         for p in sorted(directory.rglob("*"))
@@ -131,3 +129,20 @@ def test_fresh_settings_file_parses_back(tmp_path):
     text = render.settings_file(wanted)
     assert settings.parse(text, "x") == wanted
     assert text.startswith("# /etc/default/irisxe-sriov")
+
+
+def update_golden() -> None:
+    """Rewrite tests/golden/ from what render gives now (make golden)."""
+    with tempfile.TemporaryDirectory() as scratch:
+        for name, case in sorted(CASES.items()):
+            directory = GOLDEN / name
+            shutil.rmtree(directory, ignore_errors=True)
+            for host_path, text in rendered_files(case, Path(scratch)).items():
+                target = directory / host_path.lstrip("/")
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_text(text)
+            print(f"wrote {directory}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    update_golden()

@@ -206,6 +206,49 @@ def undo_then_apply(line: str, previous: tuple[Edit, ...], wanted: list[str]) ->
     return apply(undo(line, previous), wanted)
 
 
+def sed_literal(text: str) -> str:
+    """`text` as a literal in a sed basic regular expression or replacement (with "/" as
+    the delimiter)."""
+    return re.sub(r"[]\\/$*.^&[]", lambda m: "\\" + m.group(0), text)
+
+
+def undo_sed(edits: tuple[Edit, ...], first_line_only: bool = False) -> str:
+    """A GNU sed script that takes `edits` back from a line edited since apply wrote it:
+    purge's fallback, replayed by the postrm, which has no Python (docs/notes.md, "Purge").
+    It follows `undo` as far as sed can: newest edit first; an added token goes from its
+    last occurrence (or from the start of the line); a replaced one gets its old value at
+    its occurrence, or at the last one when there are fewer. `first_line_only`: Proxmox VE
+    reads the first line alone.
+
+    Each edit tries its patterns in turn: `t` jumps past the rest once one matched, and a
+    `t` to the very next label first clears the flag an earlier edit set."""
+    space = "[[:space:]]"
+    commands = []
+    for number, edit in enumerate(reversed(edits)):
+        after = sed_literal(edit.after)
+        done = f"e{number}"
+        patterns: list[str]
+        if edit.before is None:
+            patterns = [
+                rf"s/^\(.*\){space}{after}\({space}\|$\)/\1\2/",
+                rf"s/^\({space}*\){after}\({space}\+\|$\)/\1/",
+            ]
+        else:
+            before = sed_literal(edit.before)
+            match = rf"\(^\|{space}\)\({after}\)\({space}\|$\)"
+            nth = [
+                rf"s/{match}/\1{before}\3/{count}" for count in range(edit.occurrence + 1, 1, -1)
+            ]
+            patterns = [*nth, rf"s/{match}/\1{before}\3/"]
+        commands += [f"t {done}c", f":{done}c"]
+        for pattern in patterns:
+            commands += [pattern, f"t {done}"]
+        commands.append(f":{done}")
+    if first_line_only and commands:
+        commands = ["1{", *commands, "}"]
+    return "".join(command + "\n" for command in commands)
+
+
 # --- the record kept in /var/lib/irisxe-sriov/kernel-cmdline ------------------------------
 
 

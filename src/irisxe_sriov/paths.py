@@ -26,6 +26,7 @@ GENERATED = (
     "/var/lib/irisxe-sriov/kernel-cmdline",
     "/var/lib/irisxe-sriov/kernel-cmdline.written",
     "/var/lib/irisxe-sriov/kernel-cmdline.purge",
+    "/var/lib/irisxe-sriov/kernel-cmdline.undo.sed",
     "/var/lib/irisxe-sriov/purge-refresh",
 )
 DRIVERCTL_OVERRIDE_RE = re.compile(
@@ -152,6 +153,12 @@ class Paths:
         what purge puts in place while the file is still as we wrote it (the sh postrm
         replays what Python decided; docs/notes.md, "Purge")."""
         return self.state_dir / "kernel-cmdline.purge"
+
+    @property
+    def cmdline_undo_sed(self) -> Path:
+        """The sed script that takes our recorded edits back from a line edited since
+        apply wrote it: purge's fallback (cmdline.undo_sed)."""
+        return self.state_dir / "kernel-cmdline.undo.sed"
 
     @property
     def purge_refresh(self) -> Path:

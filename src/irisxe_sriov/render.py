@@ -167,6 +167,9 @@ def render(
         owned[paths.display(paths.cmdline_purge)] = purge_kernel_cmdline(
             text, record, first_line_only=boot_path == bootloader.PROXMOX
         )
+        owned[paths.display(paths.cmdline_undo_sed)] = cmdline.undo_sed(
+            cmdline.parse_record(record), first_line_only=boot_path == bootloader.PROXMOX
+        )
     elif kernel_cmdline is not None and cmdline.parse_record(cmdline_record):
         # The boot path changed away from /etc/kernel/cmdline: give the admin's line back.
         edited[paths.display(paths.kernel_cmdline)] = undo_kernel_cmdline(
