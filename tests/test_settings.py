@@ -17,7 +17,7 @@ def test_defaults():
     )
     assert s.roles() == [(i, "vfio") for i in range(1, 8)]
     assert s.vf_address(3) == "0000:00:02.3"
-    assert s.expected_driver(1) == "vfio-pci"
+    assert s.expected_driver(1, "i915") == "vfio-pci"
 
 
 def test_parse_file_with_comments_and_roles():
@@ -27,7 +27,9 @@ def test_parse_file_with_comments_and_roles():
     s = settings.parse(text, "f")
     assert (s.driver, s.num_vfs) == ("xe", 3)
     assert s.roles() == [(1, "vfio"), (2, "none"), (3, "host")]
-    assert [s.expected_driver(i) for i in (1, 2, 3)] == ["vfio-pci", None, "xe"]
+    assert [s.expected_driver(i, None) for i in (1, 2, 3)] == ["vfio-pci", None, "xe"]
+    # a host VF follows its PF's driver, whatever is configured (settings.expected_driver)
+    assert s.expected_driver(3, "i915") == "i915"
 
 
 @pytest.mark.parametrize(

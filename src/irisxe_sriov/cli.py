@@ -389,12 +389,13 @@ def vfs_roles(context: click.Context, roles: tuple[str, ...], force: bool) -> No
     paths = paths_of(context)
     read = situation.load(paths)
     if not roles:
-        present = {vf.number: vf for vf in host.scan(paths, read.settings.pf).vfs}
+        state = host.scan(paths, read.settings.pf)
+        present = {vf.number: vf for vf in state.vfs}
         echo(f"{'VF':<3} {'address':<13} {'role':<5} {'driver':<9} expected")
         for number, role in read.settings.roles():
             vf = present.get(number)
             driver = (vf.driver or "-") if vf else "absent"
-            expected = read.settings.expected_driver(number) or "-"
+            expected = read.settings.expected_driver(number, state.pf.driver) or "-"
             address = read.settings.vf_address(number)
             echo(f"{number:<3} {address:<13} {role:<5} {driver:<9} {expected}")
         return

@@ -349,7 +349,7 @@ def vf_findings(state: HostState, settings: Settings) -> list[Finding]:
     present = {vf.number: vf for vf in state.vfs}
     for index, role in settings.roles():
         vf = present.get(index)
-        expected = settings.expected_driver(index)
+        expected = settings.expected_driver(index, state.pf.driver)
         name = f"vf.{index}.driver"
         if vf is None:
             findings.append(Finding(name, SKIP, f"VF {index} does not exist"))

@@ -81,6 +81,18 @@ class SettingsError(errors.BadInput):
     bad input wherever it is met (exit 2), since the settings file is the person's input."""
 
 
+def expected_driver(role: str, pf_driver: str | None, configured: str) -> str | None:
+    """The driver a VF of `role` should be on; None: left unbound. The one rule that
+    `vfs restore` binds by and `status`, `doctor` and `vfs roles` compare against.
+
+    vfio -> vfio-pci, none -> unbound, host -> the PF's driver: a VF is driven by its PF's
+    driver, so while the PF still runs the other one (the driver was switched, the reboot
+    is pending) a host VF on the PF's driver is as it should be and the PF is what differs.
+    The configured driver only stands in while the PF has no driver, when no VF exists.
+    """
+    return {"vfio": VFIO_DRIVER, "host": pf_driver or configured}.get(role)
+
+
 class Settings(NamedTuple):
     driver: str = "i915"
     num_vfs: int = pin.MAX_VFS
@@ -97,10 +109,9 @@ class Settings(NamedTuple):
         """(VF number, role) for every configured VF, 1..num_vfs."""
         return [(index, self.role(index)) for index in range(1, self.num_vfs + 1)]
 
-    def expected_driver(self, index: int, host_driver: str | None = None) -> str | None:
-        """The driver VF `index` should be bound to; None means left unbound. Host VFs
-        follow `host_driver` (the PF's driver at runtime) or the configured driver."""
-        return {"vfio": VFIO_DRIVER, "host": host_driver or self.driver}.get(self.role(index))
+    def expected_driver(self, index: int, pf_driver: str | None) -> str | None:
+        """The driver VF `index` should be on, by the one rule (`expected_driver`)."""
+        return expected_driver(self.role(index), pf_driver, self.driver)
 
     def vf_address(self, index: int) -> str:
         """VF N sits at function N of the PF's slot (offset 1, stride 1: docs/notes.md, "The pinned

@@ -104,7 +104,7 @@ def pending(
         if vf.number > settings.num_vfs:
             continue
         role = settings.role(vf.number)
-        expected = settings.expected_driver(vf.number)
+        expected = settings.expected_driver(vf.number, pf.driver)
         if vf.driver != expected:
             items.append(
                 Pending(
@@ -176,7 +176,9 @@ def report(
                 "driver": vf.driver if vf else None,
                 "driver_override": vf.driver_override if vf else None,
                 "role": role,
-                "expected_driver": None if role is None else settings.expected_driver(index),
+                "expected_driver": None
+                if role is None
+                else settings.expected_driver(index, pf.driver),
                 "iommu_group": vf.iommu_group if vf else None,
                 "render_node": vf.render_node if vf else None,
                 "in_use_by": (users or {}).get(vf.address, []) if vf else [],
