@@ -81,3 +81,93 @@ def test_a_host_vf_off_its_pfs_driver_differs_everywhere(fake, found):
     assert findings["vf.2.driver"].level == "fail"
     assert findings["vf.2.driver"].message == pending[0]
     assert "VF 2 (0000:00:02.2): bind to xe" in lines
+
+
+# --- each rule once: examples of what used to diverge -------------------------------------
+
+
+def both(fake, settings):
+    """(status's pending items, doctor's findings by id) for one root."""
+    state = host.scan(Paths(fake.root), settings.pf)
+    items = status.report(state, settings, GRUB, APPLIED)["pending"]
+    return items, {f.id: f for f in doctor.diagnose(state, settings, GRUB, GOOD, APPLIED)}
+
+
+def test_a_pf_without_sr_iov_has_no_vfs_only_when_some_are_configured(fake):
+    """Status skipped an unreadable sriov_numvfs, doctor failed it even for num_vfs=0."""
+    fake.healthy(numvfs=0)
+    for name in ("sriov_numvfs", "sriov_totalvfs", "sriov_drivers_autoprobe"):
+        (fake.device_dir(PF) / name).unlink()
+    items, findings = both(fake, Settings(num_vfs=0))
+    assert items == [] and findings["sriov.numvfs"].level == "ok"
+    items, findings = both(fake, Settings(num_vfs=3))
+    assert [p["what"] for p in items] == ["no VFs exist, 3 configured"]
+    assert findings["sriov.numvfs"].message == "no VFs exist, 3 configured"
+
+
+def test_the_other_driver_loaded_beside_the_configured_one_differs_in_both(fake):
+    """Status named the other driver only when the configured one was not loaded."""
+    fake.healthy(numvfs=2)
+    fake.load_module("xe")
+    items, findings = both(fake, Settings(num_vfs=2))
+    assert [(p["what"], p["reboot"]) for p in items] == [
+        ("xe is loaded beside i915, which is configured", True)
+    ]
+    assert findings["module.other"].level == "fail" and findings["module.loaded"].level == "ok"
+
+
+def test_no_gpu_driver_loaded_differs_in_both(fake):
+    """Doctor failed module.loaded; status said nothing."""
+    fake.healthy(numvfs=0)
+    (fake.sys / "module/i915/parameters/max_vfs").unlink()
+    (fake.sys / "module/i915/parameters/enable_guc").unlink()
+    (fake.sys / "module/i915/version").unlink()
+    (fake.sys / "module/i915/parameters").rmdir()
+    (fake.sys / "module/i915").rmdir()
+    (fake.device_dir(PF) / "driver").unlink()
+    items, findings = both(fake, Settings(num_vfs=0))
+    assert [p["what"] for p in items] == ["i915 is configured and not loaded"]
+    assert findings["module.loaded"].level == "fail"
+    assert findings["pf.driver"].level == "ok"  # the module is what is missing
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "what", "finding"),
+    [
+        ("max_vfs", "2", "i915 runs with max_vfs=2, configured 7", "module.max_vfs"),
+        ("enable_guc", "2", "i915 runs with enable_guc=2, configured 3", "guc.enabled"),
+    ],
+)
+def test_a_module_parameter_differs_in_both(fake, name, value, what, finding):
+    """max_vfs was status's alone, enable_guc doctor's alone."""
+    fake.healthy(numvfs=2)
+    (fake.sys / "module/i915/parameters" / name).write_text(value + "\n")
+    items, findings = both(fake, Settings(num_vfs=2))
+    assert [p["what"] for p in items] == [what]
+    assert findings[finding].level == "fail"
+    assert findings[finding].message == f"i915.{name} is {value}, SR-IOV needs {what[-1]}"
+
+
+def test_a_pf_on_vfio_pci_differs_in_both(fake):
+    """Doctor's pf.not_vfio had no counterpart in status."""
+    fake.healthy(numvfs=0)
+    fake.bind(PF, "vfio-pci")
+    items, findings = both(fake, Settings(num_vfs=0))
+    assert items == [
+        {
+            "what": "the PF 0000:00:02.0 is on vfio-pci, i915 is configured",
+            "fix": "driverctl unset-override 0000:00:02.0; reboot",
+            "reboot": True,
+        }
+    ]
+    assert findings["pf.driver"].level == "fail" and findings["pf.not_vfio"].level == "fail"
+    assert findings["pf.driver"].fix == items[0]["fix"]
+
+
+def test_a_pf_its_loaded_driver_did_not_take_differs_in_both(fake):
+    fake.healthy(numvfs=0)
+    (fake.device_dir(PF) / "driver").unlink()
+    items, findings = both(fake, Settings(num_vfs=0))
+    assert [p["what"] for p in items] == ["the PF 0000:00:02.0 is on no driver, i915 is configured"]
+    assert findings["pf.driver"].level == "fail"
+    assert "dmesg | grep -i i915" in findings["pf.driver"].fix

@@ -3,11 +3,13 @@
 Every failing finding carries the fix a person can act on.
 """
 
+from collections.abc import Mapping
 from typing import Any, NamedTuple
 
-from irisxe_sriov import cmdline, pciids, pin
+from irisxe_sriov import differences, pciids, pin
 from irisxe_sriov.bootcheck import Verdict
 from irisxe_sriov.bootloader import Detection
+from irisxe_sriov.differences import Difference, Kind
 from irisxe_sriov.host import HostState
 from irisxe_sriov.providers import KernelProvider, Provider, advice, running_kernel
 from irisxe_sriov.roles import Detected, Role
@@ -27,6 +29,16 @@ class Finding(NamedTuple):
 
     def as_dict(self) -> dict[str, Any]:
         return self._asdict()
+
+
+def pick(
+    found: tuple[Difference, ...], kind: Kind, subject: str | None = None
+) -> Difference | None:
+    """The difference of `kind` (about `subject`) among `found`, if there is one."""
+    return next(
+        (d for d in found if d.kind == kind and subject in (None, d.subject)),
+        None,
+    )
 
 
 class Evidence(NamedTuple):
@@ -67,13 +79,14 @@ def os_finding(state: HostState) -> Finding:
     )
 
 
-def gpu_finding(state: HostState, settings: Settings) -> Finding:
+def gpu_finding(state: HostState, found: tuple[Difference, ...]) -> Finding:
     pf = state.pf
-    if not pf.present:
+    missing = pick(found, Kind.PF_MISSING)
+    if missing is not None:
         return Finding(
             "gpu.present",
             FAIL,
-            f"no PCI device at {pf.address}",
+            f"no PCI device at {missing.subject}",
             "check 'lspci -Dnn | grep -i vga' and set pf=ADDRESS if the GPU is elsewhere",
         )
     ident = f"{pf.vendor or '?'}:{pf.device or '?'}"
@@ -218,48 +231,89 @@ def package_finding(state: HostState, evidence: Evidence) -> Finding:
     return Finding("driver.package", OK, f"{wanted} is installed")
 
 
-def module_findings(state: HostState, settings: Settings, evidence: Evidence) -> list[Finding]:
+def module_findings(
+    state: HostState,
+    settings: Settings,
+    evidence: Evidence,
+    found: tuple[Difference, ...],
+    role: Role,
+) -> list[Finding]:
     module = state.modules[settings.driver]
     other = state.modules[next(name for name in DRIVERS if name != settings.driver)]
     # Where the running kernel has no provider of the driver, a reboot alone loads nothing:
     # the provider finding's advice is the fix.
     what = evidence.advice(state, settings.driver) or APPLY_AND_REBOOT
+    serves = evidence.serves(state, settings.driver)
     findings = []
-    if not module.loaded:
+    modules = pick(found, Kind.DRIVER_MODULES)
+    loaded = [settings.driver] if modules is None else (modules.found or "").split()
+    if settings.driver not in loaded:
         findings.append(Finding("module.loaded", FAIL, f"{settings.driver} is not loaded", what))
     else:
         findings.append(Finding("module.loaded", OK, f"{settings.driver} is loaded"))
-    if other.loaded:
+    if other.name in loaded:
         findings.append(
             Finding(
                 "module.other",
                 FAIL,
                 f"{other.name} is loaded although {settings.driver} is configured",
-                (APPLY_AND_REBOOT + f" (it blacklists {other.name})")
-                if evidence.serves(state, settings.driver)
-                else what,
+                (APPLY_AND_REBOOT + f" (it blacklists {other.name})") if serves else what,
             )
         )
     else:
         findings.append(Finding("module.other", OK, f"{other.name} is not loaded"))
     if settings.driver != "i915" or not module.loaded:
         findings.append(Finding("guc.enabled", SKIP, "only i915 has enable_guc"))
-    elif not evidence.serves(state, settings.driver):
+    elif not serves:
         findings.append(Finding("guc.enabled", SKIP, "this i915 is no SR-IOV provider"))
     else:
-        guc = module.parameters.get("enable_guc")
-        if guc == str(pin.I915_ENABLE_GUC):
-            findings.append(Finding("guc.enabled", OK, f"i915.enable_guc={guc}"))
+        findings.append(
+            parameter_finding("guc.enabled", module.parameters, "i915", "enable_guc", found, FAIL)
+        )
+    if role == Role.HOST:
+        # a guest makes no VFs: max_vfs is the host's only (cmdline.wanted_tokens)
+        if not module.loaded:
+            findings.append(Finding("module.max_vfs", SKIP, f"{settings.driver} is not loaded"))
+        elif not serves:
+            findings.append(
+                Finding("module.max_vfs", SKIP, f"this {settings.driver} is no SR-IOV provider")
+            )
         else:
             findings.append(
-                Finding(
-                    "guc.enabled",
-                    FAIL,
-                    f"i915.enable_guc is {guc or 'unknown'}, SR-IOV needs {pin.I915_ENABLE_GUC}",
-                    APPLY_AND_REBOOT,
+                # unreadable also where doctor runs without root (the parameter is 0400)
+                parameter_finding(
+                    "module.max_vfs", module.parameters, settings.driver, "max_vfs", found, SKIP
                 )
             )
     return findings
+
+
+def parameter_finding(
+    id: str,
+    parameters: Mapping[str, str],
+    driver: str,
+    name: str,
+    found: tuple[Difference, ...],
+    unknown: str,
+) -> Finding:
+    """A parameter of the loaded SR-IOV driver: its difference (differences.PARAMETERS),
+    else its value. One that cannot be read is no difference, so status says nothing of
+    it; doctor gives it the level `unknown`."""
+    differs = pick(found, Kind.MODULE_PARAMETER, f"{driver}.{name}")
+    if differs is not None:
+        return Finding(
+            id,
+            FAIL,
+            f"{driver}.{name} is {differs.found}, SR-IOV needs {differs.expected}",
+            APPLY_AND_REBOOT,
+        )
+    value = parameters.get(name)
+    if value is None:
+        wanted = next(v for d, _, n, v in differences.PARAMETERS if (d, n) == (driver, name))
+        return Finding(
+            id, unknown, f"{driver}.{name} is unknown, SR-IOV needs {wanted}", APPLY_AND_REBOOT
+        )
+    return Finding(id, OK, f"{driver}.{name}={value}")
 
 
 def kernel_findings(evidence: Evidence) -> list[Finding]:
@@ -286,24 +340,23 @@ def kernel_findings(evidence: Evidence) -> list[Finding]:
     return findings
 
 
-def cmdline_finding(
-    state: HostState, settings: Settings, verdict: Verdict, machine: Detected
-) -> Finding:
+def cmdline_finding(state: HostState, verdict: Verdict, found: tuple[Difference, ...]) -> Finding:
     if state.cmdline is None:
         return Finding("cmdline.parameters", SKIP, "/proc/cmdline is unreadable")
-    wanted = cmdline.wanted_tokens(settings, machine.device, machine.role)
-    missing = cmdline.missing_from(state.cmdline, wanted)
-    if missing:
+    missing = pick(found, Kind.MISSING_PARAMETERS)
+    if missing is not None:
         return Finding(
             "cmdline.parameters",
             FAIL,
-            f"the running kernel command line lacks {' '.join(missing)}: {verdict.problem}",
+            f"the running kernel command line lacks {missing.expected}: {verdict.problem}",
             verdict.steps,
         )
     return Finding("cmdline.parameters", OK, "the kernel command line has every parameter")
 
 
-def sriov_findings(state: HostState, settings: Settings) -> list[Finding]:
+def sriov_findings(
+    state: HostState, settings: Settings, found: tuple[Difference, ...]
+) -> list[Finding]:
     pf = state.pf
     if not pf.present:
         return [Finding("sriov.totalvfs", SKIP, "no PF"), Finding("sriov.numvfs", SKIP, "no PF")]
@@ -329,37 +382,40 @@ def sriov_findings(state: HostState, settings: Settings) -> list[Finding]:
         )
     else:
         findings.append(Finding("sriov.totalvfs", OK, f"sriov_totalvfs is {pf.sriov_totalvfs}"))
-    if pf.sriov_numvfs == settings.num_vfs:
+    count = pick(found, Kind.VF_COUNT)
+    if count is None:
         findings.append(Finding("sriov.numvfs", OK, f"{settings.num_vfs} VFs exist as configured"))
     else:
         findings.append(
             Finding(
                 "sriov.numvfs",
                 FAIL,
-                f"{pf.sriov_numvfs if pf.sriov_numvfs is not None else 'no'} VFs "
-                f"exist, {settings.num_vfs} configured",
+                f"{count.found or 'no'} VFs exist, {count.expected} configured",
                 RESTORE,
             )
         )
     return findings
 
 
-def vf_findings(state: HostState, settings: Settings) -> list[Finding]:
+def vf_findings(
+    state: HostState, settings: Settings, found: tuple[Difference, ...]
+) -> list[Finding]:
     findings = []
     present = {vf.number: vf for vf in state.vfs}
+    differs = {d.vf: d for d in found if d.kind == Kind.VF_DRIVER}
     for index, role in settings.roles():
         vf = present.get(index)
-        expected = settings.expected_driver(index, state.pf.driver)
         name = f"vf.{index}.driver"
+        wrong = differs.get(index)
         if vf is None:
             findings.append(Finding(name, SKIP, f"VF {index} does not exist"))
-        elif vf.driver == expected:
+        elif wrong is None:
             findings.append(
                 Finding(
                     name,
                     OK,
                     f"VF {index} ({vf.address}) is on "
-                    f"{expected or 'no driver'} as its role {role} asks",
+                    f"{vf.driver or 'no driver'} as its role {role} asks",
                 )
             )
         else:
@@ -367,11 +423,13 @@ def vf_findings(state: HostState, settings: Settings) -> list[Finding]:
                 Finding(
                     name,
                     FAIL,
-                    f"VF {index} ({vf.address}) is on {vf.driver or 'no driver'}, "
-                    f"its role {role} wants {expected or 'no driver'}",
+                    f"VF {index} ({wrong.subject}) is on {wrong.found or 'no driver'}, "
+                    f"its role {wrong.role} wants {wrong.expected or 'no driver'}",
                     RESTORE,
                 )
             )
+    if state.pf.present:
+        findings.append(pf_driver_finding(state, settings, found))
     if state.pf.present and state.pf.driver == VFIO_DRIVER:
         findings.append(
             Finding(
@@ -386,6 +444,28 @@ def vf_findings(state: HostState, settings: Settings) -> list[Finding]:
             Finding("pf.not_vfio", OK, f"the PF is on {state.pf.driver or 'no driver'}")
         )
     return findings
+
+
+def pf_driver_finding(
+    state: HostState, settings: Settings, found: tuple[Difference, ...]
+) -> Finding:
+    """The PF on a GPU driver. Which one is the module check's (module.loaded,
+    module.other); host VFs follow it (settings.expected_driver)."""
+    from irisxe_sriov.status import pf_fix
+
+    wrong = pick(found, Kind.PF_DRIVER)
+    if wrong is None and state.pf.driver is None:
+        # with its driver not loaded: that is module.loaded's failure
+        return Finding("pf.driver", OK, f"the PF waits for {settings.driver} to be loaded")
+    if wrong is None:
+        return Finding("pf.driver", OK, f"the PF is on {state.pf.driver}, a GPU driver")
+    return Finding(
+        "pf.driver",
+        FAIL,
+        f"the PF {wrong.subject} is on {wrong.found or 'no driver'}, "
+        f"{wrong.expected} is configured",
+        pf_fix(wrong),
+    )
 
 
 def tools_findings(state: HostState) -> list[Finding]:
@@ -429,7 +509,9 @@ MEDIA_NEXT = (
 )
 
 
-def guest_findings(state: HostState, settings: Settings, machine: Detected) -> list[Finding]:
+def guest_findings(
+    settings: Settings, machine: Detected, found: tuple[Difference, ...]
+) -> list[Finding]:
     """Inside a virtual machine given a VF: the VF on the configured driver, with a render
     node, and the next step for media."""
     if not machine.gpus:
@@ -444,7 +526,8 @@ def guest_findings(state: HostState, settings: Settings, machine: Detected) -> l
         ]
     findings = []
     for gpu in machine.gpus:
-        if gpu.driver == settings.driver:
+        wrong = pick(found, Kind.GUEST_GPU_DRIVER, gpu.address)
+        if wrong is None:
             findings.append(
                 Finding(f"guest.{gpu.address}", OK, f"{gpu.address} is on {gpu.driver}")
             )
@@ -453,7 +536,7 @@ def guest_findings(state: HostState, settings: Settings, machine: Detected) -> l
                 Finding(
                     f"guest.{gpu.address}",
                     FAIL,
-                    f"{gpu.address} is on {gpu.driver or 'no driver'}, {settings.driver} is "
+                    f"{gpu.address} is on {wrong.found or 'no driver'}, {wrong.expected} is "
                     "configured",
                     APPLY_AND_REBOOT,
                 )
@@ -482,9 +565,9 @@ def guest_findings(state: HostState, settings: Settings, machine: Detected) -> l
 def diagnose(
     state: HostState, settings: Settings, boot: Detection, evidence: Evidence, verdict: Verdict
 ) -> list[Finding]:
-    from irisxe_sriov.status import machine_of
-
-    machine = machine_of(state, evidence.machine)
+    machine = differences.machine_of(state, evidence.machine)
+    # the differences status lists too, found once; the findings below render them
+    found = differences.find(state, settings, machine)
     if evidence.settings_problems:
         settings_finding = Finding(
             "settings.valid",
@@ -504,38 +587,44 @@ def diagnose(
         *kernel_findings(evidence),
         secure_boot_finding(state, evidence),
         package_finding(state, evidence),
-        *module_findings(state, settings, evidence),
-        cmdline_finding(state, settings, verdict, machine),
+        *module_findings(state, settings, evidence, found, machine.role),
+        cmdline_finding(state, verdict, found),
     ]
     if machine.role == Role.GUEST:
         return [
             *head,
             *driver,
-            *guest_findings(state, settings, machine),
+            *guest_findings(settings, machine, found),
             boot_finding(boot),
             *recorded_findings(evidence),
         ]
     return [
         *head,
-        gpu_finding(state, settings),
+        gpu_finding(state, found),
         iommu_finding(state),
         *driver,
-        *vf_work_findings(state, settings, evidence),
+        *vf_work_findings(state, settings, evidence, found),
         *tools_findings(state),
         boot_finding(boot),
         *recorded_findings(evidence),
     ]
 
 
-def vf_work_findings(state: HostState, settings: Settings, evidence: Evidence) -> list[Finding]:
+def vf_work_findings(
+    state: HostState, settings: Settings, evidence: Evidence, found: tuple[Difference, ...]
+) -> list[Finding]:
     """The VF count and bindings; skipped where the running kernel has no provider of the
-    driver, since neither `vfs restore` nor a reboot could make VFs there."""
-    findings = [*sriov_findings(state, settings), *vf_findings(state, settings)]
+    driver, since neither `vfs restore` nor a reboot could make VFs there. The PF's driver
+    is not: a PF off its GPU driver is wrong whatever the kernel provides."""
+    findings = [
+        *sriov_findings(state, settings, found),
+        *vf_findings(state, settings, found),
+    ]
     if evidence.serves(state, settings.driver):
         return findings
     why = f"no SR-IOV provider of {settings.driver} on this kernel: see the provider check"
     return [
-        f if f.id == "pf.not_vfio" else Finding(f.id, SKIP, f"{f.message} ({why})")
+        f if f.id in ("pf.not_vfio", "pf.driver") else Finding(f.id, SKIP, f"{f.message} ({why})")
         for f in findings
     ]
 

@@ -4,16 +4,18 @@ Kept free of jinja2 and python-debian: `status` is the command people run most, 
 start-up time is measured (make bench).
 """
 
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, assert_never
 
-from irisxe_sriov import cmdline, pciids, pin
+from irisxe_sriov import cmdline, differences, pciids, pin
 from irisxe_sriov.bootcheck import Verdict
 from irisxe_sriov.bootloader import Detection
+from irisxe_sriov.differences import Difference, Kind, machine_of
 from irisxe_sriov.host import HostState
 from irisxe_sriov.roles import Detected, Role
 from irisxe_sriov.settings import Settings
 
 REBOOT_FIX = "reboot (run 'irisxe-sriov-ctl apply' first if the files are not written yet)"
+RESTORE_FIX = "run 'irisxe-sriov-ctl vfs restore' (or reboot)"
 
 
 class Pending(NamedTuple):
@@ -26,95 +28,69 @@ def is_dkms_build(version: str | None) -> bool:
     return version == pin.MODULE_VERSION
 
 
-def machine_of(state: HostState, machine: Detected | None) -> Detected:
-    """The machine's role; without one, a host whose PF is what the scan found."""
-    if machine is not None:
-        return machine
-    return Detected(Role.HOST, "", state.pf.platform is not None, state.pf.device)
-
-
 def pending(
     state: HostState, settings: Settings, verdict: Verdict, machine: Detected | None = None
 ) -> list[Pending]:
-    """Differences between configured and running; `verdict` says where missing kernel
-    parameters got lost (bootcheck.locate). A guest has no VFs of its own to compare;
-    a machine of role none has nothing."""
-    machine = machine_of(state, machine)
-    items: list[Pending] = []
-    if machine.role == Role.NONE:
-        return items
-    wanted = cmdline.wanted_tokens(settings, machine.device, machine.role)
-    if state.cmdline is not None:
-        missing = cmdline.missing_from(state.cmdline, wanted)
-        if missing:
-            items.append(
-                Pending(
-                    f"the running kernel command line lacks {' '.join(missing)}: {verdict.problem}",
-                    verdict.steps,
-                    True,
-                )
+    """Differences between configured and running (differences.find), one item each;
+    `verdict` says where missing kernel parameters got lost (bootcheck.locate)."""
+    found = differences.find(state, settings, machine_of(state, machine))
+    return [item(difference, verdict) for difference in found]
+
+
+def item(difference: Difference, verdict: Verdict) -> Pending:
+    d = difference
+    match d.kind:
+        case Kind.MISSING_PARAMETERS:
+            what = f"the running kernel command line lacks {d.expected}: {verdict.problem}"
+            return Pending(what, verdict.steps, True)
+        case Kind.DRIVER_MODULES:
+            loaded = (d.found or "").split()
+            others = " and ".join(name for name in loaded if name != d.expected)
+            if not loaded:
+                what = f"{d.expected} is configured and not loaded"
+            elif d.expected in loaded:
+                what = f"{others} is loaded beside {d.expected}, which is configured"
+            else:
+                what = f"{others} is loaded, {d.expected} is configured"
+            return Pending(what, REBOOT_FIX, True)
+        case Kind.MODULE_PARAMETER:
+            driver, _, name = d.subject.partition(".")
+            what = f"{driver} runs with {name}={d.found}, configured {d.expected}"
+            return Pending(what, REBOOT_FIX, True)
+        case Kind.GUEST_GPU_DRIVER:
+            what = (
+                f"the GPU function {d.subject} is on {d.found or 'no driver'}, "
+                f"{d.expected} is configured"
             )
-    module = state.modules[settings.driver]
-    other = next(
-        m for name, m in state.modules.items() if name in ("i915", "xe") and name != settings.driver
-    )
-    if other.loaded and not module.loaded:
-        items.append(
-            Pending(f"{other.name} is loaded, {settings.driver} is configured", REBOOT_FIX, True)
-        )
-    if machine.role == Role.GUEST:
-        for gpu in machine.gpus:
-            if gpu.driver != settings.driver:
-                items.append(
-                    Pending(
-                        f"the GPU function {gpu.address} is on {gpu.driver or 'no driver'}, "
-                        f"{settings.driver} is configured",
-                        REBOOT_FIX,
-                        True,
-                    )
-                )
-        return items
-    max_vfs = module.parameters.get("max_vfs")
-    if module.loaded and max_vfs is not None and max_vfs != str(pin.MAX_VFS):
-        items.append(
-            Pending(
-                f"{settings.driver} runs with max_vfs={max_vfs}, configured {pin.MAX_VFS}",
-                REBOOT_FIX,
-                True,
-            )
-        )
-    pf = state.pf
-    if not pf.present:
-        items.append(
-            Pending(
-                f"no PCI device at {pf.address}",
+            return Pending(what, REBOOT_FIX, True)
+        case Kind.PF_MISSING:
+            return Pending(
+                f"no PCI device at {d.subject}",
                 "check 'lspci -Dnn' and set pf=ADDRESS if the GPU is elsewhere",
                 False,
             )
-        )
-    if pf.present and pf.sriov_numvfs is not None and pf.sriov_numvfs != settings.num_vfs:
-        items.append(
-            Pending(
-                f"{pf.sriov_numvfs} VFs exist, {settings.num_vfs} configured",
-                "run 'irisxe-sriov-ctl vfs restore' (or reboot)",
-                False,
+        case Kind.PF_DRIVER:
+            what = f"the PF {d.subject} is on {d.found or 'no driver'}, {d.expected} is configured"
+            return Pending(what, pf_fix(d), True)
+        case Kind.VF_COUNT:
+            what = f"{d.found or 'no'} VFs exist, {d.expected} configured"
+            return Pending(what, RESTORE_FIX, False)
+        case Kind.VF_DRIVER:
+            what = (
+                f"VF {d.vf} ({d.subject}) is on {d.found or 'no driver'}, its role "
+                f"{d.role} wants {d.expected or 'no driver'}"
             )
-        )
-    for vf in state.vfs:
-        if vf.number > settings.num_vfs:
-            continue
-        role = settings.role(vf.number)
-        expected = settings.expected_driver(vf.number, pf.driver)
-        if vf.driver != expected:
-            items.append(
-                Pending(
-                    f"VF {vf.number} ({vf.address}) is on {vf.driver or 'no driver'}, its role "
-                    f"{role} wants {expected or 'no driver'}",
-                    "run 'irisxe-sriov-ctl vfs restore' (or reboot)",
-                    False,
-                )
-            )
-    return items
+            return Pending(what, RESTORE_FIX, False)
+    assert_never(d.kind)
+
+
+def pf_fix(difference: Difference) -> str:
+    """What puts the PF back on its GPU driver (status and doctor alike)."""
+    if difference.found is None:
+        # the module is loaded (differences.functions), so it refused the GPU
+        return f"dmesg | grep -i {difference.expected} says why it did not take the PF; then reboot"
+    # an override (driverctl's, or the VFs' id in vfio-pci's new_id) survives a reboot
+    return f"driverctl unset-override {difference.subject}; reboot"
 
 
 def recorded(drift: list[tuple[str, str]], refreshes: list[str]) -> list[Pending]:
@@ -159,8 +135,11 @@ def report(
     machine = machine_of(state, machine)
     module = state.modules[settings.driver]
     wanted = cmdline.wanted_tokens(settings, machine.device, machine.role)
-    items = pending(state, settings, verdict, machine) + (left_over or [])
-    missing = None if state.cmdline is None else cmdline.missing_from(state.cmdline, wanted)
+    found = differences.find(state, settings, machine)
+    items = [item(difference, verdict) for difference in found] + (left_over or [])
+    # the same missing parameters as the pending item, as a list
+    lacking = [d.expected for d in found if d.kind == Kind.MISSING_PARAMETERS and d.expected]
+    missing = None if state.cmdline is None else " ".join(lacking).split()
     present = {vf.number: vf for vf in state.vfs}
     vfs = []
     # a guest or a machine of role none makes no VFs: only ones that exist are listed

@@ -1,0 +1,145 @@
+"""What differs between configured and running: one list, which `status` shows as its
+pending items and `doctor` as its failing findings (issue 15, item 2). Pure: settings and
+a scan in, differences out.
+
+Each rule lives here once. Before, status and doctor each derived these and disagreed
+(the host role's driver, a PF without SR-IOV, the module checks); what is left to them is
+wording, the fix to suggest and, for doctor, what its other evidence (the kernels'
+providers) makes moot. Kept as light as status itself: its start-up is measured.
+"""
+
+from enum import Enum
+from typing import NamedTuple
+
+from irisxe_sriov import cmdline, pin
+from irisxe_sriov.host import HostState
+from irisxe_sriov.roles import Detected, Role
+from irisxe_sriov.settings import DRIVERS, Settings
+
+# Module parameters the pinned driver runs with (docs/notes.md, "The pinned driver"):
+# (the configured driver, the machine roles that need it, the parameter, its value).
+PARAMETERS = (
+    ("i915", (Role.HOST, Role.GUEST), "enable_guc", str(pin.I915_ENABLE_GUC)),
+    ("i915", (Role.HOST,), "max_vfs", str(pin.MAX_VFS)),
+    ("xe", (Role.HOST,), "max_vfs", str(pin.MAX_VFS)),
+)
+
+
+class Kind(Enum):
+    """What differs. Closed: status and doctor each render every kind."""
+
+    MISSING_PARAMETERS = "missing-parameters"  # the running command line lacks some
+    DRIVER_MODULES = "driver-modules"  # the GPU driver modules loaded: not just the configured
+    MODULE_PARAMETER = "module-parameter"  # the loaded module runs with another value
+    GUEST_GPU_DRIVER = "guest-gpu-driver"  # a guest's GPU function is on another driver
+    PF_MISSING = "pf-missing"  # nothing at the configured PF address
+    PF_DRIVER = "pf-driver"  # the PF is on no GPU driver (vfio-pci, none), see functions()
+    VF_COUNT = "vf-count"  # sriov_numvfs is not num_vfs
+    VF_DRIVER = "vf-driver"  # a VF is not on the driver its role expects
+
+
+class Difference(NamedTuple):
+    """One difference. `expected` is what the settings ask for, `found` what runs; None
+    means nothing: no driver, no VFs, a value that cannot be read."""
+
+    kind: Kind
+    # what differs: a PCI address (PF, VF, a guest's GPU function), "modules", a module
+    # parameter ("i915.max_vfs"), or "cmdline" for the running command line
+    subject: str
+    # MISSING_PARAMETERS: the parameters missing, found the running command line;
+    # DRIVER_MODULES: found the GPU driver modules loaded, in DRIVERS order ("i915 xe")
+    expected: str | None
+    found: str | None
+    vf: int = 0  # VF_DRIVER: the VF's number
+    role: str = ""  # VF_DRIVER: the VF's role
+
+
+def machine_of(state: HostState, machine: Detected | None) -> Detected:
+    """The machine's role; without one, a host whose PF is what the scan found."""
+    if machine is not None:
+        return machine
+    return Detected(Role.HOST, "", state.pf.platform is not None, state.pf.device)
+
+
+def find(state: HostState, settings: Settings, machine: Detected) -> tuple[Difference, ...]:
+    """Every difference between `settings` and the running `state`, for a machine of this
+    role: a guest has no PF or VFs of its own to compare; a machine of role none, nothing.
+    Something that cannot be read (an unreadable /proc/cmdline, a module without the
+    parameter) is no difference: nothing says it differs."""
+    if machine.role == Role.NONE:
+        return ()
+    found = [*kernel(state, settings, machine), *modules(state, settings, machine.role)]
+    if machine.role == Role.GUEST:
+        found += [
+            Difference(Kind.GUEST_GPU_DRIVER, gpu.address, settings.driver, gpu.driver)
+            for gpu in machine.gpus
+            if gpu.driver != settings.driver
+        ]
+        return tuple(found)
+    return (*found, *functions(state, settings))
+
+
+def kernel(state: HostState, settings: Settings, machine: Detected) -> list[Difference]:
+    if state.cmdline is None:
+        return []
+    wanted = cmdline.wanted_tokens(settings, machine.device, machine.role)
+    missing = cmdline.missing_from(state.cmdline, wanted)
+    if not missing:
+        return []
+    return [Difference(Kind.MISSING_PARAMETERS, "cmdline", " ".join(missing), state.cmdline)]
+
+
+def modules(state: HostState, settings: Settings, role: Role) -> list[Difference]:
+    """The GPU driver modules: the configured one alone should be loaded (the other one
+    too is a difference: module_blacklist should have kept it out, and it may hold the
+    GPU), and with the parameters the pinned driver needs."""
+    loaded = [name for name in DRIVERS if state.modules[name].loaded]
+    found = []
+    if loaded != [settings.driver]:
+        found.append(
+            Difference(Kind.DRIVER_MODULES, "modules", settings.driver, " ".join(loaded) or None)
+        )
+    module = state.modules[settings.driver]
+    if not module.loaded:
+        return found
+    for driver, roles, name, value in PARAMETERS:
+        running = module.parameters.get(name)
+        if driver == settings.driver and role in roles and running not in (None, value):
+            found.append(Difference(Kind.MODULE_PARAMETER, f"{driver}.{name}", value, running))
+    return found
+
+
+def functions(state: HostState, settings: Settings) -> list[Difference]:
+    """The PF, the VF count and each configured VF that exists. A VF that is missing is
+    the count's difference, not one of its own; VFs beyond num_vfs go with the count."""
+    pf = state.pf
+    if not pf.present:
+        return [Difference(Kind.PF_MISSING, pf.address, settings.pf, None)]
+    found = []
+    # A PF on the other GPU driver, or on none while the configured one is not loaded,
+    # is the modules' difference already; what is left: a PF on vfio-pci (or any other
+    # driver), or on none although its driver is loaded (it failed to bind).
+    unbound = pf.driver is None and state.modules[settings.driver].loaded
+    if pf.driver not in DRIVERS and (pf.driver is not None or unbound):
+        found.append(Difference(Kind.PF_DRIVER, pf.address, settings.driver, pf.driver))
+    # A PF without SR-IOV (sriov_numvfs unreadable) has no VFs: a difference only when
+    # some are configured.
+    if (pf.sriov_numvfs or 0) != settings.num_vfs:
+        numvfs = None if pf.sriov_numvfs is None else str(pf.sriov_numvfs)
+        found.append(Difference(Kind.VF_COUNT, pf.address, str(settings.num_vfs), numvfs))
+    for vf in state.vfs:
+        if vf.number > settings.num_vfs:
+            continue
+        expected = settings.expected_driver(vf.number, pf.driver)
+        if vf.driver != expected:
+            found.append(
+                Difference(
+                    Kind.VF_DRIVER,
+                    vf.address,
+                    expected,
+                    vf.driver,
+                    vf=vf.number,
+                    role=settings.role(vf.number),
+                )
+            )
+    return found
