@@ -2,14 +2,22 @@
 item 2): they must agree on every VF, above all on the host role, which follows the PF's
 driver (settings.expected_driver)."""
 
+import re
+from collections.abc import Iterable
+from pathlib import Path
+
 import pytest
 from click.testing import CliRunner
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from irisxe_sriov import bootcheck, bootloader, doctor, host, status, vfs
+from irisxe_sriov import bootcheck, bootloader, differences, doctor, host, status, vfs
 from irisxe_sriov.cli import cli
+from irisxe_sriov.differences import Kind
 from irisxe_sriov.paths import Paths
 from irisxe_sriov.process import Runner
-from irisxe_sriov.settings import Settings
+from irisxe_sriov.roles import Detected, GpuFunction, Role
+from irisxe_sriov.settings import ROLES, Settings
 
 PF = "0000:00:02.0"
 GRUB = bootloader.Detection("grub", "/boot/grub/grub.cfg exists")
@@ -171,3 +179,160 @@ def test_a_pf_its_loaded_driver_did_not_take_differs_in_both(fake):
     assert [p["what"] for p in items] == ["the PF 0000:00:02.0 is on no driver, i915 is configured"]
     assert findings["pf.driver"].level == "fail"
     assert "dmesg | grep -i i915" in findings["pf.driver"].fix
+
+
+# --- the property: any state, the same differences ----------------------------------------
+
+DRIVER = st.sampled_from(["i915", "xe", "vfio-pci", None])
+CMDLINES = [
+    None,
+    "ro",
+    "ro intel_iommu=on i915.enable_guc=3 i915.max_vfs=7 module_blacklist=xe",
+    "ro intel_iommu=on xe.max_vfs=7 xe.force_probe=a7a0 module_blacklist=i915",
+]
+
+
+def module(name: str, loaded: bool, guc: str | None, max_vfs: str | None) -> host.KernelModule:
+    values = {"enable_guc": guc, "max_vfs": max_vfs}
+    parameters = {key: value for key, value in values.items() if value is not None}
+    return host.KernelModule(name, loaded, None, parameters if loaded else {})
+
+
+@st.composite
+def situations(draw: st.DrawFn) -> tuple[host.HostState, Settings, Detected | None]:
+    """A host (or a guest) in any state the scan can return, and any settings."""
+    count = draw(st.integers(0, 7))
+    numvfs = draw(st.integers(0, 7))
+    pf_present = draw(st.booleans())
+    pf = host.PciFunction(
+        PF,
+        present=pf_present,
+        vendor="8086" if pf_present else None,
+        device="a7a0" if pf_present else None,
+        driver=draw(DRIVER) if pf_present else None,
+        sriov_totalvfs=7 if pf_present else None,
+        sriov_numvfs=draw(st.sampled_from([numvfs, None])) if pf_present else None,
+    )
+    vfs = tuple(
+        host.PciFunction(f"0000:00:02.{n}", present=True, driver=draw(DRIVER), number=n)
+        for n in range(1, (numvfs if pf_present else 0) + 1)
+    )
+    parameter = st.sampled_from([None, "0", "2", "3", "7"])
+    modules = {
+        name: module(name, draw(st.booleans()), draw(parameter), draw(parameter))
+        for name in ("i915", "xe")
+    }
+    modules["vfio_pci"] = host.KernelModule("vfio_pci", True)
+    state = host.HostState(
+        pf,
+        vfs,
+        modules,
+        draw(st.sampled_from(CMDLINES)),
+        "6.12.40-amd64",
+        "debian",
+        "13",
+        True,
+        True,
+        True,
+    )
+    config = Settings(
+        driver=draw(st.sampled_from(["i915", "xe"])),
+        num_vfs=count,
+        vf_roles=draw(st.dictionaries(st.integers(1, count or 1), st.sampled_from(ROLES))),
+    )
+    machine = None
+    if draw(st.booleans()):  # a guest given VFs (roles.GpuFunction)
+        gpus = tuple(
+            GpuFunction(f"0000:0{n}:00.0", "a7a0", draw(DRIVER), None, False, False)
+            for n in range(draw(st.integers(0, 2)))
+        )
+        machine = Detected(Role.GUEST, "a virtual machine", device="a7a0", gpus=gpus)
+    return state, config, machine
+
+
+class Recording(vfs.Sysfs):
+    """bind_all's sysfs, writing nothing: which VFs it would unbind or bind."""
+
+    def __init__(self) -> None:
+        super().__init__(Paths("/nonexistent"), lambda line: None)
+        self.moved: set[int] = set()
+
+    def write(self, path: Path, value: str, what: str) -> None:
+        if what.startswith("VF ") and (": unbind from " in what or ": bind to " in what):
+            self.moved.add(int(what.split()[1]))
+
+
+def vf_numbers(lines: Iterable[str]) -> set[int]:
+    """The VFs that status's pending items name ("VF 2 (0000:00:02.2) is on ...")."""
+    return {int(line.split()[1]) for line in lines if re.match(r"VF \d+ \(", line)}
+
+
+PROPERTY = settings(max_examples=200, deadline=None)
+
+
+@PROPERTY
+@given(situations())
+def test_status_doctor_and_restore_name_the_same_vfs(situation):
+    state, config, machine = situation
+    evidence = GOOD._replace(machine=machine)
+    items = status.pending(state, config, APPLIED, machine)
+    findings = doctor.diagnose(state, config, GRUB, evidence, APPLIED)
+    in_status = vf_numbers(p.what for p in items)
+    in_doctor = {
+        int(f.id.split(".")[1])
+        for f in findings
+        if re.fullmatch(r"vf\.\d+\.driver", f.id) and f.level == "fail"
+    }
+    assert in_status == in_doctor
+    if machine is None:  # restore binds only on a host
+        sysfs = Recording()
+        vfs.bind_all(Paths("/nonexistent"), config, state, sysfs, Runner(False), sysfs.log, True)
+        assert sysfs.moved == in_status
+
+
+def doctor_ids(difference: differences.Difference) -> set[str]:
+    """The findings that render a difference (doctor.diagnose)."""
+    d = difference
+    return {
+        Kind.MISSING_PARAMETERS: {"cmdline.parameters"},
+        Kind.DRIVER_MODULES: {"module.loaded", "module.other"},
+        Kind.MODULE_PARAMETER: {
+            "guc.enabled" if d.subject == "i915.enable_guc" else "module.max_vfs"
+        },
+        Kind.GUEST_GPU_DRIVER: {f"guest.{d.subject}"},
+        Kind.PF_MISSING: {"gpu.present"},
+        Kind.PF_DRIVER: {"pf.driver"},
+        Kind.VF_COUNT: {"sriov.numvfs"},
+        Kind.VF_DRIVER: {f"vf.{d.vf}.driver"},
+    }[d.kind]
+
+
+@PROPERTY
+@given(situations())
+def test_every_difference_is_one_status_item_and_a_failing_finding(situation):
+    state, config, machine = situation
+    found = differences.find(state, config, differences.machine_of(state, machine))
+    items = status.pending(state, config, APPLIED, machine)
+    assert len(items) == len(found)
+    findings = doctor.diagnose(state, config, GRUB, GOOD._replace(machine=machine), APPLIED)
+    failing = {f.id for f in findings if f.level == "fail"}
+    for difference in found:
+        assert doctor_ids(difference) & failing, difference
+    # and the other way round: a failing finding of these renders a difference, except
+    # an i915.enable_guc doctor cannot read (a requirement of its own, not a difference)
+    rendered = set().union(*(doctor_ids(d) for d in found))
+    module = state.modules[config.driver]
+    for finding in findings:
+        if finding.level != "fail" or not renders(finding.id):
+            continue
+        if finding.id == "guc.enabled" and "enable_guc" not in module.parameters:
+            continue
+        assert finding.id in rendered, finding
+
+
+def renders(id: str) -> bool:
+    """Whether doctor's finding `id` shows a difference (doctor_ids)."""
+    fixed = {"cmdline.parameters", "module.loaded", "module.other", "guc.enabled"}
+    fixed |= {"module.max_vfs", "gpu.present", "pf.driver", "sriov.numvfs"}
+    guest = id.startswith("guest.") and not id.endswith(".render")  # a render node: doctor's
+    return id in fixed or guest or re.fullmatch(r"vf\.\d+\.driver", id) is not None
