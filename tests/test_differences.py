@@ -12,12 +12,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from irisxe_sriov import bootcheck, bootloader, differences, doctor, host, status, vfs
+from irisxe_sriov.choices import VfRole
 from irisxe_sriov.cli import cli
 from irisxe_sriov.differences import Kind
 from irisxe_sriov.paths import Paths
 from irisxe_sriov.process import Runner
 from irisxe_sriov.roles import Detected, GpuFunction, Role
-from irisxe_sriov.settings import ROLES, Settings
+from irisxe_sriov.settings import Settings
 
 PF = "0000:00:02.0"
 GRUB = bootloader.Detection("grub", "/boot/grub/grub.cfg exists")
@@ -238,7 +239,7 @@ def situations(draw: st.DrawFn) -> tuple[host.HostState, Settings, Detected | No
     config = Settings(
         driver=draw(st.sampled_from(["i915", "xe"])),
         num_vfs=count,
-        vf_roles=draw(st.dictionaries(st.integers(1, count or 1), st.sampled_from(ROLES))),
+        vf_roles=draw(st.dictionaries(st.integers(1, count or 1), st.sampled_from(list(VfRole)))),
     )
     machine = None
     if draw(st.booleans()):  # a guest given VFs (roles.GpuFunction)

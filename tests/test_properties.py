@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from irisxe_sriov import cmdline
 from irisxe_sriov import settings as config
+from irisxe_sriov.choices import BootPath, Driver, VfRole
 from irisxe_sriov.cli import cli
 
 FAST = settings(max_examples=150, deadline=None)
@@ -33,16 +34,16 @@ NASTY = st.text(
 VALID = st.fixed_dictionaries(
     {},
     optional={
-        "driver": st.sampled_from(config.DRIVERS),
+        "driver": st.sampled_from(Driver.values()),
         "num_vfs": st.integers(0, 7).map(str),
-        "bootloader": st.sampled_from(config.BOOTLOADERS),
+        "bootloader": st.sampled_from(BootPath.values()),
         "pf": st.sampled_from(["0000:00:02.0", "0000:01:00.0"]),
     },
 )
 
 
 @FAST
-@given(VALID, st.dictionaries(st.integers(1, 7), st.sampled_from(config.ROLES)))
+@given(VALID, st.dictionaries(st.integers(1, 7), st.sampled_from(VfRole.values())))
 def test_valid_settings_round_trip_through_the_file(values, roles):
     count = int(values.get("num_vfs", "7"))
     values = {

@@ -10,14 +10,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
 from irisxe_sriov import errors, host
+from irisxe_sriov.choices import Target, VfRole
 from irisxe_sriov.paths import Paths
 from irisxe_sriov.settings import Settings
 
 if TYPE_CHECKING:  # vfs, and so status, import this module: no subprocess for them
     from irisxe_sriov.process import Runner
 
-TARGETS = ("libvirt", "qemu", "proxmox", "incus", "docker", "podman")
-VM_TARGETS = ("libvirt", "qemu", "proxmox", "incus")
 ADDRESS_RE = re.compile(r"(?:([0-9a-f]{4}):)?([0-9a-f]{2}):([0-9a-f]{2})\.([0-7])")
 
 
@@ -152,7 +151,7 @@ def choose(
             )
         vf = vfs.get(number)
         return Choice(number, address, settings.role(number), vf.driver if vf else None)
-    suitable = ("vfio", "none") if target in VM_TARGETS else ("host",)
+    suitable = (VfRole.VFIO, VfRole.NONE) if Target(target).is_vm else (VfRole.HOST,)
     for number, role in settings.roles():
         address = settings.vf_address(number)
         if role in suitable and address not in usage and number in vfs:
@@ -276,7 +275,7 @@ def incus_command(name: str, choice: Choice, pf: str) -> list[str]:
 def container_flags(tool: str, render_node: str, render_gid: int | None) -> list[str]:
     """Containers share the host kernel: they get a render node, not a PCI device."""
     flags = ["--device", f"/dev/dri/{render_node}"]
-    if tool == "podman":
+    if tool == Target.PODMAN:
         return [*flags, "--group-add", "keep-groups"]
     return [*flags, "--group-add", str(render_gid) if render_gid is not None else "render"]
 
@@ -312,6 +311,6 @@ def proxmox_conf(paths: Paths, vmid: str) -> Path:
 
 def guest_command(paths: Paths, target: str, name: str, choice: Choice, pf: str) -> list[str]:
     """The qm or incus command that gives guest `name` the chosen VF."""
-    if target == "proxmox":
+    if target == Target.PROXMOX:
         return proxmox_command(name, choice, host.read_text(proxmox_conf(paths, name)) or "")
     return incus_command(name, choice, pf)

@@ -9,7 +9,8 @@ gathers the files, `locate` (pure) names the one that was not applied.
 import re
 from typing import NamedTuple
 
-from irisxe_sriov import bootloader, cmdline
+from irisxe_sriov import cmdline
+from irisxe_sriov.choices import BootPath
 from irisxe_sriov.host import read_text
 from irisxe_sriov.paths import Paths
 
@@ -19,7 +20,7 @@ APPLY = "run 'irisxe-sriov-ctl apply'"
 
 
 class Evidence(NamedTuple):
-    boot_path: str | None
+    boot_path: BootPath | None
     dropin: str | None
     later_dropins: tuple[tuple[str, str], ...]  # (path, text) sorting after ours
     grub_cfg: str | None
@@ -38,16 +39,16 @@ class Verdict(NamedTuple):
         return self.fix if self.fix == "reboot" else f"{self.fix}, then reboot"
 
 
-def read(paths: Paths, boot_path: str | None) -> Evidence:
+def read(paths: Paths, boot_path: BootPath | None) -> Evidence:
     later: list[tuple[str, str]] = []
     directory = paths.grub_dropin.parent
-    if boot_path == bootloader.GRUB and directory.is_dir():
+    if boot_path == BootPath.GRUB and directory.is_dir():
         for path in sorted(directory.glob("*.cfg")):
             text = read_text(path)
             if path.name > paths.grub_dropin.name and text is not None:
                 later.append((paths.display(path), text))
     entries: list[tuple[str, str]] = []
-    if boot_path == bootloader.SYSTEMD_BOOT:
+    if boot_path == BootPath.SYSTEMD_BOOT:
         for mount in ESP_MOUNTS:
             for path in sorted(paths.at(mount).glob("loader/entries/*.conf")):
                 text = read_text(path)
@@ -55,9 +56,9 @@ def read(paths: Paths, boot_path: str | None) -> Evidence:
                     entries.append((paths.display(path), text))
     return Evidence(
         boot_path=boot_path,
-        dropin=read_text(paths.grub_dropin) if boot_path == bootloader.GRUB else None,
+        dropin=read_text(paths.grub_dropin) if boot_path == BootPath.GRUB else None,
         later_dropins=tuple(later),
-        grub_cfg=read_text(paths.grub_cfg) if boot_path == bootloader.GRUB else None,
+        grub_cfg=read_text(paths.grub_cfg) if boot_path == BootPath.GRUB else None,
         kernel_cmdline=read_text(paths.kernel_cmdline),
         entries=tuple(entries),
     )
@@ -89,10 +90,10 @@ def by_hand(wanted: list[str]) -> str:
 def locate(evidence: Evidence, wanted: list[str]) -> Verdict:
     """The first place on the boot path where `wanted` is missing."""
     path = evidence.boot_path
-    if path in (None, bootloader.NONE):
+    if path in (None, BootPath.NONE):
         why = "bootloader=none" if path else "no boot path was found"
         return Verdict(None, f"nothing writes the kernel parameters ({why})", by_hand(wanted))
-    if path == bootloader.GRUB:
+    if path == BootPath.GRUB:
         dropin = "/etc/default/grub.d/irisxe-sriov.cfg"
         # the blacklist is merged when grub-mkconfig sources the drop-in
         plain = [t for t in wanted if cmdline.key_of(t) != cmdline.BLACKLIST_KEY]
@@ -113,10 +114,10 @@ def locate(evidence: Evidence, wanted: list[str]) -> Verdict:
             )
     else:
         text = evidence.kernel_cmdline or ""
-        line = text.partition("\n")[0] if path == bootloader.PROXMOX else text
+        line = text.partition("\n")[0] if path == BootPath.PROXMOX else text
         if cmdline.missing_from(line, wanted):
             return Verdict("/etc/kernel/cmdline", "/etc/kernel/cmdline lacks the parameters", APPLY)
-        if path == bootloader.PROXMOX:
+        if path == BootPath.PROXMOX:
             return Verdict(
                 None,
                 "the boot entries may predate /etc/kernel/cmdline",

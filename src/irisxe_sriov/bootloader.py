@@ -9,16 +9,12 @@ systemd-boot LoaderInfo efivar, then GRUB's generated grub.cfg.
 from collections.abc import Callable
 from typing import NamedTuple
 
+from irisxe_sriov.choices import BootPath
 from irisxe_sriov.paths import Paths
-
-GRUB = "grub"
-SYSTEMD_BOOT = "systemd-boot"
-PROXMOX = "proxmox"
-NONE = "none"
 
 
 class Detection(NamedTuple):
-    name: str | None  # None: nothing found
+    name: BootPath | None  # None: nothing found; never AUTO
     evidence: str
 
 
@@ -35,18 +31,18 @@ def decide(
     """The boot path from the evidence, strongest first: what booted this system (the
     LoaderInfo efivar) beats what is installed (grub.cfg, `bootctl is-installed`)."""
     if proxmox_uuids:
-        return Detection(PROXMOX, "/etc/kernel/proxmox-boot-uuids exists")
+        return Detection(BootPath.PROXMOX, "/etc/kernel/proxmox-boot-uuids exists")
     if loader_info is not None and loader_info.startswith("systemd-boot"):
-        return Detection(SYSTEMD_BOOT, f"the LoaderInfo efivar reads {loader_info!r}")
+        return Detection(BootPath.SYSTEMD_BOOT, f"the LoaderInfo efivar reads {loader_info!r}")
     if grub_cfg:
         reason = "/boot/grub/grub.cfg exists"
         if loader_info is not None:
             reason += f" and the LoaderInfo efivar reads {loader_info!r}"
         elif bootctl_installed:
             reason += " (bootctl is-installed also finds systemd-boot, but nothing says it booted)"
-        return Detection(GRUB, reason)
+        return Detection(BootPath.GRUB, reason)
     if bootctl_installed:
-        return Detection(SYSTEMD_BOOT, "bootctl is-installed finds systemd-boot")
+        return Detection(BootPath.SYSTEMD_BOOT, "bootctl is-installed finds systemd-boot")
     return Detection(
         None,
         "no /etc/kernel/proxmox-boot-uuids, no systemd-boot LoaderInfo efivar, no "
@@ -85,24 +81,24 @@ def detect(paths: Paths, bootctl: Callable[[], int | None] | None = None) -> Det
 
 
 def resolve(
-    configured: str, paths: Paths, bootctl: Callable[[], int | None] | None = None
+    configured: BootPath, paths: Paths, bootctl: Callable[[], int | None] | None = None
 ) -> Detection:
     """The boot path to write for: the configured one, or what detection found for auto."""
-    if configured != "auto":
+    if configured != BootPath.AUTO:
         return Detection(configured, "set in /etc/default/irisxe-sriov")
     return detect(paths, bootctl)
 
 
-def refresh_command(name: str | None, paths: Paths) -> list[str] | None:
+def refresh_command(name: BootPath | None, paths: Paths) -> list[str] | None:
     """The command that makes a changed command line reach the boot entries."""
-    if name == GRUB:
+    if name == BootPath.GRUB:
         # update-grub on a system whose grub.cfg was never generated fails (docs/notes.md, "Debian's
         # boot paths").
         return ["update-grub"] if paths.grub_cfg.exists() else None
-    if name == SYSTEMD_BOOT:
+    if name == BootPath.SYSTEMD_BOOT:
         # Re-runs systemd-boot's kernel-install hook for every kernel in /boot (docs/notes.md,
         # "Debian's boot paths").
         return ["update-initramfs", "-u", "-k", "all"]
-    if name == PROXMOX:
+    if name == BootPath.PROXMOX:
         return ["proxmox-boot-tool", "refresh"]
     return None

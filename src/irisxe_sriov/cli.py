@@ -12,6 +12,7 @@ from typing import Any
 import click
 
 from irisxe_sriov import __version__, errors
+from irisxe_sriov.choices import Target
 from irisxe_sriov.paths import Paths
 
 PROG = "irisxe-sriov-ctl"
@@ -410,9 +411,7 @@ def vfs_roles(context: click.Context, roles: tuple[str, ...], force: bool) -> No
     restore_now(paths, force=True)
 
 
-TARGET = click.argument(
-    "target", type=click.Choice(["libvirt", "qemu", "proxmox", "incus", "docker", "podman"])
-)
+TARGET = click.argument("target", type=click.Choice(Target.values()))
 VF_OPTION = click.option(
     "--vf",
     "requested",
@@ -436,7 +435,7 @@ def snippet_text(paths: Paths, target: str, name: str | None, requested: str | N
 
     from irisxe_sriov import attach
 
-    if target in ("docker", "podman"):
+    if not Target(target).is_vm:
         from irisxe_sriov import situation
 
         read = situation.load(paths)
@@ -444,9 +443,9 @@ def snippet_text(paths: Paths, target: str, name: str | None, requested: str | N
         gid = attach.group_id(attach.read_group_file(paths), "render")
         return shlex.join(attach.container_flags(target, node, gid))
     current, _, choice = pick(paths, target, requested)
-    if target == "libvirt":
+    if target == Target.LIBVIRT:
         return attach.hostdev_xml(choice).rstrip("\n")
-    if target == "qemu":
+    if target == Target.QEMU:
         return f"-device vfio-pci,host={choice.address}"
     if name is None:
         raise attach.AttachError(f"{target} needs the guest's name (Proxmox VE: the VM id)")
@@ -486,7 +485,7 @@ def attach_command(
     from irisxe_sriov import attach, process
 
     paths = paths_of(context)
-    if target in ("qemu", "docker", "podman"):
+    if target == Target.QEMU or not Target(target).is_vm:
         raise attach.AttachError(
             f"{target} has no configuration to attach to: use 'irisxe-sriov-ctl snippet "
             f"{target}' and add the arguments to the command line"
@@ -495,7 +494,7 @@ def attach_command(
     # test:/// connections never touch this machine, so they run under any root
     live = not dry_run and (paths.is_host or (uri or "").startswith("test:///"))
     runner = process.Runner(live=live, echo=echo)
-    if target == "libvirt":
+    if target == Target.LIBVIRT:
         attach.to_libvirt(runner, ["virsh", *(["-c", uri] if uri else [])], name, choice)
     else:
         command = attach.guest_command(paths, target, name, choice, current.pf)

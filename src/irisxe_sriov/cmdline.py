@@ -9,7 +9,8 @@ import re
 from typing import NamedTuple
 
 from irisxe_sriov import pciids, pin
-from irisxe_sriov.settings import DRIVERS, Settings
+from irisxe_sriov.choices import Driver
+from irisxe_sriov.settings import Settings
 
 BLACKLIST_KEY = "module_blacklist"
 # Keys whose values this package sets for either driver; module_blacklist is merged instead.
@@ -26,7 +27,7 @@ def wanted_tokens(settings: Settings, device: str | None, role: str = "host") ->
     """
     if role == "none":
         return []
-    other = next(name for name in DRIVERS if name != settings.driver)
+    other = settings.other_driver
     guest = role == "guest"
     if settings.driver == "i915":
         driver_tokens = [f"i915.enable_guc={pin.I915_ENABLE_GUC}"]
@@ -164,7 +165,7 @@ def apply(line: str, wanted: list[str]) -> EditResult:
             separator, current = pieces[position]
             if key == BLACKLIST_KEY:
                 member = token.partition("=")[2]
-                keep = next(name for name in DRIVERS if name != member)
+                keep = Driver(member).other
                 new = merge_blacklist(current, member, keep)
             else:
                 new = token

@@ -4,6 +4,7 @@ import shlex
 
 from irisxe_sriov import bootcheck, bootloader, render
 from irisxe_sriov import plan as planning
+from irisxe_sriov.choices import BootPath
 from irisxe_sriov.host import read_optional
 from irisxe_sriov.paths import Paths, is_generated
 from irisxe_sriov.situation import Situation
@@ -53,10 +54,10 @@ def make_plan(
         modprobe: initramfs,
     }
     # A drop-in that is written or removed both need grub.cfg regenerated.
-    grub_refresh = bootloader.refresh_command(bootloader.GRUB, paths)
+    grub_refresh = bootloader.refresh_command(BootPath.GRUB, paths)
     if grub_refresh is not None:
         commands[grub] = tuple(grub_refresh)
-    if rendered.bootloader in (bootloader.SYSTEMD_BOOT, bootloader.PROXMOX):
+    if rendered.bootloader in (BootPath.SYSTEMD_BOOT, BootPath.PROXMOX):
         refresh = bootloader.refresh_command(rendered.bootloader, paths)
         commands[kernel_cmdline] = tuple(refresh or ())
     settings_path = paths.display(paths.settings)
@@ -100,7 +101,7 @@ def make_plan(
                     on_disk[name] = copy
 
     notes: tuple[str, ...] = ()
-    if rendered.bootloader in (None, bootloader.NONE):
+    if rendered.bootloader in (None, BootPath.NONE):
         why = "bootloader=none" if rendered.bootloader else "no boot path was found"
         notes = (
             f"kernel parameters not written ({why}): {bootcheck.by_hand(list(rendered.tokens))}",

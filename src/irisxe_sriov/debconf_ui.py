@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from irisxe_sriov import bootloader, cmdline, errors, host, roles, settings, situation
+from irisxe_sriov.choices import BootPath, Driver, Role, VfRole
 from irisxe_sriov.paths import Paths
 from irisxe_sriov.plan import Plan
 
@@ -55,8 +56,8 @@ def answers_from(current: settings.Settings) -> dict[str, str]:
         Q_DRIVER: current.driver,
         Q_NUM_VFS: str(current.num_vfs),
         Q_BOOTLOADER: current.bootloader,
-        Q_VF_UNBOUND: multiselect([n for n, role in current.roles() if role == "none"]),
-        Q_VF_HOST: multiselect([n for n, role in current.roles() if role == "host"]),
+        Q_VF_UNBOUND: multiselect([n for n, role in current.roles() if role == VfRole.NONE]),
+        Q_VF_HOST: multiselect([n for n, role in current.roles() if role == VfRole.HOST]),
     }
 
 
@@ -68,9 +69,13 @@ def values_from(answers: dict[str, str]) -> dict[str, str]:
     """
     count = answers[Q_NUM_VFS].strip(" ")
     limit = settings.ascii_int(count) or 0  # not isdigit(): int("²") raises
-    roles = {n: "none" for n in parse_multiselect(answers[Q_VF_UNBOUND]) if n <= limit}
+    roles = {n: VfRole.NONE for n in parse_multiselect(answers[Q_VF_UNBOUND]) if n <= limit}
     roles.update(
-        {n: "host" for n in parse_multiselect(answers[Q_VF_HOST]) if n <= limit and n not in roles}
+        {
+            n: VfRole.HOST
+            for n in parse_multiselect(answers[Q_VF_HOST])
+            if n <= limit and n not in roles
+        }
     )
     return {
         "driver": answers[Q_DRIVER],
@@ -153,7 +158,7 @@ def host_notes(
     (docs/notes.md): say so once, and carry on."""
     from irisxe_sriov import aptsources, providers
 
-    if machine.role == roles.Role.NONE or (machine.role == roles.Role.HOST and not machine.binds):
+    if machine.role == Role.NONE or (machine.role == Role.HOST and not machine.binds):
         db.subst(Q_NO_GPU, "address", state.pf.address)
         db.subst(Q_NO_GPU, "found", machine.reason)
         notify(db, Q_NO_GPU)
@@ -251,12 +256,15 @@ def config(db: Any, paths: Paths) -> None:
 
     kernels, _ = providers.read_all(paths, machine.device, boot.name, thorough=False)
     host_notes(db, paths, state, machine, read.settings.driver, kernels)
-    if machine.role == roles.Role.NONE:
+    if machine.role == Role.NONE:
         return  # nothing of ours to configure here: the note said why
     driver_default(db, kernels)
     totalvfs = state.pf.sriov_totalvfs
     db.subst(Q_NUM_VFS, "max", str(settings.vf_limit(totalvfs)))
     db.subst(Q_BOOTLOADER, "detected", f"{boot.name or 'none'} ({boot.evidence})")
+    # the select questions' choices are the closed sets themselves (choices.py)
+    db.subst(Q_DRIVER, "choices", ", ".join(Driver.values()))
+    db.subst(Q_BOOTLOADER, "choices", ", ".join(BootPath.values()))
 
     def driver() -> bool:
         return ask(db, "high", Q_DRIVER)
@@ -265,7 +273,7 @@ def config(db: Any, paths: Paths) -> None:
         return ask_count(db, totalvfs)
 
     def boot_path() -> bool:
-        current = settings.Settings(driver=db.get(Q_DRIVER))
+        current = settings.Settings(driver=Driver.of(db.get(Q_DRIVER)) or Driver.I915)
         tokens = cmdline.wanted_tokens(current, machine.device, machine.role)
         db.subst(Q_BOOTLOADER, "parameters", " ".join(tokens))
         return ask(db, "medium", Q_BOOTLOADER)
@@ -280,7 +288,7 @@ def config(db: Any, paths: Paths) -> None:
     # a guest makes no VFs: it needs the driver and where its parameters go, nothing else
     steps: list[Callable[[], bool]] = (
         [driver, boot_path]
-        if machine.role == roles.Role.GUEST
+        if machine.role == Role.GUEST
         else [driver, count, boot_path, unbound, host_role]
     )
     position = 0

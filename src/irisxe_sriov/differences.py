@@ -12,9 +12,10 @@ from enum import Enum
 from typing import NamedTuple
 
 from irisxe_sriov import cmdline, pin
+from irisxe_sriov.choices import Driver, Role
 from irisxe_sriov.host import HostState
-from irisxe_sriov.roles import Detected, Role
-from irisxe_sriov.settings import DRIVERS, Settings
+from irisxe_sriov.roles import Detected
+from irisxe_sriov.settings import Settings
 
 # Module parameters the pinned driver runs with (docs/notes.md, "The pinned driver"):
 # (the configured driver, the machine roles that need it, the parameter, its value).
@@ -93,7 +94,7 @@ def modules(state: HostState, settings: Settings, role: Role) -> list[Difference
     """The GPU driver modules: the configured one alone should be loaded (the other one
     too is a difference: module_blacklist should have kept it out, and it may hold the
     GPU), and with the parameters the pinned driver needs."""
-    loaded = [name for name in DRIVERS if state.modules[name].loaded]
+    loaded = [name for name in Driver if state.modules[name].loaded]
     found = []
     if loaded != [settings.driver]:
         found.append(
@@ -120,7 +121,7 @@ def functions(state: HostState, settings: Settings) -> list[Difference]:
     # is the modules' difference already; what is left: a PF on vfio-pci (or any other
     # driver), or on none although its driver is loaded (it failed to bind).
     unbound = pf.driver is None and state.modules[settings.driver].loaded
-    if pf.driver not in DRIVERS and (pf.driver is not None or unbound):
+    if Driver.of(pf.driver or "") is None and (pf.driver is not None or unbound):
         found.append(Difference(Kind.PF_DRIVER, pf.address, settings.driver, pf.driver))
     # A PF without SR-IOV (sriov_numvfs unreadable) has no VFs: a difference only when
     # some are configured.

@@ -9,12 +9,13 @@ from typing import Any, NamedTuple
 from irisxe_sriov import differences, pciids, pin
 from irisxe_sriov.bootcheck import Verdict
 from irisxe_sriov.bootloader import Detection
+from irisxe_sriov.choices import Provider, Role
 from irisxe_sriov.differences import Difference, Kind
 from irisxe_sriov.host import HostState
-from irisxe_sriov.providers import KernelProvider, Provider, advice, running_kernel
-from irisxe_sriov.roles import Detected, Role
+from irisxe_sriov.providers import KernelProvider, advice, running_kernel
+from irisxe_sriov.roles import Detected
 from irisxe_sriov.secureboot import DKMS_KEY, ENROL_STEPS, Enrolment, SecureBoot
-from irisxe_sriov.settings import DRIVERS, VFIO_DRIVER, Settings
+from irisxe_sriov.settings import VFIO_DRIVER, Settings
 
 OK, WARN, FAIL, SKIP = "ok", "warn", "fail", "skip"
 APPLY_AND_REBOOT = "run 'irisxe-sriov-ctl apply', then reboot"
@@ -239,7 +240,7 @@ def module_findings(
     role: Role,
 ) -> list[Finding]:
     module = state.modules[settings.driver]
-    other = state.modules[next(name for name in DRIVERS if name != settings.driver)]
+    other = state.modules[settings.other_driver]
     # Where the running kernel has no provider of the driver, a reboot alone loads nothing:
     # the provider finding's advice is the fix.
     what = evidence.advice(state, settings.driver) or APPLY_AND_REBOOT

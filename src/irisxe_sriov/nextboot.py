@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from irisxe_sriov import bootloader, debversion, host
+from irisxe_sriov.choices import BootPath
 from irisxe_sriov.host import read_text
 from irisxe_sriov.paths import Paths
 
@@ -161,11 +162,11 @@ def read_efivar_text(path: Path) -> str | None:
         return None
 
 
-def read(paths: Paths, boot_path: str | None) -> NextBoot:
+def read(paths: Paths, boot_path: BootPath | None) -> NextBoot:
     """The next kernel for the boot path that carries the command line."""
-    if boot_path == bootloader.GRUB:
+    if boot_path == BootPath.GRUB:
         return grub_next(read_text(paths.grub_cfg), read_text(paths.at("/boot/grub/grubenv")))
-    if boot_path == bootloader.SYSTEMD_BOOT:
+    if boot_path == BootPath.SYSTEMD_BOOT:
         for esp in ESP_CANDIDATES:
             directory = paths.at(esp) / "loader"
             if not (directory / "entries").is_dir():

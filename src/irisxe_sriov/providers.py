@@ -13,26 +13,20 @@ The reading functions take a Paths root; `judge` and `choose` are pure.
 import lzma
 import re
 from collections.abc import Callable, Iterable
-from enum import StrEnum
 from pathlib import Path
 from typing import NamedTuple
 
 from irisxe_sriov import debversion, host, pciids, pin
+from irisxe_sriov.choices import BootPath, Driver, Provider
 from irisxe_sriov.compat import KernelState
 from irisxe_sriov.paths import Paths
-
-
-class Provider(StrEnum):
-    DKMS = "i915-sriov-dkms"
-    KERNEL_XE = "kernel-xe"
-
 
 # The package's dependency on a provider (debian/rules puts it in ${irisxe:Driver}): the
 # pinned DKMS package first, or a kernel whose own xe is an SR-IOV PF. apt tries the first
 # alternative first; the second lets a trixie-backports system install without dkms and
 # build-essential (README.Debian says which install path is which).
 DEPENDENCY = f"{pin.DRIVER_PACKAGE} (= {pin.DRIVER_VERSION}) | linux-image-amd64 (>= 6.18~)"
-DRIVERS_OF = {Provider.DKMS: ("i915", "xe"), Provider.KERNEL_XE: ("xe",)}
+DRIVERS_OF = {Provider.DKMS: (Driver.I915, Driver.XE), Provider.KERNEL_XE: (Driver.XE,)}
 # Linux 6.18 made xe an SR-IOV PF by default for ADL-S/ADL-P/ADL-N, whose descriptors
 # the Raptor Lake ids share (docs/notes.md, "The kernel's own xe").
 XE_PF_SINCE = (6, 18)
@@ -319,7 +313,7 @@ def advice(
 
 
 def read_all(
-    paths: Paths, device: str | None, boot_path: str | None, thorough: bool = True
+    paths: Paths, device: str | None, boot_path: BootPath | None, thorough: bool = True
 ) -> tuple[list[KernelProvider], str]:
     """Every installed kernel with its provider, and the evidence for the next boot."""
     from irisxe_sriov import compat, nextboot
@@ -346,7 +340,7 @@ def format_text(kernels: list[KernelProvider], next_evidence: str) -> str:
 
 
 def for_status(
-    paths: Paths, running: str | None, device: str | None, boot_path: str | None
+    paths: Paths, running: str | None, device: str | None, boot_path: BootPath | None
 ) -> dict[str, object]:
     """The `providers` part of `status --json`: the running kernel's and the next boot's.
     Reads only those two kernels, without opening xe.ko (status is the fast command)."""

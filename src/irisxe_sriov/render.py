@@ -9,16 +9,17 @@ from typing import NamedTuple
 
 import jinja2
 
-from irisxe_sriov import bootloader, cmdline, pin
+from irisxe_sriov import cmdline, pin
+from irisxe_sriov.choices import BootPath
 from irisxe_sriov.paths import Paths
-from irisxe_sriov.settings import DRIVERS, VFIO_DRIVER, Settings
+from irisxe_sriov.settings import VFIO_DRIVER, Settings
 
 
 class Rendered(NamedTuple):
     owned: dict[str, str]  # host path -> text, for files this package owns (purge deletes)
     edited: dict[str, str]  # host path -> text, for the admin's files edited in place
     tokens: tuple[str, ...]  # kernel parameters the configuration needs
-    bootloader: str | None  # the boot path written for, None when none was found
+    bootloader: BootPath | None  # the boot path written for, None when none was found
 
 
 def environment() -> jinja2.Environment:
@@ -88,7 +89,7 @@ def render(
     paths: Paths,
     *,
     device: str | None,
-    boot_path: str | None,
+    boot_path: BootPath | None,
     kernel_cmdline: str | None,
     proc_cmdline: str | None,
     cmdline_record: str | None,
@@ -101,7 +102,7 @@ def render(
     only; a machine of role none gets nothing, and earlier files go (plan)."""
     env = environment()
     wanted = cmdline.wanted_tokens(settings, device, role)
-    other = next(name for name in DRIVERS if name != settings.driver)
+    other = settings.other_driver
     force_probe = next((t.partition("=")[2] for t in wanted if t.startswith("xe.force_probe=")), "")
     owned: dict[str, str] = {}
     edited: dict[str, str] = {}
@@ -140,7 +141,7 @@ def render(
                     VFIO_DRIVER + "\n"
                 )
 
-    if boot_path == bootloader.GRUB and wanted:
+    if boot_path == BootPath.GRUB and wanted:
         tokens = [t for t in wanted if cmdline.key_of(t) != cmdline.BLACKLIST_KEY]
         put(
             paths.display(paths.grub_dropin),
@@ -153,22 +154,22 @@ def render(
             blacklist=other,
             driver=settings.driver,
         )
-    if boot_path in (bootloader.SYSTEMD_BOOT, bootloader.PROXMOX):
+    if boot_path in (BootPath.SYSTEMD_BOOT, BootPath.PROXMOX):
         text, record = edit_kernel_cmdline(
             kernel_cmdline,
             proc_cmdline,
             cmdline_record,
             wanted,
-            first_line_only=boot_path == bootloader.PROXMOX,
+            first_line_only=boot_path == BootPath.PROXMOX,
         )
         edited[paths.display(paths.kernel_cmdline)] = text
         owned[paths.display(paths.cmdline_record)] = record
         owned[paths.display(paths.cmdline_written)] = text
         owned[paths.display(paths.cmdline_purge)] = purge_kernel_cmdline(
-            text, record, first_line_only=boot_path == bootloader.PROXMOX
+            text, record, first_line_only=boot_path == BootPath.PROXMOX
         )
         owned[paths.display(paths.cmdline_undo_sed)] = cmdline.undo_sed(
-            cmdline.parse_record(record), first_line_only=boot_path == bootloader.PROXMOX
+            cmdline.parse_record(record), first_line_only=boot_path == BootPath.PROXMOX
         )
     elif kernel_cmdline is not None and cmdline.parse_record(cmdline_record):
         # The boot path changed away from /etc/kernel/cmdline: give the admin's line back.

@@ -14,18 +14,12 @@ A machine with no device at the PF address and no GPU at all, on bare metal, is 
 whose GPU is not visible yet (an image built before the hardware exists).
 """
 
-from enum import StrEnum
 from pathlib import Path
 from typing import NamedTuple
 
 from irisxe_sriov import host, pciids
+from irisxe_sriov.choices import Role
 from irisxe_sriov.paths import Paths
-
-
-class Role(StrEnum):
-    HOST = "host"
-    GUEST = "guest"
-    NONE = "none"
 
 
 class GpuFunction(NamedTuple):

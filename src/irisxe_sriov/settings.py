@@ -11,14 +11,10 @@ from types import MappingProxyType
 from typing import NamedTuple
 
 from irisxe_sriov import errors, pciids, pin
+from irisxe_sriov.choices import BootPath, Driver, MachineRole, VfRole
 
-DRIVERS = ("i915", "xe")
-BOOTLOADERS = ("auto", "grub", "systemd-boot", "proxmox", "none")
-ROLES = ("vfio", "host", "none")
-DEFAULT_ROLE = "vfio"  # the guide's recommendation: VFs stay on vfio-pci
+DEFAULT_ROLE = VfRole.VFIO  # the guide's recommendation: VFs stay on vfio-pci
 DEFAULT_PF = "0000:00:02.0"
-# What this machine is to the GPU (roles.Role), or auto: detected from the hardware.
-MACHINE_ROLES = ("auto", "host", "guest", "none")
 VFIO_DRIVER = "vfio-pci"
 
 # setting name (as typed on the command line) -> KEY in the file
@@ -81,7 +77,7 @@ class SettingsError(errors.BadInput):
     bad input wherever it is met (exit 2), since the settings file is the person's input."""
 
 
-def expected_driver(role: str, pf_driver: str | None, configured: str) -> str | None:
+def expected_driver(role: VfRole, pf_driver: str | None, configured: Driver) -> str | None:
     """The driver a VF of `role` should be on; None: left unbound. The one rule that
     `vfs restore` binds by and `status`, `doctor` and `vfs roles` compare against.
 
@@ -90,24 +86,29 @@ def expected_driver(role: str, pf_driver: str | None, configured: str) -> str | 
     is pending) a host VF on the PF's driver is as it should be and the PF is what differs.
     The configured driver only stands in while the PF has no driver, when no VF exists.
     """
-    return {"vfio": VFIO_DRIVER, "host": pf_driver or configured}.get(role)
+    return {VfRole.VFIO: VFIO_DRIVER, VfRole.HOST: pf_driver or configured}.get(role)
 
 
 class Settings(NamedTuple):
-    driver: str = "i915"
+    driver: Driver = Driver.I915
     num_vfs: int = pin.MAX_VFS
-    bootloader: str = "auto"
+    bootloader: BootPath = BootPath.AUTO
     # Only the roles that were written down; a VF not listed has DEFAULT_ROLE.
-    vf_roles: Mapping[int, str] = MappingProxyType({})
+    vf_roles: Mapping[int, VfRole] = MappingProxyType({})
     pf: str = DEFAULT_PF
-    machine_role: str = "auto"
+    machine_role: MachineRole = MachineRole.AUTO
 
-    def role(self, index: int) -> str:
+    def role(self, index: int) -> VfRole:
         return self.vf_roles.get(index, DEFAULT_ROLE)
 
-    def roles(self) -> list[tuple[int, str]]:
+    def roles(self) -> list[tuple[int, VfRole]]:
         """(VF number, role) for every configured VF, 1..num_vfs."""
         return [(index, self.role(index)) for index in range(1, self.num_vfs + 1)]
+
+    @property
+    def other_driver(self) -> Driver:
+        """The driver that is blacklisted: the one place "the other driver" is computed."""
+        return Driver(self.driver).other
 
     def expected_driver(self, index: int, pf_driver: str | None) -> str | None:
         """The driver VF `index` should be on, by the one rule (`expected_driver`)."""
@@ -121,16 +122,16 @@ class Settings(NamedTuple):
     def values(self) -> dict[str, str]:
         """Setting name -> value as written in the file."""
         return {
-            "driver": self.driver,
+            "driver": str(self.driver),
             "num_vfs": str(self.num_vfs),
-            "bootloader": self.bootloader,
+            "bootloader": str(self.bootloader),
             "vf_roles": format_roles(self.vf_roles),
             "pf": self.pf,
-            "machine_role": self.machine_role,
+            "machine_role": str(self.machine_role),
         }
 
 
-def format_roles(roles: Mapping[int, str]) -> str:
+def format_roles(roles: Mapping[int, VfRole]) -> str:
     return " ".join(f"{index}:{role}" for index, role in sorted(roles.items()))
 
 
@@ -196,8 +197,8 @@ def parse_assignments(assignments: list[str]) -> dict[str, str]:
     return values
 
 
-def parse_roles(text: str, problems: list[str]) -> dict[int, str]:
-    roles: dict[int, str] = {}
+def parse_roles(text: str, problems: list[str]) -> dict[int, VfRole]:
+    roles: dict[int, VfRole] = {}
     problem = character_problem("vf_roles", text)
     if problem is not None:
         problems.append(problem)
@@ -206,15 +207,17 @@ def parse_roles(text: str, problems: list[str]) -> dict[int, str]:
     for item in text.replace(",", " ").split(" "):
         if not item:
             continue
-        number, sep, role = item.partition(":")
+        number, sep, name = item.partition(":")
+        role = VfRole.of(name)
         index = ascii_int(number) if not number.startswith("-") else None
         if not sep or index is None:
             problems.append(f"vf_roles: {shown(item)} is not N:ROLE, e.g. '1:vfio 2:none'")
         elif not 1 <= index <= pin.MAX_VFS:
             problems.append(f"vf_roles: VF {number} is out of range: allowed 1-{pin.MAX_VFS}")
-        elif role not in ROLES:
+        elif role is None:
             problems.append(
-                f"vf_roles: role {shown(role)} of VF {index} is not one of {', '.join(ROLES)}"
+                f"vf_roles: role {shown(name)} of VF {index} is not one of "
+                f"{', '.join(VfRole.values())}"
             )
         else:
             roles[index] = role
@@ -281,9 +284,12 @@ def build(
     # A value with a bad character is reported once; its other rules judge the default.
     values = {name: value for name, value in values.items() if name not in bad}
 
-    driver = values.get("driver", defaults.driver)
-    if driver not in DRIVERS:
-        problems.append(f"driver: {shown(driver)} is not allowed: choose {' or '.join(DRIVERS)}")
+    driver_text = values.get("driver", defaults.driver.value)
+    driver = Driver.of(driver_text) or defaults.driver
+    if Driver.of(driver_text) is None:
+        problems.append(
+            f"driver: {shown(driver_text)} is not allowed: choose {' or '.join(Driver.values())}"
+        )
 
     limit = vf_limit(sriov_totalvfs)
     raw_count = values.get("num_vfs", str(limit))
@@ -302,11 +308,12 @@ def build(
                 f"num_vfs: {num_vfs} is above the PF's sriov_totalvfs ({limit}): allowed 0-{limit}"
             )
 
-    bootloader = values.get("bootloader", defaults.bootloader)
-    if bootloader not in BOOTLOADERS:
+    bootloader_text = values.get("bootloader", defaults.bootloader.value)
+    bootloader = BootPath.of(bootloader_text) or defaults.bootloader
+    if BootPath.of(bootloader_text) is None:
         problems.append(
-            f"bootloader: {shown(bootloader)} is not allowed: "
-            f"choose one of {', '.join(BOOTLOADERS)}"
+            f"bootloader: {shown(bootloader_text)} is not allowed: "
+            f"choose one of {', '.join(BootPath.values())}"
         )
 
     pf = values.get("pf", defaults.pf)
@@ -323,11 +330,12 @@ def build(
         if problem is not None:
             problems.append(problem)
 
-    machine_role = values.get("machine_role", defaults.machine_role)
-    if machine_role not in MACHINE_ROLES:
+    machine_role_text = values.get("machine_role", defaults.machine_role.value)
+    machine_role = MachineRole.of(machine_role_text) or defaults.machine_role
+    if MachineRole.of(machine_role_text) is None:
         problems.append(
-            f"machine_role: {shown(machine_role)} is not allowed: "
-            f"choose one of {', '.join(MACHINE_ROLES)}"
+            f"machine_role: {shown(machine_role_text)} is not allowed: "
+            f"choose one of {', '.join(MachineRole.values())}"
         )
 
     roles = parse_roles(values.get("vf_roles", ""), problems)
@@ -335,7 +343,7 @@ def build(
         if index > num_vfs and 0 <= num_vfs <= pin.MAX_VFS:
             allowed = f"1-{num_vfs}" if num_vfs else "none"
             problems.append(
-                f"vf_roles: VF {index} has role {role!r} but num_vfs is {num_vfs}: "
+                f"vf_roles: VF {index} has role {role.value!r} but num_vfs is {num_vfs}: "
                 f"VF numbers allowed: {allowed}"
             )
 

@@ -9,9 +9,10 @@ from typing import Any, NamedTuple, assert_never
 from irisxe_sriov import cmdline, differences, pciids, pin
 from irisxe_sriov.bootcheck import Verdict
 from irisxe_sriov.bootloader import Detection
+from irisxe_sriov.choices import Role
 from irisxe_sriov.differences import Difference, Kind, machine_of
 from irisxe_sriov.host import HostState
-from irisxe_sriov.roles import Detected, Role
+from irisxe_sriov.roles import Detected
 from irisxe_sriov.settings import Settings
 
 REBOOT_FIX = "reboot (run 'irisxe-sriov-ctl apply' first if the files are not written yet)"

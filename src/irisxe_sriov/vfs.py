@@ -11,8 +11,9 @@ from typing import TYPE_CHECKING, NamedTuple
 
 from irisxe_sriov import errors, host
 from irisxe_sriov.attach import libvirt_addresses
+from irisxe_sriov.choices import Role
 from irisxe_sriov.paths import Paths
-from irisxe_sriov.roles import Detected, Role
+from irisxe_sriov.roles import Detected
 from irisxe_sriov.settings import VFIO_DRIVER, Settings
 
 if TYPE_CHECKING:  # status imports this module for in_use(); it must not pay for subprocess
