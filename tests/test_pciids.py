@@ -1,6 +1,5 @@
 from irisxe_sriov import pciids
 
-
 # The pinned driver's pciids.h as the facts list it, written out here and not derived
 # from pciids.PLATFORMS: a test that read the table it checks could not fail.
 FACTS = {
