@@ -112,3 +112,78 @@ def test_values_round_trip():
     s = Settings(driver="xe", num_vfs=2, vf_roles={2: "none", 1: "host"})
     assert s.values()["vf_roles"] == "1:host 2:none"
     assert settings.build(s.values()) == s
+
+
+# --- the rules every value meets before its meaning (issue 11), at their boundaries ----------
+
+
+def test_machine_roles():
+    for role in ("auto", "host", "guest", "none"):
+        assert settings.build({"machine_role": role}).machine_role == role
+    assert problems(settings.build, {"machine_role": "vm"}) == [
+        "machine_role: 'vm' is not allowed: choose one of auto, host, guest, none"
+    ]
+
+
+def test_values_are_bounded_printable_ascii():
+    assert settings.character_problem("pf", "a" * 64) is None
+    assert settings.character_problem("pf", "a" * 65) == (
+        f"pf: {'a' * 40!r}... (65 characters) is too long: at most 64 characters"
+    )
+    assert settings.character_problem("driver", "i9\x015") == (
+        "driver: 'i9\\x015' contains '\\x01': allowed are printable ASCII characters "
+        "(letters, digits, punctuation, space)"
+    )
+    assert settings.character_problem("driver", "i915 ~") is None  # space and ~ are printable
+
+
+def test_a_bad_value_is_quoted_whole_up_to_40_characters():
+    assert settings.shown("a" * 40) == repr("a" * 40)
+    assert settings.shown("a" * 41) == f"{'a' * 40!r}... (41 characters)"
+
+
+def test_numbers_are_ascii_and_short():
+    assert [settings.ascii_int(t) for t in ("0", "-3", "1234567", "-123456")] == [
+        0,
+        -3,
+        1234567,
+        -123456,
+    ]
+    # longer, a sign alone, non-ASCII digits, spaces: no number
+    assert [settings.ascii_int(t) for t in ("12345678", "-", "\u0663", " 3", "3 ")] == [None] * 5
+
+
+def test_problems_of_a_file_are_capped_at_20():
+    found = problems(settings.parse_lines, "x\n" * 25, "f")
+    assert found == [f"f:{n}: 'x' is not a KEY=\"value\" line" for n in range(1, 21)] + [
+        "f: more problems not shown"
+    ]
+    assert len(problems(settings.parse_lines, "x\n" * 20, "f")) == 20  # all shown
+
+
+def test_each_line_is_read_as_it_is():
+    # only spaces and tabs around a line are ignored; a stray letter is no blank line
+    assert problems(settings.parse_lines, "X\n", "f") == ["f:1: 'X' is not a KEY=\"value\" line"]
+    assert settings.parse_lines(' \tDRIVER="xe"\t \n', "f") == {"driver": "xe"}
+    # a bad character in a known key's value names the setting; in an unknown key, the key
+    assert problems(settings.parse_lines, 'DRIVER="i9\x01"\nFOO="\x02"\n', "f") == [
+        "f:1: driver: 'i9\\x01' contains '\\x01': allowed are printable ASCII characters "
+        "(letters, digits, punctuation, space)",
+        "f:2: unknown key 'FOO': known keys are DRIVER, NUM_VFS, BOOTLOADER, VF_ROLES, PF, "
+        "MACHINE_ROLE",
+    ]
+
+
+def test_a_key_given_twice_on_the_command_line():
+    assert problems(settings.parse_assignments, ["driver=i915", "driver=xe"]) == [
+        "driver is given twice: give each key once"
+    ]
+
+
+def test_roles_with_a_control_character_are_refused_whole():
+    found: list[str] = []
+    assert settings.parse_roles("1:vfio\t", found) == {}
+    assert found == [
+        "vf_roles: '1:vfio\\t' contains '\\t': allowed are printable ASCII characters "
+        "(letters, digits, punctuation, space)"
+    ]
