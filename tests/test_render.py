@@ -42,6 +42,42 @@ CASES = {
         "kernel_cmdline": None,
         "cmdline_record": None,
     },
+    # an image built before the GPU exists: no device id, no VF count or bindings
+    "xe-grub-image": {
+        "settings": Settings(driver="xe", num_vfs=3, vf_roles={3: "none"}),
+        "boot_path": "grub",
+        "kernel_cmdline": None,
+        "cmdline_record": None,
+        "device": None,
+        "binds": False,
+    },
+    # a virtual machine given a VF: the guest's driver options and parameters only
+    "i915-grub-guest": {
+        "settings": Settings(driver="i915"),
+        "boot_path": "grub",
+        "kernel_cmdline": None,
+        "cmdline_record": None,
+        "role": "guest",
+        "binds": False,
+    },
+    "xe-proxmox-guest": {
+        "settings": Settings(driver="xe"),
+        "boot_path": "proxmox",
+        "kernel_cmdline": "root=ZFS=rpool/ROOT/pve-1 boot=zfs intel_iommu=off\n",
+        "cmdline_record": None,
+        "device": "46a6",
+        "role": "guest",
+        "binds": False,
+    },
+    # something else at the PF address: nothing at all
+    "i915-grub-role-none": {
+        "settings": Settings(),
+        "boot_path": "grub",
+        "kernel_cmdline": None,
+        "cmdline_record": None,
+        "role": "none",
+        "binds": False,
+    },
 }
 
 
@@ -49,11 +85,13 @@ def rendered_files(case: dict, tmp_path: Path) -> dict[str, str]:
     result = render.render(
         case["settings"],
         Paths(tmp_path),
-        device="a7a0",
+        device=case.get("device", "a7a0"),
         boot_path=case["boot_path"],
         kernel_cmdline=case["kernel_cmdline"],
         proc_cmdline="BOOT_IMAGE=/vmlinuz ro",
         cmdline_record=case["cmdline_record"],
+        role=case.get("role", "host"),
+        binds=case.get("binds", True),
     )
     return {**result.owned, **result.edited}
 
