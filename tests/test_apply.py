@@ -87,6 +87,25 @@ def test_failing_command_is_an_apply_error(fake, tmp_path):
     assert configure.make_plan(paths, situation.load(paths), None).empty
 
 
+def test_the_reboot_notice_names_the_package_once(fake):
+    """Debian's /run/reboot-required.pkgs lists the packages that asked for the reboot:
+    irisxe-sriov once however many applies ask before it, after what others wrote."""
+    fake.healthy()
+    paths = Paths(fake.root)
+    listed = fake.root / "run/reboot-required.pkgs"
+    listed.parent.mkdir(parents=True)
+    listed.write_text("linux-image-6.12.48+deb13-amd64\n")  # a kernel upgrade's notice
+    lines: list[str] = []
+    for driver in ("i915", "xe", "i915"):  # each apply changes the kernel command line
+        p = configure.make_plan(paths, situation.load(paths, {"driver": driver}), None)
+        assert p.reboot
+        apply.execute(p, paths, process.Runner(False, lines.append), lines.append)
+    assert lines.count("reboot needed: the kernel command line or module options changed") == 3
+    assert listed.read_text() == "linux-image-6.12.48+deb13-amd64\nirisxe-sriov\n"
+    notice = (fake.root / "run/reboot-required").read_text()
+    assert notice == "*** System restart required ***\n"
+
+
 def blocked_on(lock: Path) -> bool:
     """The kernel lists a process waiting for this file's flock ("->" in /proc/locks)."""
     inode = f":{lock.stat().st_ino} "

@@ -141,6 +141,30 @@ def test_the_pf_and_taken_vfs_are_refused(guests, snapshot):
     assert snapshot(guests.root) == before
 
 
+def test_an_absent_vf_is_never_offered(fake):
+    """The lowest free VF is one that exists: VFs 3 and 4 are configured but absent (the
+    kernel made 2), VF 3 with a virtfn link whose device is gone (host.read_vfs). A
+    guest given one of them would not start."""
+    from fakesys import PF
+
+    fake.healthy(numvfs=2)
+    settings = fake.root / "etc/default/irisxe-sriov"
+    settings.parent.mkdir(parents=True, exist_ok=True)
+    settings.write_text('NUM_VFS="4"\n')
+    (fake.device_dir(PF) / "virtfn2").symlink_to("../0000:00:02.3")
+    (fake.root / "etc/libvirt/qemu").mkdir(parents=True)
+    (fake.root / "etc/libvirt/qemu/win11.xml").write_text(WIN11)  # VF 1 is taken
+    assert run(fake.root, "snippet", "qemu").output == "-device vfio-pci,host=0000:00:02.2\n"
+    taking = WIN11.replace("function='0x1'", "function='0x2'")
+    (fake.root / "etc/libvirt/qemu/vm2.xml").write_text(taking)
+    none_left = run(fake.root, "snippet", "qemu")
+    assert none_left.exit_code == 1
+    assert none_left.output == (
+        "irisxe-sriov-ctl: error: no free VF with role vfio or none: every one is given to "
+        "a guest or absent; see 'irisxe-sriov-ctl status'\n"
+    )
+
+
 def test_qemu_proxmox_incus_snippets(guests):
     assert run(guests.root, "snippet", "qemu").output == "-device vfio-pci,host=0000:00:02.3\n"
     assert run(guests.root, "snippet", "proxmox", "100").output == (

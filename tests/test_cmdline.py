@@ -20,25 +20,44 @@ def test_wanted_tokens_per_driver():
     ]
 
 
+# Every supported id in pciids.h's order (tests/test_pciids.py, FACTS), written out.
+EVERY_ID = (
+    "4680,4682,4688,468a,468b,4690,4692,4693,46a0,46a1,46a2,46a3,46a6,46a8,46aa,462a,4626,"
+    "4628,46b0,46b1,46b2,46b3,46c0,46c1,46c2,46c3,46d0,46d1,46d2,46d3,46d4,a780,a781,a782,"
+    "a783,a788,a789,a78a,a78b,a721,a7a1,a7a9,a7ac,a7ad,a720,a7a0,a7a8,a7aa,a7ab"
+)
+
+
 def test_xe_without_a_visible_gpu_probes_every_supported_id():
-    probe = cmdline.wanted_tokens(Settings(driver="xe"), None)[2]
-    ids = probe.removeprefix("xe.force_probe=").split(",")
-    assert len(ids) == 49 and "a7a0" in ids and "4680" in ids
+    # no GPU, or one this package does not know (Tiger Lake): every supported id
+    for device in (None, "9a49"):
+        assert cmdline.wanted_tokens(Settings(driver="xe"), device) == [
+            "intel_iommu=on",
+            "xe.max_vfs=7",
+            f"xe.force_probe={EVERY_ID}",
+            "module_blacklist=i915",
+        ]
 
 
-def test_missing_from_reads_blacklist_members():
-    wanted = cmdline.wanted_tokens(Settings(), "a7a0")
-    line = "ro intel_iommu=on i915.enable_guc=3 i915.max_vfs=7 module_blacklist=foo,xe"
-    assert cmdline.missing_from(line, wanted) == []
-    assert cmdline.missing_from("ro i915.max_vfs=2", wanted) == [
-        "intel_iommu=on",
+def test_guest_and_none_roles_want_less():
+    assert cmdline.wanted_tokens(Settings(), "a7a0", "guest") == [
         "i915.enable_guc=3",
-        "i915.max_vfs=7",
         "module_blacklist=xe",
     ]
+    assert cmdline.wanted_tokens(Settings(driver="xe"), "46a6", "guest") == [
+        "xe.force_probe=46a6",
+        "module_blacklist=i915",
+    ]
+    assert cmdline.wanted_tokens(Settings(), "a7a0", "none") == []
 
 
 WANT = ["intel_iommu=on", "i915.enable_guc=3", "i915.max_vfs=7", "module_blacklist=xe"]
+
+
+def test_missing_from_reads_blacklist_members():
+    line = "ro intel_iommu=on i915.enable_guc=3 i915.max_vfs=7 module_blacklist=foo,xe"
+    assert cmdline.missing_from(line, WANT) == []
+    assert cmdline.missing_from("ro i915.max_vfs=2", WANT) == WANT
 
 
 @pytest.mark.parametrize(
@@ -90,3 +109,66 @@ def test_undo_leaves_tokens_the_admin_changed_after_us():
 
 def test_split_keeps_quoted_values():
     assert cmdline.split('a "b c" d="e f" g') == ["a", '"b c"', 'd="e f"', "g"]
+
+
+def test_effective_values_are_the_last_occurrences():
+    assert cmdline.effective_value("ro quiet", "intel_iommu") is None  # absent
+    assert cmdline.effective_value("ro quiet", "quiet") == ""  # a bare key
+    assert cmdline.effective_value(None, "ro") is None
+    # every key once, in the order of its last occurrence, with that value
+    assert list(cmdline.effective("a=1 b c=3 a=2 b=x").items()) == [
+        ("c", "3"),
+        ("a", "2"),
+        ("b", "x"),
+    ]
+    assert cmdline.effective(None) == {}
+
+
+def test_added_tokens_go_at_the_end_or_before_an_unterminated_quote():
+    # a quoted value that is closed is a token like any other: ours follow it
+    balanced = cmdline.apply('root=/dev/sda1 acpi_osi="Windows 2020" quiet\n', WANT)
+    assert balanced.line == (
+        'root=/dev/sda1 acpi_osi="Windows 2020" quiet intel_iommu=on i915.enable_guc=3 '
+        "i915.max_vfs=7 module_blacklist=xe\n"
+    )
+    # an open quote runs to the end of the line (the kernel's next_arg): ours go before it
+    open_quote = cmdline.apply('ro acpi_osi="Windows\n', WANT)
+    assert open_quote.line == (
+        'ro intel_iommu=on i915.enable_guc=3 i915.max_vfs=7 module_blacklist=xe acpi_osi="Windows\n'
+    )
+
+
+def test_a_replaced_open_quote_is_recorded_where_it_moves():
+    """The blacklist merged into an admin's unterminated module_blacklist="foo stays the
+    open quote, and a token added after it goes before it: the record must follow the
+    replaced token to its new place, or undo would put the admin's value elsewhere."""
+    result = cmdline.apply('ro module_blacklist="foo\n', ["module_blacklist=xe", "intel_iommu=on"])
+    assert result.line == 'ro intel_iommu=on module_blacklist="foo,xe\n'
+    assert result.edits == (
+        Edit('module_blacklist="foo', 'module_blacklist="foo,xe'),
+        Edit(None, "intel_iommu=on"),
+    )
+    assert cmdline.undo(result.line, result.edits) == 'ro module_blacklist="foo\n'
+
+
+def test_undo_with_fewer_duplicates_than_were_normalised():
+    """Both intel_iommu= were ours to set; the admin removed one since. Each replaced
+    token goes back at its occurrence, or at the last one when there are fewer."""
+    result = cmdline.apply("intel_iommu=off quiet intel_iommu=pt\n", WANT)
+    assert result.edits[:2] == (
+        Edit("intel_iommu=off", "intel_iommu=on", 0),
+        Edit("intel_iommu=pt", "intel_iommu=on", 1),
+    )
+    edited = "quiet intel_iommu=on i915.enable_guc=3 i915.max_vfs=7 module_blacklist=xe\n"
+    assert cmdline.undo(edited, result.edits) == "quiet intel_iommu=pt\n"
+
+
+def test_undo_sed_edits_every_line_unless_told_first_line_only():
+    script = (
+        "t e0c\n:e0c\n"
+        "s/^\\(.*\\)[[:space:]]a=1\\([[:space:]]\\|$\\)/\\1\\2/\nt e0\n"
+        "s/^\\([[:space:]]*\\)a=1\\([[:space:]]\\+\\|$\\)/\\1/\nt e0\n"
+        ":e0\n"
+    )
+    assert cmdline.undo_sed((Edit(None, "a=1"),)) == script
+    assert cmdline.undo_sed((Edit(None, "a=1"),), first_line_only=True) == f"1{{\n{script}}}\n"

@@ -1,9 +1,17 @@
 """The pure half of the debconf helper: settings <-> answers. The debconf conversation
 itself runs for real in the chroot tests (tests/test_package.py)."""
 
+from pathlib import Path
+
+import pytest
+
+from irisxe_sriov import apply, settings
 from irisxe_sriov import debconf_ui as ui
-from irisxe_sriov import settings
+from irisxe_sriov.paths import Paths
+from irisxe_sriov.process import Runner
 from irisxe_sriov.settings import Settings
+
+SOURCE = Path(__file__).resolve().parent.parent
 
 
 def test_answers_round_trip():
@@ -46,9 +54,7 @@ def test_multiselect_format():
 def test_main_names_every_problem_and_exits_with_its_status(monkeypatch, capsys):
     """The maintainer scripts' helper handles errors.Error as irisxe-sriov-ctl does: one
     line per problem, the problem's exit status, no traceback (issue 15, item 4)."""
-    from pathlib import Path
-
-    from irisxe_sriov import apply, host
+    from irisxe_sriov import host
 
     monkeypatch.setattr(ui, "connect", lambda: None)
     raised: list[Exception] = []
@@ -68,3 +74,78 @@ def test_main_names_every_problem_and_exits_with_its_status(monkeypatch, capsys)
         assert err == [f"irisxe-sriov: error: {line}" for line in error.lines()]
         assert len(err) == lines
     assert err == ["irisxe-sriov: error: /etc/default/irisxe-sriov is not a regular file"]
+
+
+# --- the postinst's plan: inside dpkg the initramfs is rebuilt by initramfs-tools' trigger --
+
+UPDATE_INITRAMFS = ("update-initramfs", "-u", "-k", "all")
+TRIGGER = ("dpkg-trigger", "--no-await", "update-initramfs")
+
+
+def answers(**changes: str) -> dict[str, str]:
+    """debconf's answers as postinst_plan asks them (db.get): the defaults but 3 VFs."""
+    return {
+        ui.Q_DRIVER: "i915",
+        ui.Q_NUM_VFS: "3",
+        ui.Q_BOOTLOADER: "auto",
+        ui.Q_VF_UNBOUND: "",
+        ui.Q_VF_HOST: "",
+        **{getattr(ui, f"Q_{name.upper()}"): value for name, value in changes.items()},
+    }
+
+
+@pytest.mark.parametrize(
+    ("environment", "initramfs"),
+    [
+        ({}, UPDATE_INITRAMFS),  # the helper run by hand
+        ({"DPKG_MAINTSCRIPT_PACKAGE": "irisxe-sriov"}, TRIGGER),  # dpkg configuring us
+        # dpkg-reconfigure sets DPKG_MAINTSCRIPT_PACKAGE too, but runs outside dpkg: a
+        # trigger would wait for the next dpkg run
+        (
+            {"DPKG_MAINTSCRIPT_PACKAGE": "irisxe-sriov", "DEBCONF_RECONFIGURE": "1"},
+            UPDATE_INITRAMFS,
+        ),
+    ],
+)
+def test_a_changed_modprobe_file_rebuilds_the_initramfs_once_per_dpkg_run(
+    fake, monkeypatch, environment, initramfs
+):
+    fake.healthy(numvfs=3)
+    for name in ("DPKG_MAINTSCRIPT_PACKAGE", "DEBCONF_RECONFIGURE"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    first = ui.postinst_plan(answers(), Paths(fake.root))
+    assert "/etc/modprobe.d/irisxe-sriov.conf" in {c.path for c in first.pending}
+    assert first.commands == (("update-grub",), initramfs)
+
+
+def test_no_initramfs_rebuild_when_modprobe_d_stays(fake, monkeypatch):
+    """Only a change of the modprobe.d file (copied into every initrd) needs one: a new
+    VF count changes the bindings alone."""
+    fake.healthy(numvfs=3)
+    monkeypatch.setenv("DPKG_MAINTSCRIPT_PACKAGE", "irisxe-sriov")
+    monkeypatch.delenv("DEBCONF_RECONFIGURE", raising=False)
+    paths = Paths(fake.root)
+    said: list[str] = []
+    apply.execute(
+        ui.postinst_plan(answers(), paths), paths, Runner(False, said.append), said.append
+    )
+    assert "would run: dpkg-trigger --no-await update-initramfs" in said
+    fewer = ui.postinst_plan(answers(num_vfs="2"), paths)
+    assert {c.path for c in fewer.pending} == {
+        "/etc/default/irisxe-sriov",
+        "/etc/driverctl.d/pci-0000:00:02.3",
+        "/etc/sysfs.d/irisxe-sriov.conf",
+    }
+    assert fewer.commands == ()
+    switched = ui.postinst_plan(answers(driver="xe"), paths)
+    assert TRIGGER in switched.commands and UPDATE_INITRAMFS not in switched.commands
+
+
+def test_the_trigger_is_the_one_initramfs_tools_watches():
+    """dpkg-trigger names initramfs-tools' trigger; the package's triggers file activates
+    the same one on purge, when the helper no longer runs."""
+    triggers = (SOURCE / "debian/irisxe-sriov.triggers").read_text().split()
+    assert triggers == ["activate-noawait", "update-initramfs"]
+    assert ui.TRIGGER_INITRAMFS == TRIGGER

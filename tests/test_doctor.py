@@ -61,6 +61,9 @@ def test_each_trap_fails_with_a_fix(fake):
         "bootloader.found",
     }
     assert result["os.debian13"].level == "warn"
+    # the driver runs, but without max_vfs (its parameter reads 0): no VF can be made
+    assert result["sriov.totalvfs"].message == "sriov_totalvfs is 0: max_vfs did not apply"
+    assert result["sriov.numvfs"].message == "2 VFs exist, 3 configured"
     assert result["vf.2.driver"].level == "ok"  # role none, left unbound
     assert result["vf.3.driver"].level == "skip"
     assert all(result[i].fix for i in failing)

@@ -60,14 +60,20 @@ def test_stock_driver_without_sriov_and_unreadable_attributes(fake):
     assert state.iommu is False  # /sys/class exists but no IOMMU registered
 
 
-def test_dangling_links_are_unknown_not_a_crash(fake):
+def test_a_virtfn_link_that_names_no_device_is_no_vf(fake):
+    """A virtfnN link whose target is gone (the kernel removing VFs), or that names no PCI
+    address, is no VF. This test used to take virtfn5 -> ../nowhere for a VF 6 at address
+    "nowhere" without a driver: status listed it present, attach offered it, and restore
+    wrote a driver_override for it (tests/test_vfs.py, tests/test_attach.py)."""
     fake.add_gpu(numvfs=1)
     device = fake.device_dir("0000:00:02.0")
-    (device / "virtfn5").symlink_to("../nowhere")
+    (device / "virtfn5").symlink_to("../0000:00:02.6")  # an address, but no device there
+    (device / "virtfn4").symlink_to("../nowhere")
+    (device / "virtfn3").symlink_to("..")  # /sys/bus/pci/devices/.. exists: no device
     (device / "virtfnX").symlink_to("../0000:00:02.1")
+    (device / "virtfn-2").symlink_to("../0000:00:02.1")
     state = host.scan(Paths(fake.root), "0000:00:02.0")
-    assert [vf.number for vf in state.vfs] == [1, 6]
-    assert state.vfs[1].address == "nowhere" and state.vfs[1].vendor is None
+    assert [(vf.number, vf.address, vf.present) for vf in state.vfs] == [(1, "0000:00:02.1", True)]
 
 
 def test_parsers():

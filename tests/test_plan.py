@@ -56,4 +56,51 @@ def test_diff_is_unified_with_host_paths():
     assert change.diff() == (
         "--- /etc/x (on disk)\n+++ /etc/x (planned)\n@@ -1,2 +1,2 @@\n a\n-b\n+c\n"
     )
-    assert plan.compare("/etc/x", None, "a\n").diff().startswith("--- /dev/null\n+++ /etc/x")
+    assert plan.compare("/etc/x", None, "a\n").diff() == (
+        "--- /dev/null\n+++ /etc/x (planned)\n@@ -0,0 +1 @@\n+a\n"
+    )
+    assert plan.compare("/etc/x", "a\n", None).diff() == (
+        "--- /etc/x (on disk)\n+++ /dev/null\n@@ -1 +0,0 @@\n-a\n"
+    )
+
+
+def test_owned_files_are_ours_edited_ones_the_admins():
+    """apply hands owned /etc files to ucf and writes the admin's edited ones itself
+    (apply.entries_for reads Change.owned): a deleted file was ours too."""
+    p = make(
+        {"/etc/modprobe.d/x.conf": "new\n"},
+        {"/etc/kernel/cmdline": "a\n", "/etc/sysfs.d/irisxe-sriov.conf": "x\n"},
+        manifest="/etc/sysfs.d/irisxe-sriov.conf\n",
+        edited={"/etc/kernel/cmdline": "a b\n"},
+    )
+    assert [(c.path, c.action, c.owned) for c in p.changes] == [
+        ("/etc/modprobe.d/x.conf", "create", True),
+        ("/etc/kernel/cmdline", "update", False),
+        ("/etc/sysfs.d/irisxe-sriov.conf", "delete", True),
+    ]
+
+
+def test_manifest_lines_that_are_no_clean_path_are_ignored():
+    """Directories apply created are recorded with a trailing slash and removed by purge
+    when empty: never the root, a relative path, or one with "..", "." or "//" in it, and
+    a bad line does not hide the good ones after it (issue 11)."""
+    text = (
+        "/etc/../\n/\n/etc/./x/\n//etc/\nrelative/dir/\n"
+        "/etc/\n/etc/made/\n/etc/modprobe.d/irisxe-sriov.conf\n/etc/passwd\n"
+    )
+    assert plan.parse_manifest(text) == [
+        "/etc/",
+        "/etc/made/",
+        "/etc/modprobe.d/irisxe-sriov.conf",
+    ]
+    assert plan.parse_manifest(None) == []
+
+
+def test_drift_names_edited_and_removed_files():
+    on_disk = {"/etc/a": "x\n", "/etc/b": None, "/etc/c": "new\n"}
+    # /etc/0 was never written by apply (no copy): no drift, and the others still count
+    written = {"/etc/0": None, "/etc/a": "x\n", "/etc/b": "y\n", "/etc/c": "old\n"}
+    assert plan.drift(on_disk, written) == [
+        plan.Drift("/etc/b", "removed"),
+        plan.Drift("/etc/c", "edited"),
+    ]

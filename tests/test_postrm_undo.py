@@ -62,6 +62,8 @@ LINES = [
     # the kernel uses the last occurrence: every one is ours to set, and to give back
     ("root=/dev/vda1 intel_iommu=off quiet intel_iommu=off i915.max_vfs=2\n", WANT_I915),
     ("i915.max_vfs=2 root=/dev/vda1\n", WANT_I915),  # ours first on the line
+    # two different values normalised to one: each goes back at its own occurrence
+    ("i915.max_vfs=2 quiet i915.max_vfs=3\n", WANT_I915),
     ("\n", WANT_XE),  # an empty line
 ]
 
@@ -110,3 +112,15 @@ def test_sed_undo_of_the_first_line_only(tmp_path):
 
 def test_no_edits_no_script():
     assert cmdline.undo_sed(()) == ""
+
+
+def test_sed_undo_with_fewer_duplicates_than_were_normalised(tmp_path):
+    """Three intel_iommu= normalised, one removed by the admin since: as the Python
+    undo, the sed script puts a value back at its occurrence, or at the last one."""
+    result = cmdline.apply("intel_iommu=off a intel_iommu=pt b intel_iommu=soft\n", WANT_I915)
+    assert [edit.occurrence for edit in result.edits[:3]] == [0, 1, 2]
+    edited = result.line.replace("intel_iommu=on a ", "a ", 1)
+    record = cmdline.format_record(result.edits)
+    expected = cmdline.undo(edited, result.edits)
+    assert expected == "a intel_iommu=pt b intel_iommu=soft\n"
+    assert sh_undo(tmp_path, edited, record) == expected

@@ -194,3 +194,98 @@ def test_sysfs_writes_stay_inside_the_root_through_absolute_links(fake):
     assert attribute(fake, "0000:00:02.1", "driver_override") == "vfio-pci"
     assert attribute(fake, "0000:00:02.2", "driver_override") == "none"
     assert not (fake.root / "irisxe-test-sys/0000:00:02.1/driver_override").is_symlink()
+
+
+def test_restore_skips_a_vf_whose_device_is_gone(fake):
+    """A virtfn link whose target is gone is no VF (host.read_vfs): restore binds the VFs
+    that exist and names the missing one. Taken for a VF, the link made restore write a
+    driver_override where there is no device, and fail before binding any VF."""
+    fake.add_gpu(numvfs=1)
+    (fake.device_dir(PF) / "sriov_numvfs").write_text("2\n")
+    (fake.device_dir(PF) / "virtfn1").symlink_to("../0000:00:02.2")
+    (fake.sys / "bus/pci/drivers_probe").write_text("")
+    assert restore(fake, Settings(num_vfs=2)) == [
+        f"PF {PF}: driver_override i915",
+        "would run: modprobe vfio-pci",
+        "VF 2 is missing after creating VFs",
+        "VF 1 (0000:00:02.1): driver_override vfio-pci",
+        "VF 1 (0000:00:02.1): bind to vfio-pci",
+        f"VFs as configured: 2 on {PF}",
+    ]
+    assert attribute(fake, "0000:00:02.1", "driver_override") == "vfio-pci"
+
+
+@pytest.mark.parametrize(("pf_driver", "configured"), [("i915", "xe"), ("xe", "i915")])
+def test_host_role_vfs_follow_the_pfs_driver(fake, pf_driver, configured):
+    """A host VF is bound to the driver the PF runs now, not the one configured: after a
+    driver switch and before the reboot the PF still runs the old one, and only that one
+    can take its VFs."""
+    fake.add_gpu(driver=pf_driver, numvfs=2)
+    (fake.sys / "bus/pci/drivers_probe").write_text("")
+    lines = restore(fake, Settings(driver=configured, num_vfs=2, vf_roles={1: "host", 2: "host"}))
+    assert lines == [
+        f"PF {PF}: driver_override {pf_driver}",
+        f"PF {PF}: sriov_drivers_autoprobe 1",  # host VFs only: the kernel may bind them
+        f"VF 1 (0000:00:02.1): driver_override {pf_driver}",
+        f"VF 2 (0000:00:02.2): driver_override {pf_driver}",
+        f"VF 1 (0000:00:02.1): bind to {pf_driver}",
+        f"VF 2 (0000:00:02.2): bind to {pf_driver}",
+        f"VFs as configured: 2 on {PF}",
+    ]
+
+
+def test_restore_refuses_to_rebind_a_vf_a_guest_uses(fake, snapshot):
+    """The boot unit and `vfs restore` move a VF to its role's driver; a VF a guest holds
+    is left alone (rebinding it pulls the device from under the guest) unless --force. A
+    busy VF that stays where it is does not stop the others."""
+    fake.healthy(numvfs=2)
+    guest_using(fake, host.scan(Paths(fake.root), PF).vfs[0].iommu_group, "win11")
+    (fake.sys / "bus/pci/drivers_probe").write_text("")
+    before = snapshot(fake.root)
+    with pytest.raises(vfs.VfsError) as raised:
+        restore(fake, Settings(num_vfs=2, vf_roles={1: "none"}))
+    assert str(raised.value) == (
+        "VF 1 (0000:00:02.1) is in use by win11: will not rebind it; "
+        "stop the guest first, or use --force"
+    )
+    assert attribute(fake, "0000:00:02.1", "driver_override") == "(null)"
+    # only the PF's own override was written before the refusal
+    after = snapshot(fake.root)
+    changed = {name for name, content in after.items() if content != before.get(name)}
+    assert changed == {"sys/devices/pci0000:00/0000:00:02.0/driver_override"}
+    # VF 1 stays on vfio-pci: VF 2 may move although VF 1 is busy
+    lines = restore(fake, Settings(num_vfs=2, vf_roles={2: "none"}))
+    assert "VF 2 (0000:00:02.2): unbind from vfio-pci" in lines
+    forced = restore(fake, Settings(num_vfs=2, vf_roles={1: "none"}), force=True)
+    assert "VF 1 (0000:00:02.1): unbind from vfio-pci" in forced
+
+
+def test_cli_vfs_roles_refuses_to_rebind_a_busy_vf_and_force_overrides(fake, snapshot):
+    fake.healthy(numvfs=2)
+    assert run(fake.root, "config", "set", "num_vfs=2").exit_code == 0
+    guest_using(fake, host.scan(Paths(fake.root), PF).vfs[0].iommu_group, "win11")
+    before = snapshot(fake.root)
+    refused = run(fake.root, "vfs", "roles", "1:none")
+    assert refused.exit_code == 1
+    assert refused.output == (
+        "irisxe-sriov-ctl: error: VF 1 (0000:00:02.1) is in use by win11: will not rebind "
+        "it; stop the guest first, or use --force\n"
+    )
+    assert snapshot(fake.root) == before  # neither the settings nor sysfs
+    # a role change of a VF nobody uses goes ahead while VF 1 is busy
+    other = run(fake.root, "vfs", "roles", "2:none")
+    assert other.exit_code == 0, other.output
+    assert "VF 2 (0000:00:02.2): unbind from vfio-pci" in other.output
+    forced = run(fake.root, "vfs", "roles", "1:none", "--force")
+    assert forced.exit_code == 0, forced.output
+    assert "VF 1 (0000:00:02.1): unbind from vfio-pci" in forced.output
+    assert 'VF_ROLES="1:none 2:none"' in (fake.root / "etc/default/irisxe-sriov").read_text()
+
+
+def test_cli_vfs_set_force_destroys_a_busy_vf(fake):
+    fake.healthy(numvfs=2)
+    guest_using(fake, host.scan(Paths(fake.root), PF).vfs[0].iommu_group, "win11")
+    forced = run(fake.root, "vfs", "set", "3", "--force")
+    assert forced.exit_code == 0, forced.output
+    assert f"PF {PF}: remove the VFs\nPF {PF}: create 3 VFs\n" in forced.output
+    assert attribute(fake, PF, "sriov_numvfs") == "3"

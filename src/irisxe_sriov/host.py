@@ -18,6 +18,8 @@ from irisxe_sriov.paths import Paths
 
 # Module parameters worth showing; reading every i915 parameter costs time for nothing.
 INTERESTING_PARAMETERS = ("enable_guc", "max_vfs", "force_probe")
+# A PCI function's address as sysfs spells it (domain:bus:slot.function, lowercase hex).
+PCI_ADDRESS_RE = re.compile(r"[0-9a-f]{4}:[0-9a-f]{2}:[0-9a-f]{2}\.[0-7]")
 WATCHED_MODULES = ("i915", "xe", "vfio_pci")
 
 
@@ -227,7 +229,12 @@ def read_pf(paths: Paths, address: str) -> PciFunction:
 
 
 def read_vfs(paths: Paths, pf_address: str) -> tuple[PciFunction, ...]:
-    """VFs from the PF's virtfnN links; their targets give the VF addresses."""
+    """The VFs that exist: from the PF's virtfnN links, whose targets give the addresses.
+
+    A link that names no PCI device (its target gone, as while the kernel removes VFs, or
+    no PCI address at all) is no VF. Listed, it would read as a VF without a driver:
+    status would report it present, attach would offer it, and restore would write its
+    driver_override under a path that is no device."""
     device_dir = paths.pci_device(pf_address)
     try:
         links = [entry for entry in device_dir.iterdir() if entry.name.startswith("virtfn")]
@@ -236,10 +243,12 @@ def read_vfs(paths: Paths, pf_address: str) -> tuple[PciFunction, ...]:
     vfs = []
     for link in links:
         number = parse_int(link.name.removeprefix("virtfn"))
-        address = link_name(link)
-        if number is None or address is None:
+        address = link_name(link) or ""
+        if number is None or number < 0 or not PCI_ADDRESS_RE.fullmatch(address):
             continue
-        vfs.append(read_function(paths.pci_device(address), address, number + 1))
+        vf = read_function(paths.pci_device(address), address, number + 1)
+        if vf.present:
+            vfs.append(vf)
     return tuple(sorted(vfs, key=lambda vf: vf.number))
 
 

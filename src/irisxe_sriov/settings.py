@@ -65,7 +65,7 @@ def character_problem(name: str, value: str) -> str | None:
 
 
 def ascii_int(text: str) -> int | None:
-    """An ASCII decimal number of at most 6 digits, or None."""
+    """An ASCII decimal number of at most 7 characters, a sign included, or None."""
     return int(text) if NUMBER_RE.fullmatch(text) and len(text) <= 7 else None
 
 
@@ -144,8 +144,7 @@ def parse_lines(text: str, source: str) -> dict[str, str]:
     problems: list[str] = []
     # sh splits lines at "\n" only; str.splitlines() would also split at \x1c, \x85 ...
     for number, line in enumerate(text.split("\n"), start=1):
-        if len(problems) >= MAX_PROBLEMS:
-            problems.append(f"{source}: more problems not shown")
+        if len(problems) > MAX_PROBLEMS:  # one past the cap tells that more are not shown
             break
         stripped = line.strip(" \t")
         if not stripped or stripped.startswith("#"):
@@ -168,6 +167,8 @@ def parse_lines(text: str, source: str) -> dict[str, str]:
             problems.append(f"{where}: {key} is set a second time")
         else:
             values[name] = value
+    if len(problems) > MAX_PROBLEMS:
+        problems[MAX_PROBLEMS:] = [f"{source}: more problems not shown"]
     if problems:
         raise SettingsError(*problems)
     return values
