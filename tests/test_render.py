@@ -84,6 +84,8 @@ CASES = {
 
 
 def rendered_files(case: dict, tmp_path: Path) -> dict[str, str]:
+    # role and binds only where the case gives them: the host cases use render's defaults
+    machine = {key: case[key] for key in ("role", "binds") if key in case}
     result = render.render(
         case["settings"],
         Paths(tmp_path),
@@ -92,8 +94,7 @@ def rendered_files(case: dict, tmp_path: Path) -> dict[str, str]:
         kernel_cmdline=case["kernel_cmdline"],
         proc_cmdline="BOOT_IMAGE=/vmlinuz ro",
         cmdline_record=case["cmdline_record"],
-        role=case.get("role", "host"),
-        binds=case.get("binds", True),
+        **machine,
     )
     return {**result.owned, **result.edited}
 
