@@ -214,8 +214,9 @@ def to_libvirt(runner: "Runner", virsh: Sequence[str], name: str, choice: Choice
     import tempfile
 
     with tempfile.TemporaryDirectory(prefix="irisxe-sriov.") as directory:
+        device_xml = hostdev_xml(choice)
         hostdev = Path(directory) / "hostdev.xml"
-        hostdev.write_text(hostdev_xml(choice))
+        hostdev.write_text(device_xml)
         status, state = runner.capture([*virsh, "domstate", name])
         if status != 0:
             raise errors.Failed(f"libvirt domain {name!r}: {state.strip()}")
@@ -231,7 +232,7 @@ def to_libvirt(runner: "Runner", virsh: Sequence[str], name: str, choice: Choice
         if status != 0:
             raise errors.Failed(f"virsh dumpxml failed: {xml.strip()}")
         domain = Path(directory) / "domain.xml"
-        domain.write_text(add_hostdev(xml, hostdev_xml(choice)))
+        domain.write_text(add_hostdev(xml, device_xml))
         status, output = runner.capture([*virsh, "define", str(domain)])
         if status != 0:
             raise errors.Failed(f"virsh define failed: {output.strip()}")

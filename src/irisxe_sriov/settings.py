@@ -8,10 +8,12 @@ the line, and validation collects every problem before anything is written.
 import re
 from collections.abc import Mapping
 from types import MappingProxyType
-from typing import NamedTuple
+from typing import NamedTuple, TypeVar
 
 from irisxe_sriov import errors, pciids, pin
-from irisxe_sriov.choices import BootPath, Driver, MachineRole, VfRole
+from irisxe_sriov.choices import BootPath, Closed, Driver, MachineRole, VfRole
+
+C = TypeVar("C", bound=Closed)  # a closed set of choices.py
 
 DEFAULT_ROLE = VfRole.VFIO  # the guide's recommendation: VFs stay on vfio-pci
 DEFAULT_PF = "0000:00:02.0"
@@ -225,6 +227,19 @@ def parse_roles(text: str, problems: list[str]) -> dict[int, VfRole]:
     return roles
 
 
+def closed_value(
+    values: Mapping[str, str], name: str, default: C, allowed: str, problems: list[str]
+) -> C:
+    """Setting `name` as a member of `default`'s closed set; a value outside it is a
+    problem ("choose `allowed`") and the default stands in, so later rules still run."""
+    text = values.get(name, default.value)
+    member = type(default).of(text)
+    if member is None:
+        problems.append(f"{name}: {shown(text)} is not allowed: choose {allowed}")
+        return default
+    return member
+
+
 def vf_limit(sriov_totalvfs: int | None) -> int:
     """The most VFs allowed: the PF's sriov_totalvfs when it reports a positive value below
     the hardware's 7. A 0 means the driver was loaded without max_vfs (or is the stock
@@ -285,12 +300,7 @@ def build(
     # A value with a bad character is reported once; its other rules judge the default.
     values = {name: value for name, value in values.items() if name not in bad}
 
-    driver_text = values.get("driver", defaults.driver.value)
-    driver = Driver.of(driver_text) or defaults.driver
-    if Driver.of(driver_text) is None:
-        problems.append(
-            f"driver: {shown(driver_text)} is not allowed: choose {' or '.join(Driver.values())}"
-        )
+    driver = closed_value(values, "driver", defaults.driver, " or ".join(Driver.values()), problems)
 
     limit = vf_limit(sriov_totalvfs)
     raw_count = values.get("num_vfs", str(limit))
@@ -309,13 +319,13 @@ def build(
                 f"num_vfs: {num_vfs} is above the PF's sriov_totalvfs ({limit}): allowed 0-{limit}"
             )
 
-    bootloader_text = values.get("bootloader", defaults.bootloader.value)
-    bootloader = BootPath.of(bootloader_text) or defaults.bootloader
-    if BootPath.of(bootloader_text) is None:
-        problems.append(
-            f"bootloader: {shown(bootloader_text)} is not allowed: "
-            f"choose one of {', '.join(BootPath.values())}"
-        )
+    bootloader = closed_value(
+        values,
+        "bootloader",
+        defaults.bootloader,
+        f"one of {', '.join(BootPath.values())}",
+        problems,
+    )
 
     pf = values.get("pf", defaults.pf)
     if not PF_RE.fullmatch(pf):
@@ -331,13 +341,13 @@ def build(
         if problem is not None:
             problems.append(problem)
 
-    machine_role_text = values.get("machine_role", defaults.machine_role.value)
-    machine_role = MachineRole.of(machine_role_text) or defaults.machine_role
-    if MachineRole.of(machine_role_text) is None:
-        problems.append(
-            f"machine_role: {shown(machine_role_text)} is not allowed: "
-            f"choose one of {', '.join(MachineRole.values())}"
-        )
+    machine_role = closed_value(
+        values,
+        "machine_role",
+        defaults.machine_role,
+        f"one of {', '.join(MachineRole.values())}",
+        problems,
+    )
 
     roles = parse_roles(values.get("vf_roles", ""), problems)
     for index, role in sorted(roles.items()):
