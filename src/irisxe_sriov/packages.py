@@ -1,9 +1,51 @@
-"""Installed Debian packages, from dpkg's status file (python-debian does the parsing)."""
+"""Installed Debian packages, from dpkg's status file.
 
-from debian import deb822
+The status file is read as dpkg writes it (deb-control(5) stanzas, one per package and
+architecture) by a reader of the three fields needed here: python-debian's deb822 module
+would add about 60 ms to `doctor`'s start (it imports charset_normalizer and email; make
+bench). Versions are compared by python-debian, whose version module is cheap to import.
+"""
+
 from debian.debian_support import Version
 
 from irisxe_sriov.paths import Paths
+
+# dpkg's "want flag status" triple ends in the status; these leave no installed package
+GONE = ("not-installed", "config-files")
+
+
+def stanza_fields(stanza: str) -> dict[str, str]:
+    """The fields of one stanza; a continuation line (leading space or tab) joins the
+    field before it after a newline, kept whole as python-debian keeps it. Pure."""
+    fields: dict[str, str] = {}
+    name = ""
+    for line in stanza.splitlines():
+        if line[:1] in (" ", "\t"):
+            if name:
+                fields[name] += "\n" + line
+            continue
+        name, sep, value = line.partition(":")
+        if not sep:
+            name = ""
+            continue
+        fields[name] = value.strip()
+    return fields
+
+
+def stanzas_naming(text: str, package: str) -> list[str]:
+    """The stanzas of a status file whose Package line names `package`. Pure. The file
+    runs to megabytes: only those stanzas are cut out and parsed."""
+    marker = f"Package: {package}\n"
+    found = []
+    start = 0
+    while (at := text.find(marker, start)) >= 0:
+        start = at + len(marker)
+        if at and text[at - 1] != "\n":
+            continue  # the marker's text inside another field
+        begin = text.rfind("\n\n", 0, at)
+        end = text.find("\n\n", at)
+        found.append(text[0 if begin < 0 else begin + 2 : len(text) if end < 0 else end])
+    return found
 
 
 def installed_version(paths: Paths, package: str) -> str | None:
@@ -12,18 +54,11 @@ def installed_version(paths: Paths, package: str) -> str | None:
         text = paths.dpkg_status.read_text(encoding="utf-8", errors="replace")
     except OSError:
         return None
-    marker = f"Package: {package}\n"
-    # Parse only the stanza that names the package: the status file runs to megabytes.
-    for stanza in text.split("\n\n"):
-        if stanza.startswith(marker) or f"\n{marker}" in stanza:
-            fields = deb822.Deb822(stanza)
-            status = fields.get("Status", "").split()
-            if (
-                fields.get("Package") == package
-                and status[-1:] != ["not-installed"]
-                and (status[-1:] != ["config-files"])
-            ):
-                return fields.get("Version")
+    for stanza in stanzas_naming(text, package):
+        fields = stanza_fields(stanza)
+        status = fields.get("Status", "").split()
+        if fields.get("Package") == package and status[-1:] and status[-1] not in GONE:
+            return fields.get("Version")
     return None
 
 
