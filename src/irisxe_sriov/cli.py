@@ -4,22 +4,24 @@ Imports of jinja2 and python-debian stay inside the commands that need them, so 
 read-only commands start fast (make bench).
 """
 
-import json
 import sys
 from pathlib import Path
 from typing import Any
 
 import click
 
-from irisxe_sriov import __version__, errors
+from irisxe_sriov import __version__, errors, failure, reading
 from irisxe_sriov.choices import Target
 from irisxe_sriov.paths import Paths
 
-PROG = "irisxe-sriov-ctl"
+PROG = failure.PROG
 
 
 def echo(line: str) -> None:
     click.echo(line)
+
+
+print_json = reading.print_json
 
 
 DRY_RUN = click.option(
@@ -28,55 +30,6 @@ DRY_RUN = click.option(
     is_flag=True,
     help="Print the changes as diffs and the commands; change nothing.",
 )
-
-
-def print_json(document: object) -> None:
-    click.echo(json.dumps(document, indent=2, sort_keys=True))
-
-
-def describe_os_error(error: OSError, paths: Paths | None = None) -> str:
-    filename = error.filename
-    if filename is not None and paths is not None:
-        filename = paths.shown(filename)
-    where = f": {filename}" if filename else ""
-    return f"{error.strerror or error}{where}"
-
-
-MAX_ERROR_LINES = 20  # error output stays bounded whatever went wrong (issue 11)
-MAX_ERROR_LENGTH = 500
-
-
-def bounded(problems: list[str]) -> list[str]:
-    lines = [line for problem in problems for line in str(problem).splitlines() or [""]]
-    clipped = [
-        line if len(line) <= MAX_ERROR_LENGTH else line[:MAX_ERROR_LENGTH] + "..."
-        for line in lines[:MAX_ERROR_LINES]
-    ]
-    if len(lines) > MAX_ERROR_LINES:
-        clipped.append(f"... and {len(lines) - MAX_ERROR_LINES} more")
-    return clipped
-
-
-def classify(error: BaseException, paths: Paths | None) -> tuple[list[str], int]:
-    """Any error of any command -> (problem lines, exit status). The one place that maps
-    errors to exit statuses (mkosi's model), so no traceback ever reaches a person. An
-    errors.Error carries its own status: the same problem exits the same way from every
-    command (issue 15, item 4); the commands themselves translate nothing."""
-    if isinstance(error, errors.Error):
-        return error.lines(paths.shown if paths is not None else None), error.status
-    if isinstance(error, click.ClickException):
-        return [error.format_message()], error.exit_code
-    if isinstance(error, OSError):
-        return [describe_os_error(error, paths)], errors.ExitStatus.FAILED
-    if isinstance(error, click.Abort | KeyboardInterrupt):
-        return ["interrupted"], errors.ExitStatus.INTERRUPTED
-    if isinstance(error, RecursionError | MemoryError):
-        message = f"{type(error).__name__}: the input is too large or too deep"
-        return [message], errors.ExitStatus.FAILED
-    return [
-        f"internal error: {type(error).__name__}: {error} (please report it; "
-        f"IRISXE_SRIOV_DEBUG=1 shows the traceback)"
-    ], errors.ExitStatus.FAILED
 
 
 class Group(click.Group):
@@ -92,8 +45,6 @@ class Group(click.Group):
         standalone_mode: bool = True,
         **extra: Any,
     ) -> Any:
-        import os
-
         argv = list(sys.argv[1:] if args is None else args)
         as_json = "--json" in argv[: argv.index("--")] if "--" in argv else "--json" in argv
         context: list[click.Context] = []
@@ -105,21 +56,21 @@ class Group(click.Group):
             code = done.exit_code
         except SystemExit as done:
             raise done
-        except BaseException as error:  # the one top-level handler
-            if os.environ.get("IRISXE_SRIOV_DEBUG"):
+        except BaseException as error:  # click's top-level handler: failure.py does the rest
+            if failure.debugging():
                 raise
             paths = context[0].obj if context and isinstance(context[0].obj, Paths) else None
-            problems, status = classify(error, paths)
-            code = int(status)
-            lines = bounded(problems)
-            if isinstance(error, click.UsageError) and not as_json:
-                error.show()
+            if isinstance(error, click.ClickException):
+                problems, code = [error.format_message()], error.exit_code
+            elif isinstance(error, click.Abort):
+                problems, code = failure.classify(KeyboardInterrupt(), paths)
             else:
-                for line in lines:
-                    click.echo(f"{PROG}: error: {line}", err=True)
-            if as_json:
-                document = {"error": "; ".join(lines), "problems": lines, "exit_status": code}
-                click.echo(json.dumps(document, indent=2, sort_keys=True))
+                problems, code = failure.classify(error, paths)
+            shown = False
+            if isinstance(error, click.UsageError) and not as_json:
+                error.show()  # the usage line and the hint, as click shows it
+                shown = True
+            failure.report(problems, int(code), as_json, on_stderr=not shown)
         if standalone_mode:
             sys.exit(code)
         return code
@@ -156,51 +107,13 @@ def paths_of(context: click.Context) -> Paths:
     return paths
 
 
-def vf_users(paths: Paths, state: Any) -> dict[str, list[str]]:
-    """VF address -> the guests using it (cheap when no VFIO group is open)."""
-    from irisxe_sriov import vfs as runtime
-
-    known = runtime.usage(paths)
-    return {vf.address: runtime.in_use(paths, vf, known) for vf in state.vfs}
-
-
-def boot_verdict(paths: Paths, read: Any, boot: Any) -> Any:
-    """Where missing kernel parameters got lost (bootcheck)."""
-    from irisxe_sriov import bootcheck, cmdline
-
-    wanted = cmdline.wanted_tokens(read.settings, read.machine.device, read.machine.role)
-    return bootcheck.locate(bootcheck.read(paths, boot.name), wanted)
-
-
 @cli.command()
 @click.option("--json", "as_json", is_flag=True, help="Print the status as JSON.")
 @click.pass_context
 def status(context: click.Context, as_json: bool) -> None:
     """Show the PF, its VFs with driver and role, the settings, and what differs from
     what is running (a pending reboot)."""
-    from irisxe_sriov import bootloader, host, providers, situation
-    from irisxe_sriov import status as reporting
-
-    paths = paths_of(context)
-    read = situation.load(paths)
-    boot = bootloader.resolve(read.settings.bootloader, paths)
-    left_over = reporting.recorded(host.drift(paths), host.pending_refreshes(paths))
-    document = reporting.report(
-        read.host,
-        read.settings,
-        boot,
-        boot_verdict(paths, read, boot),
-        vf_users(paths, read.host),
-        left_over,
-        read.machine,
-    )
-    document["providers"] = providers.for_status(
-        paths, read.host.kernel_release, read.machine.device, boot.name
-    )
-    if as_json:
-        print_json(document)
-    else:
-        echo(reporting.format_text(document))
+    reading.status(paths_of(context), as_json)
 
 
 @cli.command()
@@ -208,52 +121,7 @@ def status(context: click.Context, as_json: bool) -> None:
 @click.pass_context
 def doctor(context: click.Context, as_json: bool) -> None:
     """Check every requirement and known trap; exit 1 when a check fails."""
-    from irisxe_sriov import (
-        aptsources,
-        bootloader,
-        host,
-        packages,
-        pin,
-        providers,
-        secureboot,
-        settings,
-        situation,
-    )
-    from irisxe_sriov import doctor as diagnosis
-
-    paths = paths_of(context)
-    problems: tuple[str, ...] = ()
-    try:
-        read = situation.load(paths)
-    except settings.SettingsError as error:
-        # Diagnose with the defaults rather than refuse: a broken file is one finding.
-        problems = tuple(error.problems)
-        read = situation.with_defaults(paths)
-    version = packages.installed_version(paths, pin.DRIVER_PACKAGE)
-    boot = bootloader.resolve(read.settings.bootloader, paths)
-    # doctor reads the kernels' own indexes, not every xe.ko (that is `kernels`, about
-    # 75 ms a kernel): its start-up is measured (make bench)
-    kernels, _ = providers.read_all(paths, read.machine.device, boot.name, thorough=False)
-    evidence = diagnosis.Evidence(
-        settings_problems=problems,
-        driver_package_version=version,
-        driver_package_matches=version is not None
-        and packages.same_version(version, pin.DRIVER_VERSION),
-        kernels=tuple(kernels),
-        backports_steps=tuple(aptsources.backports_steps(aptsources.read(paths))),
-        secure_boot=secureboot.read(paths),
-        drift=tuple(host.drift(paths)),
-        pending_refreshes=tuple(host.pending_refreshes(paths)),
-        machine=read.machine,
-    )
-    verdict = boot_verdict(paths, read, boot)
-    findings = diagnosis.diagnose(read.host, read.settings, boot, evidence, verdict)
-    if as_json:
-        print_json([finding.as_dict() for finding in findings])
-    else:
-        echo(diagnosis.format_text(findings))
-    if diagnosis.failed(findings):
-        sys.exit(errors.ExitStatus.FAILED)  # the findings say why: no error line
+    reading.doctor(paths_of(context), as_json)
 
 
 @cli.command()
@@ -269,54 +137,7 @@ def doctor(context: click.Context, as_json: bool) -> None:
 def kernels(context: click.Context, as_json: bool, notify: str | None) -> None:
     """Show every installed kernel with its SR-IOV provider (the pinned DKMS build or the
     kernel's own xe), the DKMS state of the pinned driver, and which kernel boots next."""
-    from irisxe_sriov import bootloader, providers, situation
-    from irisxe_sriov import settings as settings_module
-
-    paths = paths_of(context)
-    try:
-        read = situation.load(paths)
-        driver, device, configured = read.settings.driver, read.machine.device, read.settings
-    except settings_module.SettingsError:
-        if notify is None:
-            raise
-        # a kernel installation goes on whatever the settings file holds
-        configured = settings_module.Settings()
-        driver, device = configured.driver, None
-    boot = bootloader.resolve(configured.bootloader, paths)
-    found, evidence = providers.read_all(paths, device, boot.name)
-    if notify is not None:
-        notify_kernel(paths, found, notify, driver)
-        return
-    if as_json:
-        print_json([kernel.as_dict() for kernel in found])
-    else:
-        echo(providers.format_text(found, evidence) or "no installed kernel found")
-
-
-def notify_kernel(paths: Paths, found: list[Any], release: str, driver: str) -> None:
-    """The kernel hooks' line: the provider of a newly installed kernel, or a warning."""
-    kernel = next((k for k in found if k.release == release), None)
-    if kernel is not None and driver in kernel.drivers:
-        click.echo(
-            f"irisxe-sriov: kernel {release}: SR-IOV by {kernel.provider} "
-            f"({', '.join(kernel.drivers)}; configured driver {driver})",
-            err=True,
-        )
-        return
-    from irisxe_sriov import apply
-
-    if kernel is None:
-        why = "it is not installed"
-    elif kernel.provider is None:
-        why = f"no provider: DKMS {kernel.state}: {kernel.detail}; own xe: {kernel.kernel_xe}"
-    else:
-        why = f"{kernel.provider} offers {', '.join(kernel.drivers)}, {driver} is configured"
-    click.echo(
-        f"irisxe-sriov: warning: kernel {release} will boot without an SR-IOV driver for "
-        f"{driver} ({why}); see 'irisxe-sriov-ctl doctor'",
-        err=True,
-    )
-    apply.announce_reboot(paths)
+    reading.kernels(paths_of(context), as_json, notify)
 
 
 @cli.group()

@@ -5,6 +5,7 @@ Nothing else in the package spells "/etc", "/sys", "/proc", "/boot" or "/run": t
 """
 
 import functools
+import os
 import re
 from pathlib import Path
 
@@ -49,10 +50,15 @@ class Paths:
     """
 
     def __init__(self, root: str | Path = "/") -> None:
-        self.root = Path(root)
+        # absolute, so that every path made from it compares by its text (inside())
+        self.root = Path(root).absolute()
         # resolved path -> the host spelling it was asked for, so that display() says
         # "/etc/..." even where /etc is a link to elsewhere in the root
         self.spellings: dict[Path, str] = {}
+        self.root_text = os.fspath(self.root).rstrip("/") or "/"
+        # the running system, spelt as such: no resolution under a root is needed
+        self.at_host = self.root_text == "/"
+        self.components: dict[str, tuple[str | None, bool]] = {}
 
     @functools.cached_property
     def is_host(self) -> bool:
@@ -70,38 +76,57 @@ class Paths:
 
     def inside(self, path: Path, follow: bool = True) -> Path:
         """A path under the root, resolved as a chroot would (see the class)."""
-        if self.root == Path("/"):
+        if self.at_host:
             return path  # the running system: the kernel resolves as it will later
-        pending = list(path.relative_to(self.root).parts)
-        done: list[str] = []
+        root = self.root_text
+        text = os.fspath(path)
+        if text != root and not text.startswith(root + "/"):
+            raise ValueError(f"{text} is not under {root}")
+        pending = text[len(root) :].split("/")
+        pending.reverse()  # popped from the end
+        done = ""  # the resolved part, "/a/b", relative to the root
         links = 0
         exists = True
         while pending:
-            part = pending.pop(0)
+            part = pending.pop()
             if part in ("", "."):
                 continue
             if part == "..":
-                if done:
-                    done.pop()
+                done = done.rpartition("/")[0]
                 continue
+            candidate = f"{done}/{part}"
             target = None
             if exists and (follow or pending):
-                try:
-                    target = str(self.root.joinpath(*done, part).readlink())
-                except FileNotFoundError:
-                    exists = False
-                except OSError:
-                    pass  # not a link (EINVAL), or a file where a directory belongs
+                target, exists = self.link_of(root + candidate, final=not pending)
             if target is None:
-                done.append(part)
+                done = candidate
                 continue
             links += 1
             if links > MAX_LINKS:
-                raise OSError(40, "Too many levels of symbolic links", str(path))
+                raise OSError(40, "Too many levels of symbolic links", text)
             if target.startswith("/"):
-                done = []
-            pending = [*target.split("/"), *pending]
-        return self.root.joinpath(*done)
+                done = ""
+            pending.extend(reversed(target.split("/")))
+        return Path(root + done) if done else self.root
+
+    def link_of(self, location: str, final: bool) -> tuple[str | None, bool]:
+        """(link target or None, exists) of one component. A component with more to come
+        is a directory (or a link to one) that nothing here replaces, so its answer is
+        kept: status resolves some 60 paths that share their first components (make
+        bench). A last component is read each time: apply removes and writes those."""
+        known = self.components.get(location)
+        if known is not None:
+            return known
+        try:
+            # a string, not a Path: some 250 components for status (make bench)
+            answer: tuple[str | None, bool] = (os.readlink(location), True)  # noqa: PTH115
+        except FileNotFoundError:
+            return None, False
+        except OSError:
+            answer = (None, True)  # not a link (EINVAL), or a file where a directory belongs
+        if not final:
+            self.components[location] = answer
+        return answer
 
     def display(self, path: Path) -> str:
         """The host spelling of a path under the root ("/etc/..."): as it was asked for

@@ -1,6 +1,5 @@
 """Desired files vs what is on disk -> a Plan of changes and the commands they need. Pure."""
 
-import difflib
 from typing import NamedTuple
 
 from irisxe_sriov.paths import is_generated
@@ -19,6 +18,8 @@ class Change(NamedTuple):
     owned: bool = True  # False: the admin's file, edited in place (/etc/kernel/cmdline)
 
     def diff(self) -> str:
+        import difflib  # here: status reads plans but never shows a diff (make bench)
+
         before = "/dev/null" if self.old is None else f"{self.path} (on disk)"
         after = "/dev/null" if self.new is None else f"{self.path} (planned)"
         return "".join(

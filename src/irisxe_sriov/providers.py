@@ -10,7 +10,6 @@ Judged from each kernel's own files, never from its version string alone:
 The reading functions take a Paths root; `judge` and `choose` are pure.
 """
 
-import lzma
 import re
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -180,6 +179,8 @@ def scan_modinfo(module: Path, want_aliases: bool) -> tuple[frozenset[str], bool
     standard library: such a module is not read (None)."""
     if module.suffix == ".zst":
         return frozenset(), None
+    import lzma  # here, not at the top: status and doctor never read a module (make bench)
+
     aliases: set[str] = set()
     max_vfs = False
     tail = b""

@@ -1,0 +1,91 @@
+"""How an error reaches a person: one line per problem on stderr, an exit status, and under
+--json a JSON error document on stdout too, so a JSON reader always gets JSON.
+
+The one place that maps errors to exit statuses (mkosi's model), so no traceback ever
+reaches a person. It does not import click: the entry point's fast path (entry.py) runs
+the read-only commands without it, and click's group (cli.Group) hands over every error
+that is not one of click's own.
+"""
+
+import json
+import os
+import sys
+from collections.abc import Callable
+
+from irisxe_sriov import errors
+from irisxe_sriov.paths import Paths
+
+PROG = "irisxe-sriov-ctl"
+MAX_ERROR_LINES = 20  # error output stays bounded whatever went wrong (issue 11)
+MAX_ERROR_LENGTH = 500
+DEBUG_VARIABLE = "IRISXE_SRIOV_DEBUG"
+
+
+def describe_os_error(error: OSError, paths: Paths | None = None) -> str:
+    filename = error.filename
+    if filename is not None and paths is not None:
+        filename = paths.shown(filename)
+    where = f": {filename}" if filename else ""
+    return f"{error.strerror or error}{where}"
+
+
+def bounded(problems: list[str]) -> list[str]:
+    lines = [line for problem in problems for line in str(problem).splitlines() or [""]]
+    clipped = [
+        line if len(line) <= MAX_ERROR_LENGTH else line[:MAX_ERROR_LENGTH] + "..."
+        for line in lines[:MAX_ERROR_LINES]
+    ]
+    if len(lines) > MAX_ERROR_LINES:
+        clipped.append(f"... and {len(lines) - MAX_ERROR_LINES} more")
+    return clipped
+
+
+def classify(error: BaseException, paths: Paths | None) -> tuple[list[str], int]:
+    """Any error of any command but click's own -> (problem lines, exit status). An
+    errors.Error carries its own status: the same problem exits the same way from every
+    command (issue 15, item 4); the commands themselves translate nothing."""
+    if isinstance(error, errors.Error):
+        return error.lines(paths.shown if paths is not None else None), error.status
+    if isinstance(error, OSError):
+        return [describe_os_error(error, paths)], errors.ExitStatus.FAILED
+    if isinstance(error, KeyboardInterrupt):
+        return ["interrupted"], errors.ExitStatus.INTERRUPTED
+    if isinstance(error, RecursionError | MemoryError):
+        message = f"{type(error).__name__}: the input is too large or too deep"
+        return [message], errors.ExitStatus.FAILED
+    return [
+        f"internal error: {type(error).__name__}: {error} (please report it; "
+        f"{DEBUG_VARIABLE}=1 shows the traceback)"
+    ], errors.ExitStatus.FAILED
+
+
+def debugging() -> bool:
+    """IRISXE_SRIOV_DEBUG set: errors go up as tracebacks, for a bug report."""
+    return bool(os.environ.get(DEBUG_VARIABLE))
+
+
+def report(problems: list[str], code: int, as_json: bool, on_stderr: bool = True) -> None:
+    """Print what went wrong; `on_stderr=False` when click has shown its usage error."""
+    lines = bounded(problems)
+    if on_stderr:
+        for line in lines:
+            print(f"{PROG}: error: {line}", file=sys.stderr)
+    if as_json:
+        document = {"error": "; ".join(lines), "problems": lines, "exit_status": code}
+        print(json.dumps(document, indent=2, sort_keys=True), flush=True)
+
+
+def guarded(command: Callable[[], None], paths: Paths | None, as_json: bool) -> int:
+    """Run one command; its exit status, any error reported as above. SystemExit (a
+    command's own exit status, doctor's 1) goes through untouched."""
+    try:
+        command()
+    except SystemExit:
+        raise
+    except BaseException as error:  # the one top-level handler of the fast path
+        if debugging():
+            raise
+        problems, code = classify(error, paths)
+        report(problems, int(code), as_json)
+        return int(code)
+    return 0

@@ -1,0 +1,147 @@
+"""The entry point's fast path (entry.py): which command lines it takes, that they agree
+with click's own definition of the commands, and that both paths print the same."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import click
+import pytest
+
+from fakesys import install_kernel
+from irisxe_sriov import entry, reading
+from irisxe_sriov.cli import cli
+
+SOURCE = Path(__file__).resolve().parent.parent / "src"
+FAST = entry.FastCommand
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["status"], FAST("status", "/", False)),
+        (["status", "--json"], FAST("status", "/", True)),
+        (["--root", "ROOT", "doctor", "--json"], FAST("doctor", "ROOT", True)),
+        (["--root=ROOT", "kernels"], FAST("kernels", "ROOT", False)),
+        # everything else is click's: help, other options, other commands, odd orders
+        (["status", "--help"], None),
+        (["status", "-h"], None),
+        (["status", "--json", "--json"], None),
+        (["--json", "status"], None),
+        (["kernels", "--notify", "6.12.118+deb13-amd64"], None),
+        (["kernels", "--json", "--notify=x"], None),
+        (["--root", "ROOT"], None),
+        (["--root"], None),
+        (["--version"], None),
+        (["config", "show", "--json"], None),
+        (["stat"], None),
+        (["--root", "MISSING", "status"], None),
+        ([], None),
+    ],
+)
+def test_fast_command_takes_only_the_plain_shapes(tmp_path, args, expected):
+    args = [a.replace("ROOT", str(tmp_path)).replace("MISSING", str(tmp_path / "x")) for a in args]
+    if expected is not None:
+        expected = expected._replace(root=expected.root.replace("ROOT", str(tmp_path)))
+    assert entry.fast_command(args, {}) == expected
+
+
+def test_the_root_variable_counts_as_click_counts_it(tmp_path):
+    variable = {entry.ROOT_VARIABLE: str(tmp_path)}
+    assert entry.fast_command(["status"], variable) == FAST("status", str(tmp_path), False)
+    assert entry.fast_command(["--root", "/", "status"], variable) == FAST("status", "/", False)
+    assert entry.fast_command(["status"], {entry.ROOT_VARIABLE: ""}) == FAST("status", "/", False)
+    missing = {entry.ROOT_VARIABLE: str(tmp_path / "missing")}
+    assert entry.fast_command(["status"], missing) is None
+
+
+def options_of(command: click.Command) -> set[str]:
+    return {name for param in command.params for name in param.opts}
+
+
+def test_the_fast_shapes_are_what_click_defines():
+    """A new option on one of these commands, or on the group, must be taught to
+    entry.fast_command (or be one that sends the command line to click): this fails
+    until it is."""
+    assert isinstance(cli, click.Group)
+    assert set(reading.COMMANDS) == {"status", "doctor", "kernels"}
+    sends_to_click = {"--notify"}
+    for name in reading.COMMANDS:
+        assert options_of(cli.commands[name]) - sends_to_click == {entry.JSON_FLAG}, name
+    group_options = {p.name: p for p in cli.params}
+    assert options_of(cli) == {entry.ROOT_OPTION, "--version"}
+    root = group_options["root"]
+    assert root.envvar == entry.ROOT_VARIABLE and root.default == "/"
+
+
+def run(args, *, fast: bool, env=None):
+    """The console script (entry.main) or click's path (cli.main), as a subprocess: the
+    fast path must not import click, which only a fresh interpreter shows."""
+    program = (
+        "import sys\n"
+        f"from irisxe_sriov import {'entry' if fast else 'cli'} as start\n"
+        "try:\n"
+        "    start.main()\n"
+        "finally:\n"
+        "    print('click imported:', 'click' in sys.modules, file=sys.stderr)\n"
+    )
+    environment = {**os.environ, "PYTHONPATH": str(SOURCE), **(env or {})}
+    environment.pop("IRISXE_SRIOV_DEBUG", None)
+    return subprocess.run(
+        [sys.executable, "-c", program, *args],
+        capture_output=True,
+        text=True,
+        env=environment,
+        timeout=60,
+    )
+
+
+def same_on_both_paths(args, env=None):
+    fast, slow = run(args, fast=True, env=env), run(args, fast=False, env=env)
+    assert fast.stderr.endswith("click imported: False\n"), fast.stderr
+    assert slow.stderr.endswith("click imported: True\n")
+    assert (fast.returncode, fast.stdout) == (slow.returncode, slow.stdout)
+    assert fast.stderr.replace("False", "True") == slow.stderr
+    return fast
+
+
+@pytest.fixture
+def machine(fake):
+    fake.healthy(numvfs=3)
+    install_kernel(fake.root, "6.12.118+deb13-amd64", dkms=True)
+    install_kernel(fake.root, "7.3.4+deb13-amd64", usr=True)
+    fake.grub()
+    return fake
+
+
+@pytest.mark.parametrize("command", sorted(reading.COMMANDS))
+@pytest.mark.parametrize("as_json", [True, False])
+def test_both_paths_print_the_same(machine, command, as_json):
+    args = ["--root", str(machine.root), command, *(["--json"] if as_json else [])]
+    done = same_on_both_paths(args)
+    assert done.stdout.strip()
+    assert done.returncode in (0, 1)
+
+
+def test_both_paths_fail_alike_on_a_bad_settings_file(machine):
+    (machine.root / "etc/default/irisxe-sriov").write_text("IRISXE_NUM_VFS=99\n")
+    for args in (["status", "--json"], ["kernels"], ["doctor", "--json"]):
+        done = same_on_both_paths(["--root", str(machine.root), *args])
+        assert done.returncode in (1, 2), args
+    done = same_on_both_paths(["--root", str(machine.root), "status"])
+    assert done.returncode == 2 and "IRISXE_NUM_VFS" in done.stderr
+
+
+def test_both_paths_fail_alike_on_a_settings_file_that_is_not_a_file(machine):
+    settings = machine.root / "etc/default/irisxe-sriov"
+    settings.unlink(missing_ok=True)
+    settings.mkdir(parents=True)
+    done = same_on_both_paths(["--root", str(machine.root), "status", "--json"])
+    assert done.returncode == 2 and "not a regular file" in done.stderr
+    assert '"exit_status": 2' in done.stdout
+
+
+def test_the_root_variable_reaches_the_fast_path(machine):
+    done = same_on_both_paths(["status", "--json"], env={entry.ROOT_VARIABLE: str(machine.root)})
+    assert '"num_vfs"' in done.stdout
