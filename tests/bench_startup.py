@@ -29,7 +29,9 @@ from irisxe_sriov.entry import main
 if __name__ == "__main__":
     sys.exit(main())
 """
-TARGET = 1.5  # status --json median within 1.5x of `import click` (issue: core)
+# medians within these multiples of `import click` (issue 15, item 8; issue 16)
+TARGETS = {"status --json": 1.2, "doctor --json": 1.5, "kernels --json": 1.5}
+COLD = "kernels --json, cache cold"  # the first run after a kernel is installed
 
 
 def cpu_model() -> str:
@@ -50,11 +52,13 @@ def system_name() -> str:
 
 
 def measure(
-    commands: dict[str, list[str]], runs: int, env: dict[str, str]
+    commands: dict[str, list[str]], runs: int, env: dict[str, str], cache: Path
 ) -> dict[str, list[float]]:
     times: dict[str, list[float]] = {name: [] for name in commands}
     for _ in range(runs):
         for name, argv in commands.items():
+            if name == COLD:
+                cache.unlink(missing_ok=True)
             start = time.perf_counter()
             subprocess.run(
                 argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, check=False
@@ -96,22 +100,25 @@ def main() -> int:
             "status --json": [*ctl, "status", "--json"],
             "doctor --json": [*ctl, "doctor", "--json"],
             "kernels --json": [*ctl, "kernels", "--json"],
+            COLD: [*ctl, "kernels", "--json"],
         }
+        cache = fake.root / "var/cache/irisxe-sriov/modinfo.json"
         # one warm-up round so that every file is in the page cache
-        measure(commands, 2, env)
-        times = measure(commands, options.runs, env)
+        measure(commands, 2, env, cache)
+        times = measure(commands, options.runs, env, cache)
 
     medians = {name: statistics.median(values) * 1000 for name, values in times.items()}
     floor = medians["python3 -c 'import click'"]
-    ratio = medians["status --json"] / floor
-    verdict = "meets" if ratio <= TARGET else "MISSES"
+    ratios = {name: medians[name] / floor for name in TARGETS}
+    missed = [name for name, ratio in ratios.items() if ratio > TARGETS[name]]
     lines = [
         "# Performance: start-up of the read-only commands",
         "",
         "Measured by `make bench` (tests/bench_startup.py, in the trixie package chroot): "
         f"each command run {options.runs} times, interleaved, after a warm-up; fixture root "
         "with 7 VFs; the package byte-compiled and run through a console script, as the .deb "
-        "installs it.",
+        "installs it. `kernels` keeps what it read from each xe.ko in "
+        "/var/cache/irisxe-sriov/modinfo.json; the cold row deletes it before each run.",
         "",
         f"- date: {datetime.date.today().isoformat()}",
         f"- machine: {cpu_model()}, {os.cpu_count()} cores",
@@ -127,18 +134,20 @@ def main() -> int:
             f"| `{name}` | {medians[name]:.1f} | {min(values) * 1000:.1f} | "
             f"{medians[name] / bare:.2f} | {medians[name] / floor:.2f} |"
         )
-    lines += [
-        "",
-        f"Target: `status --json` median within {TARGET}x of `import click`: "
-        f"{ratio:.2f}x, {verdict} the target.",
-        "",
-    ]
+    lines.append("")
+    for name, target in TARGETS.items():
+        verdict = "MISSES" if name in missed else "meets"
+        lines.append(
+            f"- `{name}`: median within {target}x of `import click`: "
+            f"{ratios[name]:.2f}x, {verdict} the target."
+        )
+    lines.append("")
     report = "\n".join(lines)
     print(report)
     if options.output:
         options.output.parent.mkdir(parents=True, exist_ok=True)
         options.output.write_text(report)
-    return 0 if ratio <= TARGET else 1
+    return 1 if missed else 0
 
 
 if __name__ == "__main__":

@@ -16,7 +16,7 @@ import time
 import pytest
 
 from chroot import Chroot, build_standin_driver, install
-from fakesys import FakeSystem
+from fakesys import FakeSystem, install_kernel
 
 pytestmark = pytest.mark.chroot
 
@@ -220,8 +220,12 @@ def test_ucf_force_conffnew_replaces_a_local_edit(chroot):
 
 def test_purge_leaves_nothing_of_ours(chroot):
     chroot.write("/etc/kernel/cmdline", "root=UUID=1234  ro quiet i915.max_vfs=2\n")
+    # a kernel whose own xe `kernels` reads, so that it keeps its modinfo cache
+    install_kernel(chroot.path("/"), "7.3.4+deb13-amd64", usr=True)
     before = listing(chroot)
     install(chroot, {"num_vfs": "3", "bootloader": "systemd-boot", "vf_unbound": "3"})
+    chroot.run("irisxe-sriov-ctl kernels --json")
+    assert "7.3.4+deb13-amd64" in chroot.read("/var/cache/irisxe-sriov/modinfo.json")
     assert "i915.max_vfs=7" in chroot.read("/etc/kernel/cmdline")
     modprobe = chroot.path("/etc/modprobe.d/irisxe-sriov.conf")
     modprobe.write_text(modprobe.read_text() + "# local note\n")

@@ -1,6 +1,7 @@
-"""The only writer: atomic file replacement, the one lock, the journal; the commands a
-change needs run through process.Runner (under a root other than "/" it prints "would
-run: ..." instead).
+"""The writer of the configuration: atomic file replacement, the one lock, the journal;
+the commands a change needs run through process.Runner (under a root other than "/" it
+prints "would run: ..." instead). The one other file the package writes is a cache
+(modinfo.py), and vfs.py writes sysfs.
 """
 
 import contextlib

@@ -303,5 +303,10 @@ class Paths:
         return self.at("/usr/sbin/driverctl")
 
     @property
+    def modinfo_cache(self) -> Path:
+        """What modinfo.py read from kernel modules (FHS /var/cache: safe to delete)."""
+        return self.at(f"/var/cache/{PACKAGE}/modinfo.json")
+
+    @property
     def dpkg_status(self) -> Path:
         return self.at("/var/lib/dpkg/status")

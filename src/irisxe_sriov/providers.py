@@ -11,11 +11,11 @@ The reading functions take a Paths root; `judge` and `choose` are pure.
 """
 
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from pathlib import Path
 from typing import NamedTuple
 
-from irisxe_sriov import debversion, host, pciids, pin
+from irisxe_sriov import debversion, host, modinfo, pciids, pin
 from irisxe_sriov.choices import BootPath, Driver, Provider
 from irisxe_sriov.compat import KernelState
 from irisxe_sriov.paths import Paths
@@ -30,9 +30,6 @@ DRIVERS_OF = {Provider.DKMS: (Driver.I915, Driver.XE), Provider.KERNEL_XE: (Driv
 # the Raptor Lake ids share (docs/notes.md, "The kernel's own xe").
 XE_PF_SINCE = (6, 18)
 XE_MODULE = "kernel/drivers/gpu/drm/xe/xe.ko"
-# Reading a compressed module stops after this much output: .modinfo sits in the first
-# third of xe.ko (about 3 of 11.6 MB in Debian's 7.3.4).
-MODINFO_SCAN_LIMIT = 16 << 20
 # depmod's modules.alias of Debian's 7.3.4 is about 1.4 MB
 MODULES_ALIAS_LIMIT = 32 << 20
 
@@ -173,63 +170,28 @@ def aliases_from_index(paths: Paths, release: str) -> frozenset[str] | None:
     return None
 
 
-def scan_modinfo(module: Path, want_aliases: bool) -> tuple[frozenset[str], bool | None]:
-    """(device ids, has max_vfs) from the module's .modinfo strings. Reads a compressed
-    module as a stream and stops once it has what it came for. zstd is not in Python's
-    standard library: such a module is not read (None)."""
-    if module.suffix == ".zst":
-        return frozenset(), None
-    import lzma  # here, not at the top: status and doctor never read a module (make bench)
-
-    aliases: set[str] = set()
-    max_vfs = False
-    tail = b""
-    read = 0
-    try:
-        with module.open("rb") as raw:
-            decompress: Callable[[bytes], bytes] | None = None
-            if module.suffix == ".xz":
-                decompress = lzma.LZMADecompressor().decompress
-            elif module.suffix == ".gz":
-                import zlib
-
-                decompress = zlib.decompressobj(wbits=31).decompress
-            while read < MODINFO_SCAN_LIMIT:
-                chunk = raw.read(1 << 16)
-                if not chunk:
-                    break
-                data = decompress(chunk) if decompress else chunk
-                read += len(data)
-                window = tail + data
-                aliases.update(
-                    match.decode().lower()
-                    for match in re.findall(rb"alias=pci:v00008086d0000([0-9A-F]{4})", window)
-                )
-                max_vfs = max_vfs or b"parm=max_vfs:" in window or b"parmtype=max_vfs:" in window
-                if max_vfs and (aliases or not want_aliases):
-                    break
-                tail = window[-64:]
-    except (OSError, lzma.LZMAError, EOFError, ValueError):
-        return frozenset(aliases), None
-    return frozenset(aliases), max_vfs
-
-
 def read_xe_facts(paths: Paths, release: str, thorough: bool = True) -> XeFacts:
-    """The kernel's own xe. `thorough` reads xe.ko's modinfo for max_vfs (about 75 ms for
-    Debian's xe.ko.xz); without it, max_vfs is not read (the 6.18 rule implies it) and
-    the module is only opened when depmod's modules.alias is missing."""
+    """The kernel's own xe. `thorough` reads xe.ko's modinfo for max_vfs (modinfo.py: about
+    75 ms for Debian's xe.ko.xz the first time) where the verdict can turn on it; without
+    it, max_vfs is not read (the 6.18 rule implies it) and the module is only opened when
+    depmod's modules.alias is missing."""
     config = read_config(paths, release)
     values = config_values(config or "", ("CONFIG_DRM_XE", "CONFIG_PCI_IOV"))
+    drm_xe = values.get("CONFIG_DRM_XE") in ("y", "m")
+    pci_iov = values.get("CONFIG_PCI_IOV") == "y"
     module = xe_module_file(paths, release)
     aliases = aliases_from_index(paths, release)
+    # xe_verdict looks at max_vfs only for an SR-IOV capable xe from 6.18 on
+    decisive = drm_xe and pci_iov and debversion.upstream_at_least(release, *XE_PF_SINCE)
     max_vfs: bool | None = None
-    if module is not None and (thorough or aliases is None):
-        found, max_vfs = scan_modinfo(module, want_aliases=aliases is None)
-        aliases = found if aliases is None else aliases
+    if module is not None and ((thorough and decisive) or aliases is None):
+        found = modinfo.read(paths, module)
+        max_vfs = found.max_vfs
+        aliases = found.aliases if aliases is None else aliases
     return XeFacts(
         config_found=config is not None,
-        drm_xe=values.get("CONFIG_DRM_XE") in ("y", "m"),
-        pci_iov=values.get("CONFIG_PCI_IOV") == "y",
+        drm_xe=drm_xe,
+        pci_iov=pci_iov,
         module=module is not None,
         aliases=aliases or frozenset(),
         max_vfs=max_vfs if module is not None else False,

@@ -1,6 +1,7 @@
 """Runtime VF work: create the configured VFs and bind each one per its role.
 
-With apply.py, the only module that changes the system; this one writes sysfs. `restore`
+With apply.py, the only module that changes the system (modinfo.py keeps no more than a
+cache); this one writes sysfs. `restore`
 is idempotent and safe to run at any time: at boot (the unit), when the PF driver binds
 late (the udev rule; docs/notes.md, "VFs at boot and their bindings"), and after `vfs set`.
 """
