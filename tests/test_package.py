@@ -223,7 +223,9 @@ def test_purge_leaves_nothing_of_ours(chroot):
     # a kernel whose own xe `kernels` reads, so that it keeps its modinfo cache
     install_kernel(chroot.path("/"), "7.3.4+deb13-amd64", usr=True)
     before = listing(chroot)
-    install(chroot, {"num_vfs": "3", "bootloader": "systemd-boot", "vf_unbound": "3"})
+    # driver asked for: with that kernel installed the question would default to xe
+    answers = {"driver": "i915", "num_vfs": "3", "bootloader": "systemd-boot", "vf_unbound": "3"}
+    install(chroot, answers)
     chroot.run("irisxe-sriov-ctl kernels --json")
     assert "7.3.4+deb13-amd64" in chroot.read("/var/cache/irisxe-sriov/modinfo.json")
     assert "i915.max_vfs=7" in chroot.read("/etc/kernel/cmdline")
@@ -236,6 +238,7 @@ def test_purge_leaves_nothing_of_ours(chroot):
     assert chroot.path("/etc/default/irisxe-sriov").exists()  # remove keeps configuration
     chroot.run("apt-get purge -y irisxe-sriov i915-sriov-dkms")
     assert listing(chroot) == before
+    assert not chroot.path("/var/cache/irisxe-sriov").exists()  # listing skips /var/cache
     assert chroot.read("/etc/kernel/cmdline") == "root=UUID=1234  ro quiet i915.max_vfs=2\n"
     for registry in ("/var/lib/ucf/registry", "/var/lib/ucf/hashfile"):
         assert "irisxe-sriov" not in chroot.read(registry)
