@@ -81,7 +81,7 @@ def run(root, *args):
 def test_usage_is_read_from_libvirt_and_proxmox(guests):
     from irisxe_sriov.paths import Paths
 
-    assert attach.read_usage(Paths(guests.root)) == {
+    assert attach.read_assignments(Paths(guests.root)) == {
         "0000:00:02.1": ["libvirt win11"],
         "0000:00:02.2": ["proxmox 100"],
         "0000:01:00.0": ["proxmox 100"],
@@ -91,7 +91,7 @@ def test_usage_is_read_from_libvirt_and_proxmox(guests):
 def test_incus_instances_take_vfs_too(with_incus):
     from irisxe_sriov.paths import Paths
 
-    usage = attach.read_usage(Paths(with_incus.root))
+    usage = attach.read_assignments(Paths(with_incus.root))
     assert usage["0000:00:02.3"] == ["incus vm1"]
     assert usage["0000:00:02.5"] == ["incus vm1"]
     # 02.1 libvirt, 02.2 Proxmox, 02.3 Incus: the lowest free VF for a VM is VF 4 (none)

@@ -227,7 +227,7 @@ def test_bootctl_is_asked_only_through_the_probe(fake):
 
 
 def test_locate_pure_cases():
-    evidence = bootcheck.Evidence("systemd-boot", None, (), None, None, ())
-    assert bootcheck.locate(evidence, I915).file == "/etc/kernel/cmdline"
+    files = bootcheck.BootFiles("systemd-boot", None, (), None, None, ())
+    assert bootcheck.locate(files, I915).file == "/etc/kernel/cmdline"
     assert bootcheck.overrides('export GRUB_CMDLINE_LINUX_DEFAULT="x"')
     assert not bootcheck.overrides('GRUB_CMDLINE_LINUX_DEFAULT="${GRUB_CMDLINE_LINUX_DEFAULT} x"')

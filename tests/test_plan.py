@@ -4,7 +4,7 @@ INITRAMFS = ("update-initramfs", "-u", "-k", "all")
 
 
 def make(owned, on_disk, manifest=None, edited=None):
-    return plan.make_plan(
+    return plan.from_files(
         owned=owned,
         edited=edited or {},
         on_disk=on_disk,

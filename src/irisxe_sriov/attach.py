@@ -1,6 +1,6 @@
 """Give a VF to a guest: pick a free one, never the PF, and say or do what each stack needs.
 
-Pure but for `read_usage`, which reads the guests' configurations, and `to_libvirt`,
+Pure but for `read_assignments`, which reads the guests' configurations, and `to_libvirt`,
 which runs virsh through the process.Runner it is given; everything else works on text.
 """
 
@@ -94,10 +94,10 @@ def incus_addresses(backup_yaml: str) -> list[str]:
     return found
 
 
-def read_usage(paths: Paths) -> dict[str, list[str]]:
+def read_assignments(paths: Paths) -> dict[str, list[str]]:
     """VF address -> guests whose configuration names it: libvirt domain definitions,
     Proxmox VE VM configs, and Incus instances (the backup.yaml Incus keeps per instance)."""
-    usage: dict[str, list[str]] = {}
+    assigned: dict[str, list[str]] = {}
     incus = paths.at("/var/lib/incus")
     sources = [
         (paths.at("/etc/libvirt/qemu"), "*.xml", libvirt_addresses, "libvirt"),
@@ -110,8 +110,8 @@ def read_usage(paths: Paths) -> dict[str, list[str]]:
             text = host.read_text(path) or ""
             name = path.parent.name if path.name == "backup.yaml" else path.stem
             for address in parse(text):
-                usage.setdefault(address, []).append(f"{kind} {name}")
-    return usage
+                assigned.setdefault(address, []).append(f"{kind} {name}")
+    return assigned
 
 
 # --- choosing -----------------------------------------------------------------------------
@@ -120,7 +120,7 @@ def read_usage(paths: Paths) -> dict[str, list[str]]:
 def choose(
     settings: Settings,
     state: host.HostState,
-    usage: dict[str, list[str]],
+    assigned: dict[str, list[str]],
     requested: str | None,
     target: str,
 ) -> Choice:
@@ -145,16 +145,16 @@ def choose(
                 f"{requested!r} is not a configured VF: allowed 1-{settings.num_vfs}"
                 f" or their addresses"
             )
-        if address in usage:
+        if address in assigned:
             raise Unavailable(
-                f"VF {number} ({address}) is already given to {', '.join(usage[address])}"
+                f"VF {number} ({address}) is already given to {', '.join(assigned[address])}"
             )
         vf = vfs.get(number)
         return Choice(number, address, settings.role(number), vf.driver if vf else None)
     suitable = (VfRole.VFIO, VfRole.NONE) if Target(target).is_vm else (VfRole.HOST,)
     for number, role in settings.roles():
         address = settings.vf_address(number)
-        if role in suitable and address not in usage and number in vfs:
+        if role in suitable and address not in assigned and number in vfs:
             return Choice(number, address, role, vfs[number].driver)
     raise Unavailable(
         f"no free VF with role {' or '.join(suitable)}: every one is given to a "

@@ -19,7 +19,9 @@ ESP_MOUNTS = ("/boot/efi", "/efi", "/boot")
 APPLY = "run 'irisxe-sriov-ctl apply'"
 
 
-class Evidence(NamedTuple):
+class BootFiles(NamedTuple):
+    """The files that carry the kernel parameters on the way to the kernel."""
+
     boot_path: BootPath | None
     dropin: str | None
     later_dropins: tuple[tuple[str, str], ...]  # (path, text) sorting after ours
@@ -39,7 +41,7 @@ class Verdict(NamedTuple):
         return self.fix if self.fix == "reboot" else f"{self.fix}, then reboot"
 
 
-def read(paths: Paths, boot_path: BootPath | None) -> Evidence:
+def read(paths: Paths, boot_path: BootPath | None) -> BootFiles:
     later: list[tuple[str, str]] = []
     directory = paths.grub_dropin.parent
     if boot_path == BootPath.GRUB and directory.is_dir():
@@ -54,7 +56,7 @@ def read(paths: Paths, boot_path: BootPath | None) -> Evidence:
                 text = read_text(path)
                 if text is not None:
                     entries.append((paths.display(path), text))
-    return Evidence(
+    return BootFiles(
         boot_path=boot_path,
         dropin=read_text(paths.grub_dropin) if boot_path == BootPath.GRUB else None,
         later_dropins=tuple(later),
@@ -87,9 +89,9 @@ def by_hand(wanted: list[str]) -> str:
     )
 
 
-def locate(evidence: Evidence, wanted: list[str]) -> Verdict:
+def locate(files: BootFiles, wanted: list[str]) -> Verdict:
     """The first place on the boot path where `wanted` is missing."""
-    path = evidence.boot_path
+    path = files.boot_path
     if path in (None, BootPath.NONE):
         why = "bootloader=none" if path else "no boot path was found"
         return Verdict(None, f"nothing writes the kernel parameters ({why})", by_hand(wanted))
@@ -97,9 +99,9 @@ def locate(evidence: Evidence, wanted: list[str]) -> Verdict:
         dropin = "/etc/default/grub.d/irisxe-sriov.cfg"
         # the blacklist is merged when grub-mkconfig sources the drop-in
         plain = [t for t in wanted if cmdline.key_of(t) != cmdline.BLACKLIST_KEY]
-        if evidence.dropin is None or not all(t in evidence.dropin for t in plain):
+        if files.dropin is None or not all(t in files.dropin for t in plain):
             return Verdict(dropin, f"{dropin} is missing or out of date", APPLY)
-        for name, text in evidence.later_dropins:
+        for name, text in files.later_dropins:
             if overrides(text):
                 return Verdict(
                     name,
@@ -107,13 +109,13 @@ def locate(evidence: Evidence, wanted: list[str]) -> Verdict:
                     f"make {name} append to GRUB_CMDLINE_LINUX_DEFAULT, or rename it to sort "
                     f"before irisxe-sriov.cfg; then update-grub",
                 )
-        lines = kernel_lines(evidence.grub_cfg or "", "linux")
+        lines = kernel_lines(files.grub_cfg or "", "linux")
         if not lines or any(cmdline.missing_from(line, wanted) for line in lines):
             return Verdict(
                 "/boot/grub/grub.cfg", "/boot/grub/grub.cfg was not regenerated", "run update-grub"
             )
     else:
-        text = evidence.kernel_cmdline or ""
+        text = files.kernel_cmdline or ""
         line = text.partition("\n")[0] if path == BootPath.PROXMOX else text
         if cmdline.missing_from(line, wanted):
             return Verdict("/etc/kernel/cmdline", "/etc/kernel/cmdline lacks the parameters", APPLY)
@@ -123,7 +125,7 @@ def locate(evidence: Evidence, wanted: list[str]) -> Verdict:
                 "the boot entries may predate /etc/kernel/cmdline",
                 "run proxmox-boot-tool refresh",
             )
-        for name, entry in evidence.entries:
+        for name, entry in files.entries:
             options = " ".join(kernel_lines(entry, "options"))
             if cmdline.missing_from(options, wanted):
                 return Verdict(

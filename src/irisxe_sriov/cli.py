@@ -246,7 +246,8 @@ def pick(paths: Paths, target: str, requested: str | None) -> tuple[Any, Any, An
     from irisxe_sriov import attach, situation
 
     read = situation.load(paths)
-    choice = attach.choose(read.settings, read.host, attach.read_usage(paths), requested, target)
+    assigned = attach.read_assignments(paths)
+    choice = attach.choose(read.settings, read.host, assigned, requested, target)
     return read.settings, read.host, choice
 
 

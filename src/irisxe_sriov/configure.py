@@ -107,7 +107,7 @@ def make_plan(
             f"kernel parameters not written ({why}): {bootcheck.by_hand(list(rendered.tokens))}",
         )
     pending = planning.parse_pending(read_optional(paths.pending_refresh))
-    return planning.make_plan(
+    return planning.from_files(
         pending_commands=tuple(tuple(shlex.split(line)) for line in pending),
         notes=notes,
         owned=owned,

@@ -78,7 +78,7 @@ def format_manifest(paths: list[str]) -> str:
     return "".join(f"{path}\n" for path in sorted(set(paths)))
 
 
-def make_plan(
+def from_files(
     owned: dict[str, str],
     edited: dict[str, str],
     on_disk: dict[str, str | None],

@@ -33,7 +33,9 @@ class GpuFunction(NamedTuple):
     is_vf: bool  # a VF of a PF this kernel sees (physfn link)
 
 
-class Evidence(NamedTuple):
+class Observed(NamedTuple):
+    """What the machine shows about its role: the PF address, the GPUs, a hypervisor."""
+
     pf: host.PciFunction  # whatever sits at the configured PF address
     pf_sriov: bool
     gpus: tuple[GpuFunction, ...]
@@ -59,10 +61,10 @@ def describe(function: host.PciFunction) -> str:
     return f"{function.address} ({ident}{kind})"
 
 
-def decide(evidence: Evidence, configured: str = "auto") -> Detected:
-    pf = evidence.pf
+def decide(observed: Observed, configured: str = "auto") -> Detected:
+    pf = observed.pf
     pf_is_gpu = pf.present and pf.platform is not None
-    guest_gpus = [g for g in evidence.gpus if not g.sriov and not g.is_vf]
+    guest_gpus = [g for g in observed.gpus if not g.sriov and not g.is_vf]
     guest_device = guest_gpus[0].device if guest_gpus else None
     if configured != "auto":
         role = Role(configured)
@@ -76,22 +78,22 @@ def decide(evidence: Evidence, configured: str = "auto") -> Detected:
             device=pf.device if role == Role.HOST and pf_is_gpu else guest_device,
             gpus=tuple(guest_gpus) if role == Role.GUEST else (),
         )
-    if pf_is_gpu and (evidence.virtual is None or evidence.pf_sriov):
-        where = "" if evidence.virtual is None else f" in a virtual machine ({evidence.virtual})"
+    if pf_is_gpu and (observed.virtual is None or observed.pf_sriov):
+        where = "" if observed.virtual is None else f" in a virtual machine ({observed.virtual})"
         return Detected(
             Role.HOST, f"{describe(pf)} is a supported Intel GPU{where}", True, pf.device
         )
-    if evidence.virtual is not None and guest_gpus:
+    if observed.virtual is not None and guest_gpus:
         listed = ", ".join(f"{g.address} ({g.device})" for g in guest_gpus)
         return Detected(
             Role.GUEST,
-            f"a virtual machine ({evidence.virtual}) with GPU functions without SR-IOV: {listed}",
+            f"a virtual machine ({observed.virtual}) with GPU functions without SR-IOV: {listed}",
             device=guest_device,
             gpus=tuple(guest_gpus),
         )
-    if evidence.virtual is not None:
+    if observed.virtual is not None:
         return Detected(
-            Role.GUEST, f"a virtual machine ({evidence.virtual}) with no GPU function yet"
+            Role.GUEST, f"a virtual machine ({observed.virtual}) with no GPU function yet"
         )
     if not pf.present:
         return Detected(
@@ -152,9 +154,9 @@ def gpu_functions(paths: Paths) -> tuple[GpuFunction, ...]:
     return tuple(found)
 
 
-def read(paths: Paths, pf: host.PciFunction) -> Evidence:
+def read(paths: Paths, pf: host.PciFunction) -> Observed:
     pf_dir: Path = paths.pci_device(pf.address)
-    return Evidence(
+    return Observed(
         pf=pf,
         pf_sriov=pf.present and (pf_dir / "sriov_totalvfs").exists(),
         gpus=gpu_functions(paths),
