@@ -187,22 +187,24 @@ PURGE_REFRESH = "var/lib/irisxe-sriov/purge-refresh"
 
 def test_purge_refresh_is_the_refresh_of_the_boot_path_written(sdboot_host):
     """What the postrm replays after taking our lines away (docs/notes.md, "Purge"): the
-    refresh each boot path needs, decided when the lines were written."""
+    refresh each boot path needs, decided when the lines were written, and initramfs-tools'
+    trigger for our modprobe.d options unless that refresh rebuilds every initrd."""
     fake, root = sdboot_host, sdboot_host.root
+    trigger = "dpkg-trigger --no-await update-initramfs\n"
     ctl(root, "apply")
     assert (root / PURGE_REFRESH).read_text() == "update-initramfs -u -k all\n"
     write(fake, "/etc/kernel/proxmox-boot-uuids", "1234-ABCD\n")
     ctl(root, "config", "set", "bootloader=proxmox")
-    assert (root / PURGE_REFRESH).read_text() == "proxmox-boot-tool refresh\n"
-    # GRUB with no grub.cfg: update-grub would fail, and purge has nothing to refresh
+    assert (root / PURGE_REFRESH).read_text() == "proxmox-boot-tool refresh\n" + trigger
+    # GRUB with no grub.cfg: update-grub would fail; only the initrds need refreshing
     ctl(root, "config", "set", "bootloader=grub")
-    assert not (root / PURGE_REFRESH).exists()
+    assert (root / PURGE_REFRESH).read_text() == trigger
     fake.grub()
     ctl(root, "apply")
-    assert (root / PURGE_REFRESH).read_text() == "update-grub\n"
+    assert (root / PURGE_REFRESH).read_text() == "update-grub\n" + trigger
     ctl(root, "config", "set", "bootloader=none")
-    assert not (root / PURGE_REFRESH).exists()
-    assert f"/{PURGE_REFRESH}" not in (root / "var/lib/irisxe-sriov/managed").read_text()
+    assert (root / PURGE_REFRESH).read_text() == trigger
+    assert f"/{PURGE_REFRESH}" in (root / "var/lib/irisxe-sriov/managed").read_text()
 
 
 # --- detection ---------------------------------------------------------------------------

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from irisxe_sriov import apply, settings
+from irisxe_sriov import apply, configure, settings
 from irisxe_sriov import debconf_ui as ui
 from irisxe_sriov.paths import Paths
 from irisxe_sriov.process import Runner
@@ -144,8 +144,9 @@ def test_no_initramfs_rebuild_when_modprobe_d_stays(fake, monkeypatch):
 
 
 def test_the_trigger_is_the_one_initramfs_tools_watches():
-    """dpkg-trigger names initramfs-tools' trigger; the package's triggers file activates
-    the same one on purge, when the helper no longer runs."""
-    triggers = (SOURCE / "debian/irisxe-sriov.triggers").read_text().split()
-    assert triggers == ["activate-noawait", "update-initramfs"]
-    assert ui.TRIGGER_INITRAMFS == TRIGGER
+    """dpkg-trigger names initramfs-tools' trigger (trixie's initramfs-tools.triggers:
+    `interest-await update-initramfs`). The package has no triggers file of its own:
+    purge activates the trigger from purge-refresh where no refresh rebuilds every initrd
+    (tests/test_apply.py)."""
+    assert not (SOURCE / "debian/irisxe-sriov.triggers").exists()
+    assert configure.TRIGGER_INITRAMFS == TRIGGER

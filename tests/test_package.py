@@ -105,6 +105,8 @@ def test_preseeded_install_i915_with_4_vfs(chroot):
         "/etc/udev/rules.d/70-irisxe-sriov.rules",
         "/var/lib/irisxe-sriov/lock",
         "/var/lib/irisxe-sriov/managed",
+        # what purge runs: initramfs-tools' trigger, our module options leave the initrd
+        "/var/lib/irisxe-sriov/purge-refresh",
         # what was written, to tell a local edit from our own writes (issue 11)
         "/var/lib/irisxe-sriov/written/etc:driverctl.d:pci-0000:00:02.1",
         "/var/lib/irisxe-sriov/written/etc:driverctl.d:pci-0000:00:02.2",
@@ -114,6 +116,9 @@ def test_preseeded_install_i915_with_4_vfs(chroot):
         "/var/lib/irisxe-sriov/written/etc:sysfs.d:irisxe-sriov.conf",
         "/var/lib/irisxe-sriov/written/etc:udev:rules.d:70-irisxe-sriov.rules",
     ]
+    assert chroot.read("/var/lib/irisxe-sriov/purge-refresh") == (
+        "dpkg-trigger --no-await update-initramfs\n"
+    )
     assert settings_values(chroot) == {
         "DRIVER": "i915",
         "NUM_VFS": "4",

@@ -34,7 +34,6 @@ Q_KERNEL = "irisxe-sriov/kernel_unsupported"
 Q_SETTINGS_INVALID = "irisxe-sriov/settings_invalid"
 
 BACKUP = 30  # debconf's status for "go back" (with CAPB backup) and "not shown"
-TRIGGER_INITRAMFS = ("dpkg-trigger", "--no-await", "update-initramfs")
 
 
 # --- pure: settings <-> answers -----------------------------------------------------------
@@ -352,7 +351,7 @@ def postinst_plan(db: Any, paths: Paths) -> Plan:
         paths,
         read,
         text,
-        TRIGGER_INITRAMFS if in_dpkg else configure.UPDATE_INITRAMFS,
+        configure.TRIGGER_INITRAMFS if in_dpkg else configure.UPDATE_INITRAMFS,
         through_ucf=paths.is_host,
     )
     return plan
