@@ -75,7 +75,7 @@ def test_the_fast_shapes_are_what_click_defines():
     assert root.envvar == entry.ROOT_VARIABLE and root.default == "/"
 
 
-def run(args, *, fast: bool, env=None):
+def run(args, *, fast: bool, env=None, stdout=subprocess.PIPE):
     """The console script (entry.main) or click's path (cli.main), as a subprocess: the
     fast path must not import click, which only a fresh interpreter shows."""
     program = (
@@ -90,7 +90,8 @@ def run(args, *, fast: bool, env=None):
     environment.pop("IRISXE_SRIOV_DEBUG", None)
     return subprocess.run(
         [sys.executable, "-c", program, *args],
-        capture_output=True,
+        stdout=stdout,
+        stderr=subprocess.PIPE,
         text=True,
         env=environment,
         timeout=60,
@@ -145,3 +146,20 @@ def test_both_paths_fail_alike_on_a_settings_file_that_is_not_a_file(machine):
 def test_the_root_variable_reaches_the_fast_path(machine):
     done = same_on_both_paths(["status", "--json"], env={entry.ROOT_VARIABLE: str(machine.root)})
     assert '"num_vfs"' in done.stdout
+
+
+@pytest.mark.parametrize("command", ["status", "doctor"])
+@pytest.mark.parametrize("as_json", [True, False])
+def test_a_reader_that_went_away_gets_no_error_line_on_either_path(machine, command, as_json):
+    """`irisxe-sriov-ctl status | head -1` with head gone before the first write: exit 1,
+    nothing on stderr (no traceback, no "Broken pipe" line), on both paths."""
+    args = ["--root", str(machine.root), command, *(["--json"] if as_json else [])]
+    for fast in (True, False):
+        reader, writer = os.pipe()
+        os.close(reader)
+        try:
+            done = run(args, fast=fast, stdout=writer)
+        finally:
+            os.close(writer)
+        assert done.returncode == 1, done.stderr
+        assert done.stderr == f"click imported: {not fast}\n", done.stderr

@@ -32,6 +32,22 @@ DRY_RUN = click.option(
 )
 
 
+def report_error(error: BaseException, paths: Paths | None, as_json: bool) -> int:
+    """click's own errors as click words them, everything else as failure.py does."""
+    if isinstance(error, click.ClickException):
+        problems, code = [error.format_message()], error.exit_code
+    elif isinstance(error, click.Abort):
+        problems, code = failure.classify(KeyboardInterrupt(), paths)
+    else:
+        problems, code = failure.classify(error, paths)
+    shown = False
+    if isinstance(error, click.UsageError) and not as_json:
+        error.show()  # the usage line and the hint, as click shows it
+        shown = True
+    failure.report(problems, int(code), as_json, on_stderr=not shown)
+    return int(code)
+
+
 class Group(click.Group):
     """The top-level handler: every error of every command becomes one line per problem
     on stderr and its exit status; under --json, stdout gets a JSON object with an
@@ -60,17 +76,10 @@ class Group(click.Group):
             if failure.debugging():
                 raise
             paths = context[0].obj if context and isinstance(context[0].obj, Paths) else None
-            if isinstance(error, click.ClickException):
-                problems, code = [error.format_message()], error.exit_code
-            elif isinstance(error, click.Abort):
-                problems, code = failure.classify(KeyboardInterrupt(), paths)
+            if isinstance(error, BrokenPipeError):
+                code = failure.reader_gone()
             else:
-                problems, code = failure.classify(error, paths)
-            shown = False
-            if isinstance(error, click.UsageError) and not as_json:
-                error.show()  # the usage line and the hint, as click shows it
-                shown = True
-            failure.report(problems, int(code), as_json, on_stderr=not shown)
+                code = report_error(error, paths, as_json)
         if standalone_mode:
             sys.exit(code)
         return code

@@ -7,6 +7,7 @@ the read-only commands without it, and click's group (cli.Group) hands over ever
 that is not one of click's own.
 """
 
+import contextlib
 import json
 import os
 import sys
@@ -72,7 +73,20 @@ def report(problems: list[str], code: int, as_json: bool, on_stderr: bool = True
             print(f"{PROG}: error: {line}", file=sys.stderr)
     if as_json:
         document = {"error": "; ".join(lines), "problems": lines, "exit_status": code}
-        print(json.dumps(document, indent=2, sort_keys=True), flush=True)
+        try:
+            print(json.dumps(document, indent=2, sort_keys=True), flush=True)
+        except BrokenPipeError:
+            reader_gone()
+
+
+def reader_gone() -> int:
+    """Standard output's reader went away (`| head`): there is no one to tell, so no
+    error line, and stdout goes to /dev/null so that Python's flush at exit finds nothing
+    to complain about (Python's documentation, "Note on SIGPIPE"). Exit status 1."""
+    with contextlib.suppress(OSError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    return int(errors.ExitStatus.FAILED)
 
 
 def guarded(command: Callable[[], None], paths: Paths | None, as_json: bool) -> int:
@@ -85,6 +99,8 @@ def guarded(command: Callable[[], None], paths: Paths | None, as_json: bool) -> 
     except BaseException as error:  # the one top-level handler of the fast path
         if debugging():
             raise
+        if isinstance(error, BrokenPipeError):
+            return reader_gone()
         problems, code = classify(error, paths)
         report(problems, int(code), as_json)
         return int(code)
