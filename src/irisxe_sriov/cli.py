@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from irisxe_sriov import __version__, errors, failure, reading
+from irisxe_sriov import __version__, entry, errors, failure, reading
 from irisxe_sriov.choices import Target
 from irisxe_sriov.paths import Paths
 
@@ -88,12 +88,12 @@ class Group(click.Group):
 @click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name=PROG)
 @click.option(
-    "--root",
+    entry.ROOT_OPTION,
     type=click.Path(exists=True, file_okay=False, path_type=Path),
     default="/",
     show_default=True,
-    envvar="IRISXE_SRIOV_ROOT",
-    help="Work on the system under DIR (env IRISXE_SRIOV_ROOT). Under a root other than / "
+    envvar=entry.ROOT_VARIABLE,
+    help=f"Work on the system under DIR (env {entry.ROOT_VARIABLE}). Under a root other than / "
     "no host command runs: it is printed as 'would run'.",
     metavar="DIR",
 )
