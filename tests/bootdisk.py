@@ -61,7 +61,7 @@ import time
 from pathlib import Path
 from typing import Literal, NamedTuple
 
-from chroot import ENV, VM_BASE, Chroot
+from chroot import ENV, VM_BASE, Chroot, settle_first_boot
 from vm import QEMU_MACHINE
 
 BOOT_PACKAGES = (
@@ -327,6 +327,7 @@ def make_disk(image_box: Chroot, tools: Chroot, loader: str) -> None:
     (in the ESP) and its BIOS core.img (in the BIOS boot partition): one disk boots on
     either firmware, from the same /boot/grub. The tree, less /efi's contents, becomes
     the root."""
+    settle_first_boot(image_box)
     disk = DISK
     tools.run(
         f"rm -f {disk} && truncate -s {DISK_SIZE} {disk} && sfdisk -q {disk}", stdin=PARTITIONS

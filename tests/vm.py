@@ -18,7 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import NamedTuple
 
-from chroot import Chroot
+from chroot import Chroot, settle_first_boot
 
 PF = "0000:00:02.0"
 
@@ -162,6 +162,7 @@ def prepare_guest(box: Chroot, late_pf: bool = False) -> None:
 
 def make_image(box: Chroot, image: Path) -> tuple[Path, Path]:
     """An ext4 image of the chroot (mkfs.ext4 -d), and its kernel and initrd."""
+    settle_first_boot(box)
     subprocess.run(
         ["mkfs.ext4", "-q", "-F", "-L", "root", "-d", str(box.root), str(image), "3G"], check=True
     )
