@@ -163,6 +163,15 @@ def test_an_absent_vf_is_never_offered(fake):
         "irisxe-sriov-ctl: error: no free VF with role vfio or none: every one is given to "
         "a guest or absent; see 'irisxe-sriov-ctl status'\n"
     )
+    for requested in ("3", "0000:00:02.4"):
+        asked = run(fake.root, "snippet", "qemu", "--vf", requested)
+        assert (asked.exit_code, asked.output) == (
+            1,
+            (
+                f"irisxe-sriov-ctl: error: VF {requested[-1]} (0000:00:02.{requested[-1]}) is "
+                "configured but absent: the PF has 2 VF(s) now; see 'irisxe-sriov-ctl status'\n"
+            ),
+        )
 
 
 def test_qemu_proxmox_incus_snippets(guests):

@@ -150,7 +150,14 @@ def choose(
                 f"VF {number} ({address}) is already given to {', '.join(assigned[address])}"
             )
         vf = vfs.get(number)
-        return Choice(number, address, settings.role(number), vf.driver if vf else None)
+        if vf is None:
+            # Like the automatic choice below: a guest defined with a device the host does
+            # not have fails at its next start, not here, where the admin can fix it.
+            raise Unavailable(
+                f"VF {number} ({address}) is configured but absent: the PF has "
+                f"{len(vfs)} VF(s) now; see 'irisxe-sriov-ctl status'"
+            )
+        return Choice(number, address, settings.role(number), vf.driver)
     suitable = (VfRole.VFIO, VfRole.NONE) if Target(target).is_vm else (VfRole.HOST,)
     for number, role in settings.roles():
         address = settings.vf_address(number)

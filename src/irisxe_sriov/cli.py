@@ -247,7 +247,7 @@ VF_OPTION = click.option(
     "requested",
     metavar="N|ADDRESS",
     help="The VF to use (number or PCI address); default: the lowest free "
-    "VF of a suitable role. The PF is refused.",
+    "VF of a suitable role. The PF and absent VFs are refused.",
 )
 
 
