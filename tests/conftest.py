@@ -82,6 +82,26 @@ def package() -> Path:
 
 
 @pytest.fixture(scope="session")
+def vm_pool(request, package, tmp_path_factory):
+    """Every VM module's VMs, started at the first VM test (tests/vmpool.py)."""
+    import vmpool
+
+    pool = vmpool.start(request.session, package, tmp_path_factory.mktemp("vms"))
+    yield pool
+    VM_POOL_SUMMARY.extend(pool.close())
+
+
+VM_POOL_SUMMARY: list[str] = []
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    if VM_POOL_SUMMARY:
+        terminalreporter.section("VM pool (tests/vmpool.py)")
+        for line in VM_POOL_SUMMARY:
+            terminalreporter.write_line(line)
+
+
+@pytest.fixture(scope="session")
 def standin(tmp_path_factory) -> Path:
     return build_standin_driver(tmp_path_factory.mktemp("standin"), PIN)
 

@@ -16,16 +16,17 @@ both firmwares: in each state first through SeaBIOS (GRUB's core.img in the BIOS
 partition; the guest stops in its initrd once it reported /proc/cmdline), then through
 OVMF (GRUB's EFI image), which runs the step.
 
-The disks are built one after another, then the VMs run at once (one QEMU process each:
-TCG uses one core per VM) to keep the VM tier short.
+The disks and the VMs are the session's VM pool's (tests/vmpool.py): the disks built one
+after another, each scenario's boots started as soon as its disk is ready, one core each.
 """
 
-import time
+import functools
 from collections import Counter
 from pathlib import Path
 
 import pytest
 
+import vmpool
 from bootdisk import (
     BIOS_EARLY,
     BOOT_BASE,
@@ -50,7 +51,6 @@ from bootdisk import (
     use_grub_probe_double,
 )
 from chroot import PIN, Chroot, base_tree, build_standin_driver, preseed, with_debs
-from vm import in_parallel
 
 pytestmark = pytest.mark.vm
 
@@ -159,62 +159,39 @@ def build(name: str, base: Path, scratch: Path, package: Path) -> tuple[Path, tu
     return disk, firmware_files(base, scratch)
 
 
-# test name -> scenario
+# test name without "test_" (as vmpool.selected gives it) -> scenario
 TESTS = {
-    "test_grub_on_uefi": "grub",
-    "test_grub_on_bios": "grub",
-    "test_systemd_boot_on_uefi": "systemd-boot",
+    "grub_on_uefi": "grub",
+    "grub_on_bios": "grub",
+    "systemd_boot_on_uefi": "systemd-boot",
 }
 
 
-@pytest.fixture(scope="module")
-def boot_base() -> Path:
-    return base_tree("bootvm", BOOT_BASE, SECOND_KERNEL_HOOK)
+# About how long each scenario's boots take here, for the pool's order (tests/vmpool.py).
+SECONDS = {"systemd-boot": 450, "grub": 320}
 
 
-@pytest.fixture(scope="module")
-def runs(request, boot_base, package, tmp_path_factory) -> dict[str, object]:
-    """Every selected scenario's boots: the disks built one after another, then the VMs
-    of all scenarios at once."""
-    wanted = list(
-        dict.fromkeys(
-            TESTS[item.originalname]
-            for item in request.session.items
-            if item.module is request.module and item.originalname in TESTS
+@vmpool.provider
+def boot_jobs(session: pytest.Session, package: Path, scratch: Path) -> dict[str, vmpool.Job]:
+    """Every selected scenario's disk, then its boots one after another."""
+    wanted = list(dict.fromkeys(TESTS[name] for name in vmpool.selected(session, __name__, TESTS)))
+    if not wanted:
+        return {}
+    base = functools.cache(lambda: base_tree("bootvm", BOOT_BASE, SECOND_KERNEL_HOOK))
+    return {
+        f"boot:{name}": vmpool.Job(
+            build=lambda name=name: build(name, base(), scratch / name, package),
+            run=lambda built, name=name: boot_all(
+                built[0], boot_plan(name), scratch / name, built[1]
+            ),
+            seconds=SECONDS[name],
         )
-    )
-    scratch = tmp_path_factory.mktemp("boot")
-    disks = {}
-    results: dict[str, object] = {}
-    for name in wanted:
-        started = time.monotonic()
-        try:
-            disks[name] = build(name, boot_base, scratch / name, package)
-        except Exception as error:  # that scenario's test reports it; the others boot
-            results[name] = error
-        print(f"\n{name}: disk built in {time.monotonic() - started:.0f} s")
-    started = time.monotonic()
-    results |= in_parallel(
-        {
-            name: (
-                lambda disk=disk, ovmf=ovmf, name=name: boot_all(
-                    disk, boot_plan(name), scratch / name, ovmf
-                )
-            )
-            for name, (disk, ovmf) in disks.items()
-        }
-    )
-    print(f"\nboot VMs ({', '.join(wanted)}) in parallel: {time.monotonic() - started:.0f} s")
-    for name, boots in results.items():
-        if isinstance(boots, list):
-            print(name, " ".join(f"{boot.firmware} {boot.seconds:.0f}s" for boot in boots))
-    return results
+        for name in wanted
+    }
 
 
-def boots_of(runs: dict[str, object], name: str) -> list[Boot]:
-    boots = runs[name]
-    if isinstance(boots, BaseException):
-        raise boots
+def boots_of(pool: vmpool.Pool, name: str) -> list[Boot]:
+    boots = pool.result(f"boot:{name}")
     assert isinstance(boots, list)
     for boot in boots:
         assert boot.value("done") is not None, boot.log.read_text(errors="replace")[-6000:]
@@ -249,12 +226,12 @@ def check_grub(boots: list[Boot], firmware: Firmware) -> None:
     )
 
 
-def test_grub_on_uefi(runs):
-    check_grub(boots_of(runs, "grub"), "uefi")
+def test_grub_on_uefi(vm_pool):
+    check_grub(boots_of(vm_pool, "grub"), "uefi")
 
 
-def test_grub_on_bios(runs):
-    check_grub(boots_of(runs, "grub"), "bios")
+def test_grub_on_bios(vm_pool):
+    check_grub(boots_of(vm_pool, "grub"), "bios")
 
 
 def entries(boot: Boot, key: str) -> dict[str, Counter[str]]:
@@ -266,8 +243,8 @@ def entries(boot: Boot, key: str) -> dict[str, Counter[str]]:
     return found
 
 
-def test_systemd_boot_on_uefi(runs):
-    first, second, third, fourth = boots_of(runs, "systemd-boot")
+def test_systemd_boot_on_uefi(vm_pool):
+    first, second, third, fourth = boots_of(vm_pool, "systemd-boot")
     assert (first.value("firmware") or "").startswith("uefi systemd-boot"), first.value("firmware")
     kernel = first.value("kernel") or ""
     installed = Counter([*SDBOOT_ADMIN, "module_blacklist=floppy,xe", *I915])

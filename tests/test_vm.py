@@ -5,24 +5,20 @@ The built .deb is installed in the image with the stand-in i915-sriov-dkms (test
 the only change to the package's files is nvme for i915 in its udev rule (tests/vm.py).
 """
 
-import time
+import functools
 from collections.abc import Callable
 from pathlib import Path
 from typing import NamedTuple
 
 import pytest
 
+import vmpool
 from chroot import PIN, VM_BASE, Chroot, base_tree, build_standin_driver, install, with_debs
-from vm import NVME_AS_GPU, NVME_PF, Q35_GUEST, Result, boot, in_parallel, make_image, prepare_guest
+from vm import NVME_AS_GPU, NVME_PF, Q35_GUEST, Result, boot, make_image, prepare_guest
 
 pytestmark = pytest.mark.vm
 
 VF = "0000:00:02."
-
-
-@pytest.fixture(scope="session")
-def vm_base() -> Path:
-    return base_tree("vm", VM_BASE)
 
 
 class Scenario(NamedTuple):
@@ -62,39 +58,33 @@ def run(scratch: Path, image: Image, scenario: Scenario) -> Result:
     return result
 
 
-@pytest.fixture(scope="module")
-def booted(request, vm_base, package, tmp_path_factory) -> dict[str, object]:
-    """Every selected scenario's VM: the images built one after another (each an overlay
-    and an ext4 image: disk-bound), then the VMs at once, one per core (TCG runs one
-    guest CPU on one host core)."""
-    wanted = [
-        item.originalname.removeprefix("test_")
-        for item in request.session.items
-        if item.module is request.module and item.originalname.removeprefix("test_") in SCENARIOS
-    ]
-    scratch = tmp_path_factory.mktemp("vm")
-    images: dict[str, Image] = {}
-    results: dict[str, object] = {}
-    for name in wanted:
-        try:
-            images[name] = build_image(vm_base, scratch / name, package, SCENARIOS[name])
-        except Exception as error:  # that scenario's test reports it; the others boot
-            results[name] = error
-    started = time.monotonic()
-    results |= in_parallel(
-        {
-            name: lambda name=name, image=image: run(scratch / name, image, SCENARIOS[name])
-            for name, image in images.items()
-        }
-    )
-    print(f"\nVMs ({', '.join(images)}) in parallel: {time.monotonic() - started:.0f} s")
-    return results
+# About how long each scenario's VM runs here, for the pool's order (tests/vmpool.py).
+SECONDS = {
+    "boot_with_three_vfio_vfs_then_runtime_set_then_purge": 170,
+    "q35_guest_root_ports_stay_on_pcieport": 140,
+}
 
 
-def result_of(booted: dict[str, object], name: str) -> Result:
-    result = booted[name]
-    if isinstance(result, BaseException):
-        raise result
+@vmpool.provider
+def vm_jobs(session: pytest.Session, package: Path, scratch: Path) -> dict[str, vmpool.Job]:
+    """Every selected scenario's VM: its image (an overlay and an ext4 image), then one
+    boot."""
+    names = vmpool.selected(session, __name__, SCENARIOS)
+    if not names:
+        return {}
+    base = functools.cache(lambda: base_tree("vm", VM_BASE))
+    return {
+        f"vm:{name}": vmpool.Job(
+            build=lambda name=name: build_image(base(), scratch / name, package, SCENARIOS[name]),
+            run=lambda image, name=name: run(scratch / name, image, SCENARIOS[name]),
+            seconds=SECONDS.get(name, 45),
+        )
+        for name in names
+    }
+
+
+def result_of(pool: vmpool.Pool, name: str) -> Result:
+    result = pool.result(f"vm:{name}")
     assert isinstance(result, Result)
     return result
 
@@ -103,8 +93,8 @@ def vfio(*functions: int) -> dict[str, str]:
     return {f"{VF}{n}": "vfio-pci" for n in functions}
 
 
-def test_boot_with_three_vfio_vfs_then_runtime_set_then_purge(booted):
-    result = result_of(booted, "boot_with_three_vfio_vfs_then_runtime_set_then_purge")
+def test_boot_with_three_vfio_vfs_then_runtime_set_then_purge(vm_pool):
+    result = result_of(vm_pool, "boot_with_three_vfio_vfs_then_runtime_set_then_purge")
     assert result.numvfs["boot"] == "3"
     assert result.drivers["boot"] == vfio(1, 2, 3)
     assert result.value("enabled") == "enabled"
@@ -117,25 +107,25 @@ def test_boot_with_three_vfio_vfs_then_runtime_set_then_purge(booted):
     assert [line for line in result.lines if line.startswith("leftover")] == []
 
 
-def test_pf_driver_binding_late(booted):
+def test_pf_driver_binding_late(vm_pool):
     """The measured race (docs/notes.md, "VFs at boot and their bindings"): the PF driver
     binds seconds after sysfsutils ran, so its write of sriov_numvfs fails; the udev rule
     on bind restores the VFs."""
-    result = result_of(booted, "pf_driver_binding_late")
+    result = result_of(vm_pool, "pf_driver_binding_late")
     assert result.numvfs["boot"] == "3"
     assert result.drivers["boot"] == vfio(1, 2, 3)
     assert "journal PF 0000:00:02.0: create 3 VFs" in result.lines
 
 
-def test_without_etc_sysfs_conf(booted):
+def test_without_etc_sysfs_conf(vm_pool):
     """Without /etc/sysfs.conf sysfsutils' unit does not run at all."""
-    result = result_of(booted, "without_etc_sysfs_conf")
+    result = result_of(vm_pool, "without_etc_sysfs_conf")
     assert result.numvfs["boot"] == "3"
     assert result.drivers["boot"] == vfio(1, 2, 3)
 
 
-def test_mixed_roles(booted):
-    result = result_of(booted, "mixed_roles")
+def test_mixed_roles(vm_pool):
+    result = result_of(vm_pool, "mixed_roles")
     assert result.numvfs["boot"] == "3"
     assert result.drivers["boot"] == {**vfio(1, 2), f"{VF}3": ""}
 
@@ -160,12 +150,12 @@ systemctl poweroff --force
 """
 
 
-def test_q35_guest_root_ports_stay_on_pcieport(booted):
+def test_q35_guest_root_ports_stay_on_pcieport(vm_pool):
     """Installed in a q35 guest (root ports at 00:02.0-00:02.7, a device behind the first
     standing in for the VF): the image is built without the hardware, then boots twice
     (the package's postinst already ran; apply runs again in the guest): no override,
     VF count or rule touches the root ports, and the role is guest."""
-    result = result_of(booted, "q35_guest_root_ports_stay_on_pcieport")
+    result = result_of(vm_pool, "q35_guest_root_ports_stay_on_pcieport")
     log = "\n".join(result.lines)
     ports = [line for line in result.lines if line.startswith("port ")]
     assert ports == [f"port 0000:00:02.{n} 0x1b36:0x000c pcieport" for n in range(8)], log

@@ -10,11 +10,8 @@ The guest reports on the serial console through a test-only unit (GUEST_CHECK) a
 powers off; nothing of this machine is touched but the image files under a test's tmp.
 """
 
-import os
 import re
 import subprocess
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import NamedTuple
 
@@ -266,19 +263,3 @@ def boot(
         elif len(parts) >= 3 and parts[1] == "vf":
             drivers.setdefault(parts[0], {})[parts[2]] = parts[3] if len(parts) > 3 else ""
     return Result(numvfs, drivers, lines)
-
-
-def in_parallel(jobs: dict[str, Callable[[], object]]) -> dict[str, object]:
-    """Run the jobs in threads, as many at once as this machine has cores (each VM is one
-    QEMU process, and TCG keeps one core busy per guest CPU: more VMs than cores only
-    slow each other down); a job's exception is its result."""
-
-    def run(job: Callable[[], object]) -> object:
-        try:
-            return job()
-        except BaseException as error:
-            return error
-
-    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
-        futures = {name: pool.submit(run, job) for name, job in jobs.items()}
-        return {name: future.result() for name, future in futures.items()}

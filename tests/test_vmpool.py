@@ -1,0 +1,89 @@
+"""The VM pool (tests/vmpool.py) with jobs that are plain functions, and the VM modules'
+tables, whose keys must name their tests as vmpool.selected gives them."""
+
+import threading
+import time
+
+import pytest
+
+import test_boot_vm
+import test_vm
+import vmpool
+
+
+@pytest.mark.parametrize(
+    ("module", "table"), [(test_boot_vm, test_boot_vm.TESTS), (test_vm, test_vm.SCENARIOS)]
+)
+def test_every_table_key_is_a_test_of_its_module(module, table):
+    tests = {name.removeprefix("test_") for name in vars(module) if name.startswith("test_")}
+    assert set(table) <= tests, set(table) - tests
+    assert set(table), module.__name__
+
+
+def test_longest_job_first_and_each_result_to_its_test():
+    order: list[str] = []
+
+    def build(name: str) -> str:
+        order.append(name)
+        return name
+
+    def fail(built: str) -> str:
+        raise RuntimeError(f"{built} broke")
+
+    pool = vmpool.Pool(
+        {
+            "short": vmpool.Job(lambda: build("short"), str.upper, 1),
+            "long": vmpool.Job(lambda: build("long"), str.upper, 9),
+            "broken": vmpool.Job(lambda: build("broken"), fail, 5),
+        }
+    )
+    assert pool.result("short") == "SHORT"
+    assert pool.result("long") == "LONG"
+    with pytest.raises(RuntimeError, match="broken broke"):
+        pool.result("broken")
+    summary = pool.close()
+    assert order == ["long", "broken", "short"]
+    assert [line.split(":")[0] for line in summary if "image" in line] == order
+    assert not [line for line in summary if "no test read it" in line]
+
+
+def test_close_cancels_what_has_not_started_and_reports_unread_failures():
+    release = threading.Event()
+    built: list[str] = []
+
+    def slow_build() -> str:
+        release.wait(10)
+        built.append("first")
+        return "first"
+
+    def never_built() -> str:
+        built.append("second")
+        return "second"
+
+    def broken_build() -> str:
+        raise OSError("disk full")
+
+    pool = vmpool.Pool(
+        {
+            "first": vmpool.Job(slow_build, str.upper, 3),
+            "broken": vmpool.Job(broken_build, str.upper, 2),
+            "second": vmpool.Job(never_built, str.upper, 1),
+        }
+    )
+    time.sleep(0.1)  # the builder is in slow_build; "broken" and "second" wait
+    closing = threading.Thread(target=lambda: summary.extend(pool.close()))
+    summary: list[str] = []
+    closing.start()
+    time.sleep(0.1)
+    release.set()
+    closing.join(10)
+    assert not closing.is_alive()
+    assert built == ["first"]  # the queued builds were cancelled, the running one ended
+    assert not [line for line in summary if "broken" in line or "second" in line]
+    assert not [line for line in summary if "no test read it" in line]
+
+    reported = vmpool.Pool({"broken": vmpool.Job(broken_build, str.upper, 1)})
+    while not reported.jobs["broken"].done():
+        time.sleep(0.01)
+    lines = reported.close()
+    assert "broken: failed, and no test read it: OSError('disk full')" in lines
