@@ -32,7 +32,8 @@ class FastCommand(NamedTuple):
 
 def fast_command(args: Sequence[str], environ: Mapping[str, str]) -> FastCommand | None:
     """The command when `args` has one of the shapes run without click, else None. Pure
-    but for the check that the root is a directory (click's own check of --root)."""
+    but for click's own checks of --root: a directory, readable. An empty one is no
+    directory to click (Path("") would be the working directory)."""
     root = environ.get(ROOT_VARIABLE) or "/"  # click ignores an empty variable too
     rest = list(args)
     if rest[:1] == [ROOT_OPTION] and len(rest) >= 2:
@@ -41,7 +42,7 @@ def fast_command(args: Sequence[str], environ: Mapping[str, str]) -> FastCommand
         root, rest = rest[0].partition("=")[2], rest[1:]
     if not rest or rest[0] not in reading.COMMANDS or rest[1:] not in ([], [JSON_FLAG]):
         return None
-    if not Path(root).is_dir():
+    if not root or not Path(root).is_dir() or not os.access(root, os.R_OK):
         return None  # click says what is wrong with it
     return FastCommand(rest[0], root, rest[1:] == [JSON_FLAG])
 
