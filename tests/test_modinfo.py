@@ -88,6 +88,19 @@ def test_a_damaged_cache_is_read_past_and_rewritten(fake):
         assert cached(paths)[MODULE]["aliases"] == ["4680", "46d0", "a7a0"]
 
 
+def test_damaged_names_in_the_cache_leave_it_with_the_next_write(fake):
+    """Names that are no module file still there: a NUL (os.readlink refuses it), a
+    relative name, a link loop, a directory."""
+    paths, module = kernel(fake)
+    loop = fake.root / "usr/lib/loop"
+    loop.symlink_to("loop")
+    damaged = ["/usr/lib/a\0b/xe.ko", "usr/lib/modules/xe.ko", "/usr/lib/loop/xe.ko", "/usr"]
+    paths.modinfo_cache.parent.mkdir(parents=True)
+    paths.modinfo_cache.write_text(json.dumps({name: {} for name in damaged}))
+    assert modinfo.read(paths, module).max_vfs is True
+    assert list(cached(paths)) == [MODULE]
+
+
 def test_an_unwritable_cache_costs_only_the_time(fake):
     paths, module = kernel(fake)
     paths.modinfo_cache.parent.parent.mkdir(parents=True)

@@ -121,6 +121,17 @@ def store_cache(path: Path, entries: dict[str, object]) -> None:
             raise
 
 
+def still_there(paths: Paths, name: str) -> bool:
+    """Whether a cached name is a module file still there; a damaged cache's names (not
+    absolute, a NUL, a link loop) are not."""
+    if not name.startswith("/") or "\0" in name:
+        return False
+    try:
+        return paths.at(name).is_file()
+    except (OSError, ValueError):
+        return False
+
+
 def read(paths: Paths, module: Path) -> ModuleFacts:
     """The module's facts, from the cache where it knows this file, else read and kept."""
     expected = identity(module)
@@ -136,7 +147,7 @@ def read(paths: Paths, module: Path) -> ModuleFacts:
     if facts.max_vfs is None:
         return facts  # nothing certain to keep: read again next time
     # entries of modules that are gone (a removed kernel) leave with this write
-    kept = {name: entry for name, entry in entries.items() if paths.at(name).exists()}
+    kept = {name: entry for name, entry in entries.items() if still_there(paths, name)}
     kept[key] = {"identity": expected, "aliases": sorted(facts.aliases), "max_vfs": facts.max_vfs}
     store_cache(cache, kept)
     return facts
