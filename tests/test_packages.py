@@ -54,3 +54,14 @@ def test_stanza_fields_fold_continuations_and_skip_lines_without_a_colon():
 def test_a_package_line_inside_another_field_is_not_a_stanza():
     text = "Package: b\nDescription: x\n Package: a\nVersion: 2\n\nPackage: a\nVersion: 1\n"
     assert packages.stanzas_naming(text, "a") == ["Package: a\nVersion: 1\n"]
+
+
+def test_only_newlines_end_a_line():
+    """A value holding a form feed, a vertical tab or U+2028 is one line to dpkg and
+    python-debian; str.splitlines() would cut it there."""
+    stanza = "Package: odd\nDescription: a\fb\vc\u2028d\n more\nVersion: 1\n"
+    assert packages.stanza_fields(stanza) == {
+        "Package": "odd",
+        "Description": "a\fb\vc\u2028d\n more",
+        "Version": "1",
+    }

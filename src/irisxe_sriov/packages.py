@@ -19,7 +19,8 @@ def stanza_fields(stanza: str) -> dict[str, str]:
     field before it after a newline, kept whole as python-debian keeps it. Pure."""
     fields: dict[str, str] = {}
     name = ""
-    for line in stanza.splitlines():
+    # "\n" only: splitlines() also splits at \f, \v and U+2028, which a value may hold
+    for line in stanza.split("\n"):
         if line[:1] in (" ", "\t"):
             if name:
                 fields[name] += "\n" + line
