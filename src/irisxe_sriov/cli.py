@@ -71,15 +71,14 @@ class Group(click.Group):
         except click.exceptions.Exit as done:
             code = done.exit_code
         except SystemExit as done:
+            # click's own: a reader gone (EPIPE) is exit 1 with stdout pacified, as
+            # failure.reader_gone does on the fast path
             raise done
         except BaseException as error:  # click's top-level handler: failure.py does the rest
             if failure.debugging():
                 raise
             paths = context[0].obj if context and isinstance(context[0].obj, Paths) else None
-            if isinstance(error, BrokenPipeError):
-                code = failure.reader_gone()
-            else:
-                code = report_error(error, paths, as_json)
+            code = report_error(error, paths, as_json)
         if standalone_mode:
             sys.exit(code)
         return code
