@@ -31,6 +31,13 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         slow = item.get_closest_marker("chroot") or item.get_closest_marker("vm")
         if slow and not item.get_closest_marker("timeout"):
             item.add_marker(pytest.mark.timeout(CHROOT_TIMEOUT))
+    # The VM pool's tests one after another, where the first of them stood: while the
+    # pool's VMs run, no other heavy test competes for the cores (tests/vmpool.py).
+    pooled = [item for item in items if "vm_pool" in getattr(item, "fixturenames", ())]
+    if pooled:
+        first = items.index(pooled[0])
+        rest = [item for item in items if item not in pooled]
+        items[:] = [*rest[:first], *pooled, *rest[first:]]
 
 
 @pytest.fixture

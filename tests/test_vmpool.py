@@ -87,3 +87,41 @@ def test_close_cancels_what_has_not_started_and_reports_unread_failures():
         time.sleep(0.01)
     lines = reported.close()
     assert "broken: failed, and no test read it: OSError('disk full')" in lines
+
+
+def test_never_more_builds_and_vms_than_cores_and_ready_vms_first():
+    events: list[str] = []
+    active = [0]
+    most = [0]
+    lock = threading.Lock()
+
+    def step(what: str) -> str:
+        with lock:
+            active[0] += 1
+            most[0] = max(most[0], active[0])
+            events.append(what)
+        time.sleep(0.05)
+        with lock:
+            active[0] -= 1
+        return what
+
+    jobs = {
+        name: vmpool.Job(
+            lambda name=name: step(f"build {name}"), lambda _, name=name: step(f"run {name}"), s
+        )
+        for name, s in (("a", 3), ("b", 2), ("c", 1))
+    }
+    pool = vmpool.Pool(jobs, cores=1)
+    assert [pool.result(name) for name in "abc"] == ["run a", "run b", "run c"]
+    pool.close()
+    assert most[0] == 1
+    # one core: each job's VMs run before the next image is built
+    assert events == ["build a", "run a", "build b", "run b", "build c", "run c"]
+
+    events.clear()
+    most[0] = 0
+    pool = vmpool.Pool(jobs, cores=2)
+    assert [pool.result(name) for name in "abc"] == ["run a", "run b", "run c"]
+    pool.close()
+    assert most[0] == 2
+    assert events[:3] == ["build a", "run a", "build b"]  # a's VMs beside b's build

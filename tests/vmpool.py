@@ -5,8 +5,12 @@ Each module registers a provider (`@provider`) that names the jobs of its select
 tests: a `build` (an image or a disk: disk-bound, made one at a time in a thread of its
 own) and a `run` (the VM or the VMs booted one after another: one core while it runs).
 The first VM test starts the pool (the `vm_pool` fixture in conftest.py): every image is
-built in turn, longest job first, and each job's VMs start as soon as its image is ready,
-as many jobs at once as the machine has cores (TCG keeps one core busy per guest CPU).
+built in turn, longest job first, and each job's VMs start as soon as its image is ready
+and a core is free. A build counts as one core too (dpkg, mkfs and tar keep one busy), and
+VMs that are ready go before the next build: never more builds and VMs at once than the
+machine has cores (TCG keeps one core busy per guest CPU), since more only slow each
+other down. The tests that use the pool run one after another (conftest.py), so that no
+other heavy test (a DKMS build, a chroot) competes with the VMs for the cores.
 A test waits for its own job only; while it waits, the others go on, and what is left
 runs on beside the tests that follow. Before the pool, the boot VMs' module left a core
 idle for about 2.5 of its 8 minutes while the VF VMs waited for their own module.
@@ -17,6 +21,7 @@ would land in whichever test's capture was active.
 """
 
 import os
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -42,12 +47,44 @@ def provider(function: Provider) -> Provider:
     return function
 
 
+class Cores:
+    """The machine's cores, shared by the build thread and the VMs: VMs that are ready
+    (expected) take a free core before the next build does."""
+
+    def __init__(self, count: int) -> None:
+        self.free = count
+        self.expected_runs = 0
+        self.condition = threading.Condition()
+
+    def expect_run(self) -> None:
+        """Called by the builder before it hands a built job to the runners, so that its
+        next build cannot take the core first."""
+        with self.condition:
+            self.expected_runs += 1
+
+    def take_for_run(self) -> None:
+        with self.condition:
+            self.condition.wait_for(lambda: self.free > 0)
+            self.free -= 1
+            self.expected_runs -= 1
+
+    def take_for_build(self) -> None:
+        with self.condition:
+            self.condition.wait_for(lambda: self.free > 0 and self.expected_runs == 0)
+            self.free -= 1
+
+    def give(self) -> None:
+        with self.condition:
+            self.free += 1
+            self.condition.notify_all()
+
+
 class Pool:
-    def __init__(self, jobs: dict[str, Job]) -> None:
+    def __init__(self, jobs: dict[str, Job], cores: int | None = None) -> None:
+        count = cores or len(os.sched_getaffinity(0))
+        self.cores = Cores(count)
         self.builder = ThreadPoolExecutor(max_workers=1, thread_name_prefix="vm-build")
-        self.runner = ThreadPoolExecutor(
-            max_workers=len(os.sched_getaffinity(0)), thread_name_prefix="vm-run"
-        )
+        self.runner = ThreadPoolExecutor(max_workers=count, thread_name_prefix="vm-run")
         self.started = time.monotonic()
         self.timeline: list[str] = []  # list.append is atomic: the threads share it
         self.read: set[str] = set()
@@ -59,19 +96,24 @@ class Pool:
         return time.monotonic() - self.started
 
     def build_then_start(self, name: str, job: Job) -> Future[Any]:
+        self.cores.take_for_build()
         began = self.now()
         try:
             built = job.build()
         finally:
             self.timeline.append(f"{name}: image from {began:.0f} s to {self.now():.0f} s")
+            self.cores.give()
+        self.cores.expect_run()
         return self.runner.submit(self.timed, name, job.run, built)
 
     def timed(self, name: str, run: Callable[[Any], Any], built: Any) -> Any:
+        self.cores.take_for_run()
         began = self.now()
         try:
             return run(built)
         finally:
             self.timeline.append(f"{name}: VMs from {began:.0f} s to {self.now():.0f} s")
+            self.cores.give()
 
     def result(self, name: str) -> Any:
         """The job's result; its build's or run's exception is raised here, in its test."""
