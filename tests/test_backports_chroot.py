@@ -19,6 +19,7 @@ from chroot import (
     base_tree,
     preseed,
 )
+from irisxe_sriov.configure import TRIGGER_INITRAMFS
 from vm import GUEST_UNIT, boot, make_image
 
 XE_IDS = "a7a0"
@@ -79,6 +80,9 @@ def test_backports_kernel_is_a_kernel_xe_provider_and_satisfies_the_dependency(b
     config = backports.read(f"/usr/lib/modules/{release}/config")
     assert "CONFIG_DRM_XE=m" in config and "CONFIG_PCI_IOV=y" in config
     assert "d0000A7A0" in backports.read(f"/usr/lib/modules/{release}/modules.alias")
+    # the trigger a purge-refresh record activates is the one initramfs-tools waits on
+    interests = backports.read("/var/lib/dpkg/info/initramfs-tools.triggers").split("\n")
+    assert f"interest-await {TRIGGER_INITRAMFS[-1]}" in interests
 
 
 @pytest.mark.chroot

@@ -147,6 +147,6 @@ def test_the_package_activates_the_trigger_only_through_its_record():
     """No triggers file of its own: one would activate initramfs-tools' trigger on every
     purge, where systemd-boot's recorded refresh has rebuilt every initrd already
     (docs/notes.md, "Purge"). That the trigger is the one initramfs-tools waits on, the
-    chroot test of a preseeded install reads from Debian 13's own file
-    (tests/test_package.py)."""
+    chroot test of the backports kernel reads from Debian 13's own file
+    (tests/test_backports_chroot.py)."""
     assert not (SOURCE / "debian/irisxe-sriov.triggers").exists()
