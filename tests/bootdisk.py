@@ -62,7 +62,7 @@ from pathlib import Path
 from typing import Literal, NamedTuple
 
 from chroot import ENV, VM_BASE, Chroot, settle_first_boot
-from vm import QEMU_MACHINE
+from vm import QEMU_MACHINE, quick_initramfs
 
 BOOT_PACKAGES = (
     "grub2-common",
@@ -249,8 +249,7 @@ def prepare_guest(box: Chroot, steps: list[str]) -> None:
     box.run("systemctl enable irisxe-boot-check.service 2>&1")
     box.write("/etc/irisxe-boot-steps", "".join(f"{step}\n" for step in steps))
     box.write("/etc/hostname", "irisxe-boot\n")
-    # the guest's own drivers and the quickest compression: refreshes under TCG
-    box.write("/etc/initramfs-tools/conf.d/irisxe-boot-test", "MODULES=dep\nCOMPRESSLEVEL=1\n")
+    quick_initramfs(box)
 
 
 def use_grub_probe_double(box: Chroot) -> None:

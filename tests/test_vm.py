@@ -14,7 +14,16 @@ import pytest
 
 import vmpool
 from chroot import PIN, VM_BASE, Chroot, base_tree, build_standin_driver, install, with_debs
-from vm import NVME_AS_GPU, NVME_PF, Q35_GUEST, Result, boot, make_image, prepare_guest
+from vm import (
+    NVME_AS_GPU,
+    NVME_PF,
+    Q35_GUEST,
+    Result,
+    boot,
+    make_image,
+    prepare_guest,
+    quick_initramfs,
+)
 
 pytestmark = pytest.mark.vm
 
@@ -184,6 +193,7 @@ def prepare_q35_guest(box: Chroot) -> None:
     )
     box.run("systemctl enable irisxe-vm-check.service 2>&1")
     box.write("/etc/hostname", "irisxe-guest\n")
+    quick_initramfs(box)
 
 
 # test name without "test_" -> its VM
