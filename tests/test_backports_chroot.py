@@ -20,7 +20,7 @@ from chroot import (
     preseed,
 )
 from irisxe_sriov.configure import TRIGGER_INITRAMFS
-from vm import GUEST_UNIT, boot, make_image
+from vm import GUEST_UNIT, boot, make_image, quick_initramfs
 
 XE_IDS = "a7a0"
 
@@ -120,6 +120,7 @@ def test_backports_kernel_boots_with_xe_parameters_and_i915_blocked(backports, t
     (boot path systemd-boot), handed to QEMU as a boot loader would."""
     preseed(backports, {"driver": "xe", "num_vfs": "3", "bootloader": "systemd-boot"})
     backports.write("/etc/kernel/cmdline", "root=/dev/vda rw console=ttyS0\n")
+    quick_initramfs(backports)  # the install's update-initramfs -u -k all builds them
     backports.run("apt-get install -y /root/debs/irisxe-sriov.deb")
     cmdline = backports.read("/etc/kernel/cmdline").strip()
     assert "xe.max_vfs=7" in cmdline and "module_blacklist=i915" in cmdline

@@ -168,7 +168,7 @@ TESTS = {
 
 
 # About how long each scenario's boots take here, for the pool's order (tests/vmpool.py).
-SECONDS = {"systemd-boot": 450, "grub": 320}
+SECONDS = {"systemd-boot": 390, "grub": 300}
 
 
 @vmpool.provider

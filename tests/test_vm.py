@@ -49,6 +49,7 @@ def build_image(vm_base: Path, scratch: Path, package: Path, scenario: Scenario)
     box = Chroot(vm_base, scratch)
     try:
         with_debs(box, package, build_standin_driver(scratch, PIN))
+        quick_initramfs(box)
         install(box, {"bootloader": "none", **scenario.answers})
         if scenario.prepare is not None:
             scenario.prepare(box)
@@ -69,8 +70,8 @@ def run(scratch: Path, image: Image, scenario: Scenario) -> Result:
 
 # About how long each scenario's VM runs here, for the pool's order (tests/vmpool.py).
 SECONDS = {
-    "boot_with_three_vfio_vfs_then_runtime_set_then_purge": 170,
-    "q35_guest_root_ports_stay_on_pcieport": 140,
+    "boot_with_three_vfio_vfs_then_runtime_set_then_purge": 120,
+    "q35_guest_root_ports_stay_on_pcieport": 80,
 }
 
 
@@ -86,7 +87,7 @@ def vm_jobs(session: pytest.Session, package: Path, scratch: Path) -> dict[str, 
         f"vm:{name}": vmpool.Job(
             build=lambda name=name: build_image(base(), scratch / name, package, SCENARIOS[name]),
             run=lambda image, name=name: run(scratch / name, image, SCENARIOS[name]),
-            seconds=SECONDS.get(name, 45),
+            seconds=SECONDS.get(name, 40),
         )
         for name in names
     }
@@ -193,7 +194,6 @@ def prepare_q35_guest(box: Chroot) -> None:
     )
     box.run("systemctl enable irisxe-vm-check.service 2>&1")
     box.write("/etc/hostname", "irisxe-guest\n")
-    quick_initramfs(box)
 
 
 # test name without "test_" -> its VM
