@@ -77,11 +77,13 @@ def test_the_fast_shapes_are_what_click_defines():
     assert root.envvar == entry.ROOT_VARIABLE and root.default == "/"
 
 
-def run(args, *, fast: bool, env=None, stdout=subprocess.PIPE):
+def run(args, *, fast: bool, env=None, stdout=subprocess.PIPE, prelude=""):
     """The console script (entry.main) or click's path (cli.main), as a subprocess: the
-    fast path must not import click, which only a fresh interpreter shows."""
+    fast path must not import click, which only a fresh interpreter shows. `prelude` is
+    Python run first."""
     program = (
         "import sys\n"
+        f"{prelude}"
         f"from irisxe_sriov import {'entry' if fast else 'cli'} as start\n"
         "try:\n"
         "    start.main()\n"
@@ -100,8 +102,9 @@ def run(args, *, fast: bool, env=None, stdout=subprocess.PIPE):
     )
 
 
-def same_on_both_paths(args, env=None):
-    fast, slow = run(args, fast=True, env=env), run(args, fast=False, env=env)
+def same_on_both_paths(args, env=None, prelude=""):
+    fast = run(args, fast=True, env=env, prelude=prelude)
+    slow = run(args, fast=False, env=env, prelude=prelude)
     assert fast.stderr.endswith("click imported: False\n"), fast.stderr
     assert slow.stderr.endswith("click imported: True\n")
     assert (fast.returncode, fast.stdout) == (slow.returncode, slow.stdout)
@@ -155,6 +158,23 @@ def test_both_paths_fail_alike_on_a_settings_file_that_is_not_a_file(machine):
     done = same_on_both_paths(["--root", str(machine.root), "status", "--json"])
     assert done.returncode == 2 and "not a regular file" in done.stderr
     assert '"exit_status": 2' in done.stdout
+
+
+# Test double for the moment of Ctrl-C: Python's SIGINT handler raises KeyboardInterrupt
+# wherever the command is; here it is raised where every read-only command starts reading.
+CTRL_C = (
+    "import irisxe_sriov.situation as situation\n"
+    "def interrupted(*args, **kwargs):\n"
+    "    raise KeyboardInterrupt\n"
+    "situation.load = interrupted\n"
+)
+
+
+@pytest.mark.parametrize("command", ["status", "doctor"])
+def test_ctrl_c_is_one_line_and_exit_130_on_both_paths(machine, command):
+    done = same_on_both_paths(["--root", str(machine.root), command], prelude=CTRL_C)
+    assert done.returncode == 130
+    assert done.stderr == "irisxe-sriov-ctl: error: interrupted\nclick imported: False\n"
 
 
 def test_the_root_variable_reaches_the_fast_path(machine):

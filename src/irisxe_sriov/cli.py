@@ -32,11 +32,16 @@ DRY_RUN = click.option(
 )
 
 
+class Interrupted(Exception):
+    """Ctrl-C inside a command, carried past click's main, which would print an empty line
+    on stderr before its Abort: the fast path prints none (entry.py, failure.py)."""
+
+
 def report_error(error: BaseException, paths: Paths | None, as_json: bool) -> int:
     """click's own errors as click words them, everything else as failure.py does."""
     if isinstance(error, click.ClickException):
         problems, code = [error.format_message()], error.exit_code
-    elif isinstance(error, click.Abort):
+    elif isinstance(error, click.Abort | Interrupted):
         problems, code = failure.classify(KeyboardInterrupt(), paths)
     else:
         problems, code = failure.classify(error, paths)
@@ -83,6 +88,12 @@ class Group(click.Group):
             sys.exit(code)
         return code
 
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt as error:
+            raise Interrupted from error
+
 
 @click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name=PROG)
@@ -101,7 +112,7 @@ def cli(context: click.Context, root: Path) -> None:
     """Intel iGPU SR-IOV on Debian 13: status, diagnosis and configuration.
 
     Settings live in /etc/default/irisxe-sriov; every other file is derived from it.
-    Exit status: 0 fine, 1 a failed check or operation, 2 bad input.
+    Exit status: 0 fine, 1 a failed check or operation, 2 bad input, 130 interrupted.
     """
     seen = context.obj
     context.obj = Paths(root)
