@@ -125,3 +125,26 @@ def test_never_more_builds_and_vms_than_cores_and_ready_vms_first():
     pool.close()
     assert most[0] == 2
     assert events[:3] == ["build a", "run a", "build b"]  # a's VMs beside b's build
+
+
+def test_the_next_build_takes_a_core_left_free_at_once():
+    """A job's VMs take one of two free cores: the next build takes the other then, not when
+    some VM ends (it used to wait: the VF images of 2026-12-03 each started 43 s late)."""
+    times: dict[str, float] = {}
+
+    def step(what: str, seconds: float) -> str:
+        times[f"{what} start"] = time.monotonic()
+        time.sleep(seconds)
+        times[f"{what} end"] = time.monotonic()
+        return what
+
+    jobs = {
+        "a": vmpool.Job(lambda: step("build a", 0), lambda _: step("run a", 0), 3),
+        # a's VMs end while b's image is built: both cores are free when it is ready
+        "b": vmpool.Job(lambda: step("build b", 0.2), lambda _: step("run b", 1), 2),
+        "c": vmpool.Job(lambda: step("build c", 0), lambda _: step("run c", 0), 1),
+    }
+    pool = vmpool.Pool(jobs, cores=2)
+    assert [pool.result(name) for name in "abc"] == ["run a", "run b", "run c"]
+    pool.close()
+    assert times["build c start"] < times["run b end"], times

@@ -67,6 +67,9 @@ class Cores:
             self.condition.wait_for(lambda: self.free > 0)
             self.free -= 1
             self.expected_runs -= 1
+            # the builder waits for expected_runs == 0: where a core is still free, its
+            # next build starts now, not when some VM ends and gives its core back
+            self.condition.notify_all()
 
     def take_for_build(self) -> None:
         with self.condition:
