@@ -8,9 +8,11 @@ so `kernels` judges the real config, module tree and xe.ko. The VM test boots th
 import json
 import re
 from pathlib import Path
+from typing import NamedTuple
 
 import pytest
 
+import vmpool
 from chroot import (
     BACKPORTS_BASE,
     BACKPORTS_KERNEL_HOOK,
@@ -20,14 +22,18 @@ from chroot import (
     preseed,
 )
 from irisxe_sriov.configure import TRIGGER_INITRAMFS
-from vm import GUEST_UNIT, boot, make_image, quick_initramfs
+from vm import GUEST_UNIT, Result, boot, make_image, quick_initramfs
 
 XE_IDS = "a7a0"
 
 
+def backports_tree() -> Path:
+    return base_tree("backports", BACKPORTS_BASE, BACKPORTS_KERNEL_HOOK, (BACKPORTS_SOURCE,))
+
+
 @pytest.fixture(scope="session")
 def backports_base() -> Path:
-    return base_tree("backports", BACKPORTS_BASE, BACKPORTS_KERNEL_HOOK, (BACKPORTS_SOURCE,))
+    return backports_tree()
 
 
 @pytest.fixture
@@ -112,27 +118,70 @@ systemctl poweroff --force
 """
 
 
+class XeImage(NamedTuple):
+    disk: Path
+    kernel: Path
+    initrd: Path
+    cmdline: str  # what the package wrote to /etc/kernel/cmdline
+
+
+def build_xe_image(base: Path, scratch: Path, package: Path) -> XeImage:
+    """The backports kernel's image with the package installed for xe, systemd-boot's
+    boot path (its /etc/kernel/cmdline is what QEMU hands the kernel, as a boot loader
+    would)."""
+    scratch.mkdir()
+    box = Chroot(base, scratch)
+    try:
+        box.copy_in(package, "/root/debs/irisxe-sriov.deb")
+        preseed(box, {"driver": "xe", "num_vfs": "3", "bootloader": "systemd-boot"})
+        box.write("/etc/kernel/cmdline", "root=/dev/vda rw console=ttyS0\n")
+        quick_initramfs(box)  # the install's update-initramfs -u -k all builds them
+        box.run("apt-get install -y /root/debs/irisxe-sriov.deb")
+        cmdline = box.read("/etc/kernel/cmdline").strip()
+        box.write("/usr/local/sbin/irisxe-vm-check", GUEST_REPORT)
+        box.path("/usr/local/sbin/irisxe-vm-check").chmod(0o755)
+        box.write("/etc/systemd/system/irisxe-vm-check.service", GUEST_UNIT)
+        box.run("systemctl enable irisxe-vm-check.service 2>&1")
+        box.write("/etc/hostname", "irisxe-vm\n")
+        kernel, initrd = make_image(box, scratch / "image.raw")
+    finally:
+        box.close()
+    return XeImage(scratch / "image.raw", kernel, initrd, cmdline)
+
+
+def boot_xe_image(image: XeImage, scratch: Path) -> tuple[str, Result]:
+    log = scratch / "serial.log"
+    result = boot(image.disk, image.kernel, image.initrd, image.cmdline, log)
+    assert "done" in result.lines, log.read_text(errors="replace")[-4000:]
+    return image.cmdline, result
+
+
+XE_BOOT = "backports_kernel_boots_with_xe_parameters_and_i915_blocked"
+
+
+@vmpool.provider
+def backports_jobs(session: pytest.Session, package: Path, scratch: Path) -> dict[str, vmpool.Job]:
+    """The backports VM is one of the session's VM pool's jobs (tests/vmpool.py): it runs
+    on a core the other VMs leave free instead of after them all."""
+    if not vmpool.selected(session, __name__, {XE_BOOT: None}):
+        return {}
+    return {
+        f"backports:{XE_BOOT}": vmpool.Job(
+            build=lambda: build_xe_image(backports_tree(), scratch / "backports", package),
+            run=lambda image: boot_xe_image(image, scratch / "backports"),
+            seconds=50,  # about how long its VM runs here
+        )
+    }
+
+
 @pytest.mark.vm
-def test_backports_kernel_boots_with_xe_parameters_and_i915_blocked(backports, tmp_path):
+def test_backports_kernel_boots_with_xe_parameters_and_i915_blocked(vm_pool):
     """Boot the real backports kernel with the package configured for xe: the kernel's own
     xe (no GPU needed to load it) runs with max_vfs and force_probe from the settings, and
-    i915 cannot load. The command line is the one the package wrote to /etc/kernel/cmdline
-    (boot path systemd-boot), handed to QEMU as a boot loader would."""
-    preseed(backports, {"driver": "xe", "num_vfs": "3", "bootloader": "systemd-boot"})
-    backports.write("/etc/kernel/cmdline", "root=/dev/vda rw console=ttyS0\n")
-    quick_initramfs(backports)  # the install's update-initramfs -u -k all builds them
-    backports.run("apt-get install -y /root/debs/irisxe-sriov.deb")
-    cmdline = backports.read("/etc/kernel/cmdline").strip()
+    i915 cannot load."""
+    cmdline, result = vm_pool.result(f"backports:{XE_BOOT}")
+    assert isinstance(result, Result)
     assert "xe.max_vfs=7" in cmdline and "module_blacklist=i915" in cmdline
-    backports.write("/usr/local/sbin/irisxe-vm-check", GUEST_REPORT)
-    backports.path("/usr/local/sbin/irisxe-vm-check").chmod(0o755)
-    backports.write("/etc/systemd/system/irisxe-vm-check.service", GUEST_UNIT)
-    backports.run("systemctl enable irisxe-vm-check.service 2>&1")
-    backports.write("/etc/hostname", "irisxe-vm\n")
-    kernel, initrd = make_image(backports, tmp_path / "image.raw")
-    result = boot(tmp_path / "image.raw", kernel, initrd, cmdline, tmp_path / "serial.log")
-    log = (tmp_path / "serial.log").read_text(errors="replace")
-    assert "done" in result.lines, log[-4000:]
     assert result.value("xe-loaded") == "yes"
     assert result.value("xe-max_vfs") == "7"
     assert result.value("xe-force_probe") is not None

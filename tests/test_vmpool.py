@@ -6,13 +6,19 @@ import time
 
 import pytest
 
+import test_backports_chroot
 import test_boot_vm
 import test_vm
 import vmpool
 
 
 @pytest.mark.parametrize(
-    ("module", "table"), [(test_boot_vm, test_boot_vm.TESTS), (test_vm, test_vm.SCENARIOS)]
+    ("module", "table"),
+    [
+        (test_boot_vm, test_boot_vm.TESTS),
+        (test_vm, test_vm.SCENARIOS),
+        (test_backports_chroot, {test_backports_chroot.XE_BOOT: None}),
+    ],
 )
 def test_every_table_key_is_a_test_of_its_module(module, table):
     tests = {name.removeprefix("test_") for name in vars(module) if name.startswith("test_")}

@@ -1,5 +1,6 @@
 """One pool for the VMs of every VM module in the session (tests/test_boot_vm.py,
-tests/test_vm.py), so that no core idles while VMs are still to run.
+tests/test_vm.py, the backports VM of tests/test_backports_chroot.py), so that no core
+idles while VMs are still to run.
 
 Each module registers a provider (`@provider`) that names the jobs of its selected
 tests: a `build` (an image or a disk: disk-bound, made one at a time in a thread of its
@@ -13,7 +14,9 @@ other down. The tests that use the pool run one after another (conftest.py), so 
 other heavy test (a DKMS build, a chroot) competes with the VMs for the cores.
 A test waits for its own job only; while it waits, the others go on, and what is left
 runs on beside the tests that follow. Before the pool, the boot VMs' module left a core
-idle for about 2.5 of its 8 minutes while the VF VMs waited for their own module.
+idle for about 2.5 of its 8 minutes while the VF VMs waited for their own module; outside
+it, the backports VM ran after the pool's last VM, while a core had been free for 87 s
+(README.md, "Developing", has the figures).
 
 The pool's timeline (when each image was ready, each job's VMs started and ended) is
 printed in pytest's terminal summary (conftest.py), not from the threads, whose output
