@@ -45,11 +45,10 @@ What works here (no loop devices, nothing mounted, nothing of this machine confi
   QEMU runs with -no-reboot; the test relaunches it on the same disk for the next boot.
 - Speed (TCG, about 60 s to multi-user.target and two minutes for a refresh with
   initramfs-tools' defaults): the initrds, the chroot's and the guest's, are built with
-  MODULES=list and COMPRESSLEVEL=1 (vm.quick_initramfs), q35's idle
-  drivers do not load, kernel-install's depmod plugin is masked (prepare_guest), QEMU has
-  -nodefaults (no CD-ROM
-  or parallel port to probe), purge is `dpkg --purge` (apt adds a cache rebuild, nothing
-  for the maintainer scripts), GRUB on BIOS and on UEFI share one disk (a BIOS boot that
+  MODULES=list and COMPRESSLEVEL=1 (vm.quick_initramfs), q35's idle drivers do not load,
+  kernel-install's depmod plugin is masked (prepare_guest), QEMU has -nodefaults (no
+  CD-ROM or parallel port to probe), purge is `dpkg --purge` (apt adds a cache rebuild,
+  nothing for the maintainer scripts), GRUB on BIOS and on UEFI share one disk (a BIOS boot that
   stops in the initrd before each UEFI boot), and the scenarios' VMs run at once.
 - efivarfs files cannot seek: `tail -c +5 FILE` fails on them, `cat FILE | tail -c +5`
   reads systemd-boot's LoaderInfo.
