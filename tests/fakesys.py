@@ -9,6 +9,7 @@ import base64
 import lzma
 import os
 import random
+import shutil
 from pathlib import Path
 
 PF = "0000:00:02.0"
@@ -109,6 +110,26 @@ class FakeSystem:
             symlink(pf / f"virtfn{number}", vf)
             symlink(vf / "physfn", pf)
 
+    def set_vfs(self, count: int, device: str = "a7a0", vendor: str = "8086") -> None:
+        """What the kernel does on a write of sriov_numvfs: the old VFs go, `count` new
+        ones appear, unbound (autoprobe off), each with its virtfn and physfn links."""
+        pf = self.device_dir(PF)
+        for link in sorted(pf.glob("virtfn*")):
+            vf = link.resolve()
+            address = vf.name
+            for entry in (
+                self.sys / "bus/pci/devices" / address,
+                *(self.sys / "bus/pci/drivers").glob(f"*/{address}"),
+            ):
+                entry.unlink(missing_ok=True)
+            shutil.rmtree(vf)  # links inside are removed, never followed
+            link.unlink()
+        for number in range(count):
+            address = f"{PF[:-1]}{number + 1}"
+            vf = self.add_function(address, vendor=vendor, device=device)
+            symlink(pf / f"virtfn{number}", vf)
+            symlink(vf / "physfn", pf)
+
     def load_module(
         self,
         name: str,
@@ -198,7 +219,13 @@ class FakeSystem:
         self.set_os()
         self.install_tools()
         self.install_package("i915-sriov-dkms", "2025.12.10")
+        install_dkms_source(self.root)
         self.grub()
+
+
+def install_dkms_source(root: Path) -> None:
+    """The pinned driver's source where its package puts it for dkms."""
+    write(root / "usr/src/i915-sriov-dkms-2025.12.10/dkms.conf", 'PACKAGE_NAME="i915-sriov-dkms"\n')
 
 
 # --- installed kernels (a Debian kernel package's files) ----------------------------
@@ -235,7 +262,9 @@ def install_kernel(
         modinfo = b"".join(
             b"alias=pci:v00008086d0000%ssv*sd*bc*sc*i*\x00" % i.upper().encode() for i in ids
         )
-        body = b"\x7fELF" + code(padding) + modinfo + (MAX_VFS_PARM if max_vfs else b"")
+        # kbuild ends .modinfo with vermagic=: a reader that meets it has read it all
+        vermagic = b"vermagic=%s SMP preempt mod_unload modversions \x00" % release.encode()
+        body = b"\x7fELF" + code(padding) + modinfo + (MAX_VFS_PARM if max_vfs else b"") + vermagic
         write(modules / "kernel/drivers/gpu/drm/xe/xe.ko.xz", lzma.compress(body))
         if alias_index:
             write(
@@ -248,3 +277,21 @@ def install_kernel(
     if dkms:
         write(root / "lib/modules" / release / "updates/dkms/i915.ko.xz", b"")
         write(root / "lib/modules" / release / "updates/dkms/xe.ko.xz", b"")
+
+
+class KernelDouble:
+    """A test double of the kernel's side of sysfs writes (the Intel GPU cannot exist
+    here): vfs.Sysfs's writer, which after writing a PF's sriov_numvfs lays out the VFs
+    as the kernel would (FakeSystem.set_vfs). Bindings stay files, as in the fake root."""
+
+    def __new__(cls, fake: FakeSystem, log):  # type: ignore[no-untyped-def]
+        from irisxe_sriov import vfs
+        from irisxe_sriov.paths import Paths
+
+        class Double(vfs.Sysfs):
+            def write(self, path: Path, value: str, what: str) -> None:
+                super().write(path, value, what)
+                if path.name == "sriov_numvfs":
+                    fake.set_vfs(int(value))
+
+        return Double(Paths(fake.root), log)

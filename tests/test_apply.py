@@ -4,8 +4,9 @@ from pathlib import Path
 
 import pytest
 
-from irisxe_sriov import apply, configure, host, plan, process, situation
+from irisxe_sriov import apply, configure, host, plan, process
 from irisxe_sriov.paths import Paths
+from judged import judged
 
 
 def test_atomic_write_replaces_and_reports_new_directories(tmp_path):
@@ -34,7 +35,7 @@ def test_failed_write_leaves_the_old_file_and_no_temporary(tmp_path, monkeypatch
 def test_execute_writes_deletes_records_and_announces(fake):
     fake.healthy()
     paths = Paths(fake.root)
-    read = situation.load(paths, {"num_vfs": "3"})
+    read = judged(paths.root, "change", {"num_vfs": "3"}, True)
     lines = []
     first = configure.make_plan(paths, read, None)
     apply.execute(first, paths, process.Runner(False, lines.append), lines.append)
@@ -45,10 +46,10 @@ def test_execute_writes_deletes_records_and_announces(fake):
     assert "/etc/driverctl.d/pci-0000:00:02.3" in manifest
     assert "/etc/default/grub.d/irisxe-sriov.cfg" in manifest
     # the second plan for the same configuration is empty
-    again = configure.make_plan(paths, situation.load(paths, {"num_vfs": "3"}), None)
+    again = configure.make_plan(paths, judged(paths.root, "change", {"num_vfs": "3"}, True), None)
     assert again.empty
     # fewer VFs: the override of VF 3 goes
-    fewer = configure.make_plan(paths, situation.load(paths, {"num_vfs": "2"}), None)
+    fewer = configure.make_plan(paths, judged(paths.root, "change", {"num_vfs": "2"}, True), None)
     assert {c.path: c.action for c in fewer.pending} == {
         "/etc/driverctl.d/pci-0000:00:02.3": plan.DELETE,
         "/etc/sysfs.d/irisxe-sriov.conf": plan.UPDATE,
@@ -62,7 +63,7 @@ def test_execute_writes_deletes_records_and_announces(fake):
 def test_failing_command_is_an_apply_error(fake, tmp_path):
     fake.healthy()
     paths = Paths(fake.root)
-    p = configure.make_plan(paths, situation.load(paths), None)
+    p = configure.make_plan(paths, judged(paths.root, "change", None, True), None)
 
     class FailingRunner(process.Runner):
         def run(self, argv, optional=False):
@@ -76,7 +77,7 @@ def test_failing_command_is_an_apply_error(fake, tmp_path):
     )
     assert (fake.root / "run/reboot-required").exists()  # the files did change
     # remembered: the next plan, with no file to change, still runs both (issue 11)
-    again = configure.make_plan(paths, situation.load(paths), None)
+    again = configure.make_plan(paths, judged(paths.root, "change", None, True), None)
     assert not again.pending and not again.empty
     assert again.commands == (("update-grub",), ("update-initramfs", "-u", "-k", "all"))
     assert host.pending_refreshes(paths) == ["update-grub", "update-initramfs -u -k all"]
@@ -84,7 +85,7 @@ def test_failing_command_is_an_apply_error(fake, tmp_path):
     apply.execute(again, paths, process.Runner(False, lines.append), lines.append)
     assert lines == ["would run: update-grub", "would run: update-initramfs -u -k all"]
     assert host.pending_refreshes(paths) == []
-    assert configure.make_plan(paths, situation.load(paths), None).empty
+    assert configure.make_plan(paths, judged(paths.root, "change", None, True), None).empty
 
 
 def test_the_reboot_notice_names_the_package_once(fake):
@@ -97,7 +98,7 @@ def test_the_reboot_notice_names_the_package_once(fake):
     listed.write_text("linux-image-6.12.48+deb13-amd64\n")  # a kernel upgrade's notice
     lines: list[str] = []
     for driver in ("i915", "xe", "i915"):  # each apply changes the kernel command line
-        p = configure.make_plan(paths, situation.load(paths, {"driver": driver}), None)
+        p = configure.make_plan(paths, judged(paths.root, "change", {"driver": driver}, True), None)
         assert p.reboot
         apply.execute(p, paths, process.Runner(False, lines.append), lines.append)
     assert lines.count("reboot needed: the kernel command line or module options changed") == 3

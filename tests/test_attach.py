@@ -176,17 +176,60 @@ def test_an_absent_vf_is_never_offered(fake):
 
 def test_qemu_proxmox_incus_snippets(guests):
     assert run(guests.root, "snippet", "qemu").output == "-device vfio-pci,host=0000:00:02.3\n"
+    # VM 100 has no machine: line, so qemu-server's i440fx: no pcie=1, which qm refuses there
     assert run(guests.root, "snippet", "proxmox", "100").output == (
-        "qm set 100 --hostpci2 0000:00:02.3,pcie=1\n"
+        "qm set 100 --hostpci2 0000:00:02.3\n"
+        "# VM 100 has the i440fx machine type: the VF is a conventional PCI device there; "
+        "for PCI Express, 'qm set 100 --machine q35' (while it is stopped) and attach again\n"
     )
+    q35 = guests.root / "etc/pve/qemu-server/101.conf"
+    q35.write_text("machine: pc-q35-9.2+pve1\nmemory: 4096\n")
+    assert run(guests.root, "snippet", "proxmox", "101").output == (
+        "qm set 101 --hostpci0 0000:00:02.3,pcie=1\n"
+    )
+    # an instance Incus does not have here: said so, and the VM form given
     assert run(guests.root, "snippet", "incus", "vm1").output == (
         "incus config device add vm1 igpu-vf3 pci address=0000:00:02.3\n"
+        "# Incus instance vm1 is not in /var/lib/incus here\n"
     )
-    assert run(guests.root, "snippet", "incus", "vm1", "--vf", "4").output == (
-        "incus config device add vm1 igpu-vf4 gpu gputype=sriov pci=0000:00:02.0\n"
+    assert run(guests.root, "snippet", "incus", "vm1", "--vf", "4").output.splitlines()[0] == (
+        "incus config device add vm1 igpu-vf4 gpu gputype=sriov pci=0000:00:02.0"
     )
     needs_name = run(guests.root, "snippet", "proxmox")
     assert needs_name.exit_code == 2 and "needs the guest's name" in needs_name.output
+
+
+def test_incus_says_whether_the_instance_is_a_vm(with_incus):
+    """A VM takes a vfio VF as a pci device; a container cannot (pci is VM only in Incus)
+    and gets a host-role VF's DRM nodes as a gpu device of gputype physical."""
+    vm = run(with_incus.root, "snippet", "incus", "vm1", "--vf", "3")
+    assert vm.exit_code == 1  # vm1's own backup.yaml names VF 3: it has it already
+    vm = run(with_incus.root, "snippet", "incus", "vm1")
+    assert vm.output.splitlines() == [
+        "incus config device add vm1 igpu-vf4 gpu gputype=sriov pci=0000:00:02.0",
+        "# Incus instance vm1 is a virtual machine",
+    ]
+    (with_incus.root / "var/lib/incus/containers/ct1").mkdir(parents=True)
+    none_for_it = run(with_incus.root, "snippet", "incus", "ct1")
+    assert none_for_it.exit_code == 1 and "no free VF with role host" in none_for_it.output
+    (with_incus.root / "etc/default/irisxe-sriov").write_text('NUM_VFS="4"\nVF_ROLES="4:host"\n')
+    with_incus.bind("0000:00:02.4", "i915")
+    container = run(with_incus.root, "snippet", "incus", "ct1")
+    assert container.output.splitlines() == [
+        "incus config device add ct1 igpu-vf4 gpu gputype=physical pci=0000:00:02.4",
+        "# Incus instance ct1 is a container",
+    ]
+
+
+def test_a_proxmox_vm_with_every_hostpci_slot_used(guests):
+    full = "".join(f"hostpci{n}: 0000:01:00.{n % 8}\n" for n in range(16))
+    (guests.root / "etc/pve/qemu-server/102.conf").write_text(full)
+    result = run(guests.root, "snippet", "proxmox", "102")
+    assert result.exit_code == 1
+    assert result.output == (
+        "irisxe-sriov-ctl: error: VM 102 uses every hostpci slot (hostpci0-hostpci15): remove "
+        "one with 'qm set 102 --delete hostpciN' first\n"
+    )
 
 
 def test_containers_get_the_render_node(guests):
@@ -199,16 +242,22 @@ def test_containers_get_the_render_node(guests):
 
 
 def test_attach_proxmox_and_incus_run_their_tools(guests):
-    proxmox = run(guests.root, "attach", "proxmox", "100")
-    assert proxmox.exit_code == 0
-    assert proxmox.output.splitlines() == [
-        "would run: qm set 100 --hostpci2 0000:00:02.3,pcie=1",
-        "VF 3 (0000:00:02.3) attached to 100",
-    ]
+    """Under a root other than / (and with --dry-run) nothing runs: the output says what
+    would, and never that anything was attached."""
+    q35 = PVE_100.replace("memory: 4096\n", "memory: 4096\nmachine: q35\n")
+    (guests.root / "etc/pve/qemu-server/100.conf").write_text(q35)
+    for dry in ([], ["--dry-run"]):
+        proxmox = run(guests.root, "attach", "proxmox", "100", *dry)
+        assert proxmox.exit_code == 0
+        assert proxmox.output.splitlines() == [
+            "would run: qm set 100 --hostpci2 0000:00:02.3,pcie=1",
+            "would attach VF 3 (0000:00:02.3) to 100: nothing was changed",
+        ]
     incus = run(guests.root, "attach", "incus", "vm1", "--vf", "4")
-    assert incus.output.splitlines()[0] == (
-        "would run: incus config device add vm1 igpu-vf4 gpu gputype=sriov pci=0000:00:02.0"
-    )
+    assert incus.output.splitlines()[:2] == [
+        "note: Incus instance vm1 is not in /var/lib/incus here",
+        "would run: incus config device add vm1 igpu-vf4 gpu gputype=sriov pci=0000:00:02.0",
+    ]
     assert run(guests.root, "attach", "docker", "x").exit_code == 2
 
 

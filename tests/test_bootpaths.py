@@ -53,12 +53,12 @@ def test_grub_chain_names_each_missing_link(grub_host):
     root = grub_host.root
     doc = status(root)
     assert doc["kernel"]["not_applied"] == "/etc/default/grub.d/irisxe-sriov.cfg"
-    assert "run 'irisxe-sriov-ctl apply', then reboot" in doc["pending"][0]["fix"]
+    assert doc["pending"][0]["fix"] == "irisxe-sriov-ctl apply; reboot"
     output = ctl(root, "config", "set", "num_vfs=2").output
     assert "would run: update-grub" in output  # under a fake root: printed, not run
     doc = status(root)
     assert doc["kernel"]["not_applied"] == "/boot/grub/grub.cfg"
-    assert doc["pending"][0]["fix"] == "run update-grub, then reboot"
+    assert doc["pending"][0]["fix"] == "update-grub; reboot"
     write(
         grub_host,
         "/boot/grub/grub.cfg",
@@ -154,7 +154,7 @@ def test_proxmox_edits_only_the_first_line(fake):
     assert (fake.root / "etc/kernel/cmdline").read_text() == (
         "root=ZFS=rpool/ROOT/pve-1 boot=zfs " + " ".join(I915) + "\nsecond line\n"
     )
-    assert status(fake.root)["pending"][0]["fix"] == "run proxmox-boot-tool refresh, then reboot"
+    assert status(fake.root)["pending"][0]["fix"] == "proxmox-boot-tool refresh; reboot"
     ctl(fake.root, "config", "set", "bootloader=none")
     assert (fake.root / "etc/kernel/cmdline").read_text() == (
         "root=ZFS=rpool/ROOT/pve-1 boot=zfs\nsecond line\n"

@@ -8,6 +8,7 @@ from typing import NamedTuple
 
 import pytest
 
+import fakesys
 from irisxe_sriov import compat, pin, render
 from irisxe_sriov.paths import Paths
 
@@ -79,6 +80,7 @@ TREES = {
 def kernels(tmp_path):
     for release, files in TREES.items():
         headers(tmp_path, release, files)
+    fakesys.install_dkms_source(tmp_path)
     return tmp_path
 
 
@@ -171,6 +173,15 @@ def test_every_bridge_is_a_probe_of_the_layer():
         assert f"IRISXE_HAVE_{probe.upper()}" in header + wrapper, probe
 
 
+def kernel_states(root: Path) -> list[compat.KernelState]:
+    """Each installed kernel's state, read as the snapshot reads it."""
+    paths = Paths(root)
+    log = compat.read_make_log(paths)
+    return [
+        compat.state_of(compat.read_dkms(paths, r, log)) for r in compat.installed_kernels(paths)
+    ]
+
+
 def test_kernel_states(kernels):
     dkms = compat.dkms_tree(Paths(kernels))
     (dkms / "6.12.90-amd64" / "x86_64" / "module").mkdir(parents=True)
@@ -178,21 +189,33 @@ def test_kernel_states(kernels):
     installed.mkdir(parents=True)
     (installed / "i915.ko.xz").write_text("")
     (kernels / "lib/modules/6.19.1-amd64/kernel").mkdir(parents=True)
-    states = {s.release: (s.state, s.detail) for s in compat.kernel_states(Paths(kernels))}
+    (kernels / "lib/modules/6.12.118-amd64/kernel").mkdir(parents=True)  # no headers
+    found = {s.release: s for s in kernel_states(kernels)}
+    states = {release: (s.state, s.detail, str(s.fix)) for release, s in found.items()}
+    ref = f"{pin.DRIVER_PACKAGE}/{pin.DRIVER_VERSION}"
     assert states["6.12.40-amd64"][0] == "installed"
-    assert states["6.12.90-amd64"][0] == "built"
+    assert states["6.12.90-amd64"] == (
+        "built",
+        "built but not installed",
+        f"dkms install {ref} -k 6.12.90-amd64",
+    )
     assert states["6.12.117+deb13-amd64"] == (
         "not-built",
-        "buildable but not built: run dkms autoinstall",
+        "buildable but not built",
+        f"dkms install {ref} -k 6.12.117+deb13-amd64",
     )
-    assert states["6.19.1-amd64"] == (
+    assert states["6.12.118-amd64"] == (
         "no-headers",
-        "no headers: install linux-headers-6.19.1-amd64",
+        "no headers",
+        "apt install linux-headers-6.12.118-amd64",
     )
+    # outside the pin's range: nothing builds there, so no headers are asked for
+    assert states["6.19.1-amd64"] == ("skipped", "outside the pin's range 6.12 to 6.18", "")
     assert list(states) == [
         "6.12.40-amd64",
         "6.12.90-amd64",
         "6.12.117+deb13-amd64",
+        "6.12.118-amd64",
         "6.19.1-amd64",
     ]
 
@@ -206,7 +229,7 @@ def test_failed_build_reports_the_first_compiler_error(kernels):
         "standin.c:5:10: fatal error: drm/drm_buddy.h: No such file or directory\n"
         "standin.c:9:1: error: implicit declaration\n"
     )
-    state = {s.release: s for s in compat.kernel_states(Paths(kernels))}["6.12.90-amd64"]
+    state = {s.release: s for s in kernel_states(kernels)}["6.12.90-amd64"]
     assert state.state == "failed"
     assert state.detail.startswith(
         "the build failed: standin.c:5:10: fatal error: drm/drm_buddy.h: No such file or directory"

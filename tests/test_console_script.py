@@ -72,7 +72,7 @@ def test_installed_script_exit_codes(console_script, fake):
     assert bad.returncode == 2
     assert bad.stderr == "irisxe-sriov-ctl: error: num_vfs: 8 is out of range: allowed 0-7\n"
     good = subprocess.run(
-        [str(console_script), "--root", str(fake.root), "apply"],
+        [str(console_script), "--root", str(fake.root), "config", "set", "num_vfs=7"],
         capture_output=True,
         text=True,
         check=False,

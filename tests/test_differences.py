@@ -1,44 +1,54 @@
-"""Configured vs running, as status, doctor and `vfs restore` each see it (issue 15,
-item 2): they must agree on every VF, above all on the host role, which follows the PF's
-driver (settings.expected_driver)."""
+"""Configured vs running, as status, doctor and `vfs restore` each see it: they must
+agree on every VF, above all on the host role, which follows the PF's driver
+(settings.expected_driver). They take their verdicts from one judgement
+(judgement.py), which the property tests below build from snapshots made directly, with no
+fake root."""
 
 import re
 from collections.abc import Iterable
 from pathlib import Path
+from types import MappingProxyType
 
 import pytest
 from click.testing import CliRunner
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from irisxe_sriov import bootcheck, bootloader, differences, doctor, host, status, vfs
+from fakesys import KernelDouble
+from irisxe_sriov import bootloader, doctor, host, judgement, nextboot, snapshot, status, vfs
 from irisxe_sriov.choices import VfRole
 from irisxe_sriov.cli import cli
-from irisxe_sriov.differences import Kind
+from irisxe_sriov.differences import capped_count
 from irisxe_sriov.paths import Paths
 from irisxe_sriov.process import Runner
-from irisxe_sriov.roles import Detected, GpuFunction, Role
+from irisxe_sriov.roles import GpuFunction, Observed
 from irisxe_sriov.settings import Settings
+from judged import judged, settings_file_of
 
 PF = "0000:00:02.0"
-GRUB = bootloader.Detection("grub", "/boot/grub/grub.cfg exists")
-APPLIED = bootcheck.Verdict(None, "the boot configuration has the parameters", "reboot")
-GOOD = doctor.Evidence((), "2025.12.10", True)
 
 
 def seen(fake, settings):
     """(status's pending lines, doctor's findings by id, what restore logged) for one root."""
-    paths = Paths(fake.root)
-    state = host.scan(paths, settings.pf)
-    pending = [p["what"] for p in status.report(state, settings, GRUB, APPLIED)["pending"]]
-    findings = {f.id: f for f in doctor.diagnose(state, settings, GRUB, GOOD, APPLIED)}
+    verdicts = judged(fake.root, "status", settings=settings, strict=True)
+    state = verdicts.host
+    pending = [p["what"] for p in status.report(verdicts)["pending"]]
+    findings = {f.id: f for f in doctor.diagnose(judged(fake.root, settings=settings))}
     (fake.sys / "bus/pci/drivers_probe").write_text("")
     for vf in state.vfs:  # overrides as restore leaves them: only the rebinding is of interest
         expected = settings.expected_driver(vf.number, state.pf.driver)
         (fake.device_dir(vf.address) / "driver_override").write_text(f"{expected or 'none'}\n")
     (fake.device_dir(PF) / "driver_override").write_text(f"{state.pf.driver}\n")
     lines: list[str] = []
-    vfs.restore(paths, settings, Runner(False, lines.append), lines.append, force=True)
+    verdicts = judged(fake.root, "restore", settings=settings, strict=True)
+    vfs.restore(
+        Paths(fake.root),
+        verdicts,
+        Runner(False, lines.append),
+        lines.append,
+        force=True,
+        sysfs=KernelDouble(fake, lines.append),
+    )
     return pending, findings, lines
 
 
@@ -68,7 +78,7 @@ def test_a_host_vf_follows_the_pf_while_the_driver_switch_waits_for_a_reboot(fak
     assert not [line for line in pending if line.startswith("VF ")]
     assert findings["vf.2.driver"].level == "ok"
     assert lines == [f"VFs as configured: 2 on {PF}"]
-    doc = status.report(host.scan(Paths(fake.root), PF), settings, GRUB, APPLIED)
+    doc = status.report(judged(fake.root, "status", settings=settings, strict=True))
     assert doc["vfs"][1]["expected_driver"] == "i915"
     (fake.root / "etc/default").mkdir(parents=True, exist_ok=True)
     (fake.root / "etc/default/irisxe-sriov").write_text(
@@ -97,9 +107,8 @@ def test_a_host_vf_off_its_pfs_driver_differs_everywhere(fake, found):
 
 def both(fake, settings):
     """(status's pending items, doctor's findings by id) for one root."""
-    state = host.scan(Paths(fake.root), settings.pf)
-    items = status.report(state, settings, GRUB, APPLIED)["pending"]
-    return items, {f.id: f for f in doctor.diagnose(state, settings, GRUB, GOOD, APPLIED)}
+    items = status.report(judged(fake.root, "status", settings=settings, strict=True))["pending"]
+    return items, {f.id: f for f in doctor.diagnose(judged(fake.root, settings=settings))}
 
 
 def test_a_pf_without_sr_iov_has_no_vfs_only_when_some_are_configured(fake):
@@ -120,7 +129,7 @@ def test_the_other_driver_loaded_beside_the_configured_one_differs_in_both(fake)
     fake.load_module("xe")
     items, findings = both(fake, Settings(num_vfs=2))
     assert [(p["what"], p["reboot"]) for p in items] == [
-        ("xe is loaded beside i915, which is configured", True)
+        ("xe is loaded although i915 is configured", True)
     ]
     assert findings["module.other"].level == "fail" and findings["module.loaded"].level == "ok"
 
@@ -135,7 +144,7 @@ def test_no_gpu_driver_loaded_differs_in_both(fake):
     (fake.sys / "module/i915").rmdir()
     (fake.device_dir(PF) / "driver").unlink()
     items, findings = both(fake, Settings(num_vfs=0))
-    assert [p["what"] for p in items] == ["i915 is configured and not loaded"]
+    assert [p["what"] for p in items] == ["i915 is not loaded"]
     assert findings["module.loaded"].level == "fail"
     assert findings["pf.driver"].level == "ok"  # the module is what is missing
 
@@ -143,18 +152,18 @@ def test_no_gpu_driver_loaded_differs_in_both(fake):
 @pytest.mark.parametrize(
     ("name", "value", "what", "finding"),
     [
-        ("max_vfs", "2", "i915 runs with max_vfs=2, configured 7", "module.max_vfs"),
-        ("enable_guc", "2", "i915 runs with enable_guc=2, configured 3", "guc.enabled"),
+        ("max_vfs", "1", "i915 runs with max_vfs=1, SR-IOV needs at least 2", "module.max_vfs"),
+        ("enable_guc", "2", "i915 runs with enable_guc=2, SR-IOV needs 3", "guc.enabled"),
     ],
 )
 def test_a_module_parameter_differs_in_both(fake, name, value, what, finding):
-    """max_vfs was status's alone, enable_guc doctor's alone."""
+    """A parameter that does not permit what is configured: one problem, worded once."""
     fake.healthy(numvfs=2)
     (fake.sys / "module/i915/parameters" / name).write_text(value + "\n")
     items, findings = both(fake, Settings(num_vfs=2))
     assert [p["what"] for p in items] == [what]
     assert findings[finding].level == "fail"
-    assert findings[finding].message == f"i915.{name} is {value}, SR-IOV needs {what[-1]}"
+    assert findings[finding].message == what
 
 
 def test_a_pf_on_vfio_pci_differs_in_both(fake):
@@ -162,15 +171,16 @@ def test_a_pf_on_vfio_pci_differs_in_both(fake):
     fake.healthy(numvfs=0)
     fake.bind(PF, "vfio-pci")
     items, findings = both(fake, Settings(num_vfs=0))
-    assert items == [
-        {
-            "what": "the PF 0000:00:02.0 is on vfio-pci, i915 is configured",
-            "fix": "driverctl unset-override 0000:00:02.0; reboot",
-            "reboot": True,
-        }
+    assert [(p["id"], p["what"], p["fix"], p["reboot"]) for p in items] == [
+        (
+            "pf.driver",
+            "the PF 0000:00:02.0 is on vfio-pci, i915 is configured",
+            "driverctl unset-override 0000:00:02.0; reboot",
+            True,
+        )
     ]
     assert findings["pf.driver"].level == "fail" and findings["pf.not_vfio"].level == "fail"
-    assert findings["pf.driver"].fix == items[0]["fix"]
+    assert str(findings["pf.driver"].fix) == items[0]["fix"]
 
 
 def test_a_pf_its_loaded_driver_did_not_take_differs_in_both(fake):
@@ -179,7 +189,7 @@ def test_a_pf_its_loaded_driver_did_not_take_differs_in_both(fake):
     items, findings = both(fake, Settings(num_vfs=0))
     assert [p["what"] for p in items] == ["the PF 0000:00:02.0 is on no driver, i915 is configured"]
     assert findings["pf.driver"].level == "fail"
-    assert "dmesg | grep -i i915" in findings["pf.driver"].fix
+    assert "dmesg | grep -i i915" in str(findings["pf.driver"].fix)
 
 
 # --- the property: any state, the same differences ----------------------------------------
@@ -191,6 +201,7 @@ CMDLINES = [
     "ro intel_iommu=on i915.enable_guc=3 i915.max_vfs=7 module_blacklist=xe",
     "ro intel_iommu=on xe.max_vfs=7 xe.force_probe=a7a0 module_blacklist=i915",
 ]
+GRUB_EVIDENCE = bootloader.Evidence(False, None, True, None)
 
 
 def module(name: str, loaded: bool, guc: str | None, max_vfs: str | None) -> host.KernelModule:
@@ -200,8 +211,9 @@ def module(name: str, loaded: bool, guc: str | None, max_vfs: str | None) -> hos
 
 
 @st.composite
-def situations(draw: st.DrawFn) -> tuple[host.HostState, Settings, Detected | None]:
-    """A host (or a guest) in any state the scan can return, and any settings."""
+def snapshots(draw: st.DrawFn) -> snapshot.Snapshot:
+    """A host (or a guest) in any state the scan can return, and any settings, as the
+    snapshot a command would gather: built directly, no fake root."""
     count = draw(st.integers(0, 7))
     numvfs = draw(st.integers(0, 7))
     pf_present = draw(st.booleans())
@@ -210,45 +222,54 @@ def situations(draw: st.DrawFn) -> tuple[host.HostState, Settings, Detected | No
         present=pf_present,
         vendor="8086" if pf_present else None,
         device="a7a0" if pf_present else None,
+        pci_class="030000" if pf_present else None,
         driver=draw(DRIVER) if pf_present else None,
-        sriov_totalvfs=7 if pf_present else None,
+        sriov_totalvfs=draw(st.sampled_from([7, 3])) if pf_present else None,
         sriov_numvfs=draw(st.sampled_from([numvfs, None])) if pf_present else None,
     )
-    vfs = tuple(
+    vfs_found = tuple(
         host.PciFunction(f"0000:00:02.{n}", present=True, driver=draw(DRIVER), number=n)
         for n in range(1, (numvfs if pf_present else 0) + 1)
     )
-    parameter = st.sampled_from([None, "0", "2", "3", "7"])
+    parameter = st.sampled_from([None, "0", "2", "3", "7", "4294967295"])
     modules = {
         name: module(name, draw(st.booleans()), draw(parameter), draw(parameter))
         for name in ("i915", "xe")
     }
     modules["vfio_pci"] = host.KernelModule("vfio_pci", True)
     state = host.HostState(
-        pf,
-        vfs,
-        modules,
-        draw(st.sampled_from(CMDLINES)),
-        "6.12.40-amd64",
-        "debian",
-        "13",
-        True,
-        True,
-        True,
-    )
+        pf, vfs_found, modules, draw(st.sampled_from(CMDLINES)), "6.12.40-amd64", "debian",
+        "13", True, True, True,
+    )  # fmt: skip
     config = Settings(
         driver=draw(st.sampled_from(["i915", "xe"])),
         num_vfs=count,
-        vf_roles=draw(st.dictionaries(st.integers(1, count or 1), st.sampled_from(list(VfRole)))),
+        vf_roles=draw(st.dictionaries(st.integers(1, count), st.sampled_from(list(VfRole))))
+        if count
+        else {},
     )
-    machine = None
-    if draw(st.booleans()):  # a guest given VFs (roles.GpuFunction)
+    virtual = draw(st.sampled_from([None, "DMI sys_vendor 'QEMU'"]))
+    gpus: tuple[GpuFunction, ...] = ()
+    if pf_present:
+        gpus = (GpuFunction(PF, "a7a0", pf.driver, None, True, False),)
+    if virtual is not None:  # a guest given VFs: no PF of its own
+        state = state._replace(pf=host.PciFunction(PF), vfs=())
         gpus = tuple(
             GpuFunction(f"0000:0{n}:00.0", "a7a0", draw(DRIVER), None, False, False)
             for n in range(draw(st.integers(0, 2)))
         )
-        machine = Detected(Role.GUEST, "a virtual machine", device="a7a0", gpus=gpus)
-    return state, config, machine
+    observed = Observed(state.pf, pf_present and virtual is None, gpus, virtual, 0)
+    return snapshot.Snapshot(
+        depth=snapshot.Depth.DOCTOR,
+        settings_file=settings_file_of(config),
+        given=MappingProxyType({}),
+        host=state,
+        observed=observed,
+        boot=GRUB_EVIDENCE,
+        next_boot=nextboot.NextBoot(None, "not known"),
+        installed=(),
+        kernels=MappingProxyType({}),
+    )
 
 
 class Recording(vfs.Sysfs):
@@ -272,68 +293,58 @@ PROPERTY = settings(max_examples=200, deadline=None)
 
 
 @PROPERTY
-@given(situations())
-def test_status_doctor_and_restore_name_the_same_vfs(situation):
-    state, config, machine = situation
-    evidence = GOOD._replace(machine=machine)
-    items = status.pending(state, config, APPLIED, machine)
-    findings = doctor.diagnose(state, config, GRUB, evidence, APPLIED)
-    in_status = vf_numbers(p.what for p in items)
+@given(snapshots())
+def test_status_doctor_and_restore_name_the_same_vfs(gathered):
+    verdicts = judgement.judge(gathered)
+    items = status.report(verdicts)["pending"]
+    findings = doctor.diagnose(verdicts)
+    in_status = vf_numbers(p["what"] for p in items)
     in_doctor = {
         int(f.id.split(".")[1])
         for f in findings
         if re.fullmatch(r"vf\.\d+\.driver", f.id) and f.level == "fail"
     }
     assert in_status == in_doctor
-    if machine is None:  # restore binds only on a host
+    state, config = verdicts.host, verdicts.settings
+    if verdicts.machine.role == "host" and state.pf.present:  # restore binds only on a host
         sysfs = Recording()
-        vfs.bind_all(Paths("/nonexistent"), config, state, sysfs, Runner(False), sysfs.log, True)
+        count = capped_count(config, state.pf.sriov_totalvfs)
+        try:
+            vfs.bind_all(
+                Paths("/nonexistent"), config, count, state, sysfs, Runner(False), sysfs.log,
+                True, vfs.Usage({}, {}),
+            )  # fmt: skip
+        except vfs.VfsError as missing:  # fewer VFs than asked: named, one line each
+            assert all("was not created" in line for line in missing.problems)
         assert sysfs.moved == in_status
 
 
-def doctor_ids(difference: differences.Difference) -> set[str]:
-    """The findings that render a difference (doctor.diagnose)."""
-    d = difference
-    return {
-        Kind.MISSING_PARAMETERS: {"cmdline.parameters"},
-        Kind.DRIVER_MODULES: {"module.loaded", "module.other"},
-        Kind.MODULE_PARAMETER: {
-            "guc.enabled" if d.subject == "i915.enable_guc" else "module.max_vfs"
-        },
-        Kind.GUEST_GPU_DRIVER: {f"guest.{d.subject}"},
-        Kind.PF_MISSING: {"gpu.present"},
-        Kind.PF_DRIVER: {"pf.driver"},
-        Kind.VF_COUNT: {"sriov.numvfs"},
-        Kind.VF_DRIVER: {f"vf.{d.vf}.driver"},
-    }[d.kind]
-
-
 @PROPERTY
-@given(situations())
-def test_every_difference_is_one_status_item_and_a_failing_finding(situation):
-    state, config, machine = situation
-    found = differences.find(state, config, differences.machine_of(state, machine))
-    items = status.pending(state, config, APPLIED, machine)
-    assert len(items) == len(found)
-    findings = doctor.diagnose(state, config, GRUB, GOOD._replace(machine=machine), APPLIED)
-    failing = {f.id for f in findings if f.level == "fail"}
-    for difference in found:
-        assert doctor_ids(difference) & failing, difference
-    # and the other way round: a failing finding of these renders a difference, except
-    # an i915.enable_guc doctor cannot read (a requirement of its own, not a difference)
-    rendered = set().union(*(doctor_ids(d) for d in found))
-    module = state.modules[config.driver]
-    for finding in findings:
-        if finding.level != "fail" or not renders(finding.id):
-            continue
-        if finding.id == "guc.enabled" and "enable_guc" not in module.parameters:
-            continue
-        assert finding.id in rendered, finding
+@given(snapshots())
+def test_every_problem_is_one_status_item_and_the_same_finding(gathered):
+    """Each problem judgement found is one pending item of status and the finding of the
+    same id in doctor, failing (or warning) with the same words and fix; and no finding
+    that renders a problem fails without one (the boot file checks aside)."""
+    verdicts = judgement.judge(gathered)
+    items = status.report(verdicts)["pending"]
+    assert [p["id"] for p in items] == [p.id for p in verdicts.problems]
+    findings = {f.id: f for f in doctor.diagnose(verdicts)}
+    for problem in verdicts.problems:
+        finding = findings[problem.id]
+        assert (finding.level, finding.message, finding.fix) == (
+            problem.level,
+            problem.what,
+            problem.fix,
+        )
+    backed = {p.id for p in verdicts.problems}
+    for finding in findings.values():
+        if finding.level == "fail" and renders(finding.id):
+            assert finding.id in backed, finding
 
 
 def renders(id: str) -> bool:
-    """Whether doctor's finding `id` shows a difference (doctor_ids)."""
-    fixed = {"cmdline.parameters", "module.loaded", "module.other", "guc.enabled"}
-    fixed |= {"module.max_vfs", "gpu.present", "pf.driver", "sriov.numvfs"}
+    """Whether doctor's finding `id` shows a problem of judgement's (judgement.finding_id)."""
+    fixed = {"cmdline.parameters", "module.loaded", "module.other", "module.max_vfs"}
+    fixed |= {"pf.driver", "sriov.numvfs", "provider"}
     guest = id.startswith("guest.") and not id.endswith(".render")  # a render node: doctor's
     return id in fixed or guest or re.fullmatch(r"vf\.\d+\.driver", id) is not None

@@ -1,20 +1,45 @@
-from irisxe_sriov import bootcheck, bootloader, doctor, host, providers, secureboot
-from irisxe_sriov.paths import Paths
+from irisxe_sriov import doctor
 from irisxe_sriov.settings import Settings
+from judged import judged
 
-GRUB = bootloader.Detection("grub", "/boot/grub/grub.cfg exists")
-GOOD = doctor.Evidence((), "2025.12.10", True)
-APPLIED = bootcheck.Verdict(None, "the boot configuration has the parameters", "reboot")
+# every check of a healthy host, in the order doctor gives them: a check added, renamed
+# or dropped shows here
+HEALTHY_IDS = [
+    "settings.valid",
+    "os.debian13",
+    "machine.role",
+    "gpu.present",
+    "iommu.enabled",
+    "provider",
+    "kernel.6.12.40-amd64",
+    "secureboot.key",
+    "driver.package",
+    "module.loaded",
+    "module.other",
+    "guc.enabled",
+    "module.max_vfs",
+    "cmdline.parameters",
+    "sriov.totalvfs",
+    "sriov.numvfs",
+    "vf.1.driver",
+    "vf.2.driver",
+    "vf.3.driver",
+    "pf.driver",
+    "pf.not_vfio",
+    "sysfsutils.conf",
+    "driverctl.installed",
+    "bootloader.found",
+    "files.local_edits",
+    "boot.refresh",
+]
 
 
-def findings(fake, settings=None, evidence=GOOD, boot=GRUB):
-    """Doctor's findings with the kernels and Secure Boot state read from the fake root."""
+def findings(fake, settings=None, **replace):
+    """Doctor's findings for `settings` on the fake root (what it reads there: kernels,
+    Secure Boot, dpkg), with parts of the snapshot replaced where a test says so."""
     settings = settings or Settings(num_vfs=3)
-    paths = Paths(fake.root)
-    state = host.scan(paths, settings.pf)
-    kernels, _ = providers.read_all(paths, state.pf.device, boot.name)
-    evidence = evidence._replace(kernels=tuple(kernels), secure_boot=secureboot.read(paths))
-    return {f.id: f for f in doctor.diagnose(state, settings, boot, evidence, APPLIED)}
+    verdicts = judged(fake.root, settings=settings, **replace)
+    return {f.id: f for f in doctor.diagnose(verdicts)}
 
 
 def test_healthy_host_passes_every_check(fake):
@@ -25,7 +50,7 @@ def test_healthy_host_passes_every_check(fake):
     ]
     assert result["guc.enabled"].level == "ok"
     assert not doctor.failed(list(result.values()))
-    assert len(result) >= 20
+    assert list(result) == HEALTHY_IDS
 
 
 def test_each_trap_fails_with_a_fix(fake):
@@ -36,12 +61,21 @@ def test_each_trap_fails_with_a_fix(fake):
     fake.set_kernel("6.19.1-amd64")
     fake.set_os("debian", "12")
     (fake.root / "sys/class").mkdir(parents=True)
-    result = findings(
-        fake,
-        Settings(num_vfs=3, vf_roles={2: "none"}),
-        doctor.Evidence(("line 2: bad",), None, False),
-        bootloader.Detection(None, "nothing"),
-    )
+    from irisxe_sriov import bootloader, snapshot
+
+    # a settings file with a bad line; the values given stand in (as debconf's do)
+    broken = snapshot.SettingsFile('NUM_VFS="3"\nx\n', {}, ("line 2: bad",))
+    result = {
+        f.id: f
+        for f in doctor.diagnose(
+            judged(
+                fake.root,
+                settings_file=broken,
+                given={"num_vfs": "3", "vf_roles": "2:none"},
+                boot=bootloader.Evidence(False, None, False, None),
+            )
+        )
+    }
     failing = {i for i, f in result.items() if f.level == "fail"}
     assert failing == {
         "settings.valid",
@@ -71,6 +105,8 @@ def test_each_trap_fails_with_a_fix(fake):
     assert result["module.loaded"].level == "ok"
     text = doctor.format_text(list(result.values()))
     assert "[FAIL] pf.not_vfio" in text and "fix: driverctl unset-override 0000:00:02.0" in text
+    # the settings file's problem is named, and the defaults stood in for it
+    assert result["settings.valid"].message == "line 2: bad"
 
 
 def test_unsupported_gpu_and_missing_gpu(fake):
@@ -81,7 +117,7 @@ def test_unsupported_gpu_and_missing_gpu(fake):
 
 def test_wrong_driver_package_version(fake):
     fake.healthy()
-    result = findings(fake, evidence=doctor.Evidence((), "2026.05.06", False))
+    result = findings(fake, packages={"i915-sriov-dkms": "2026.05.06"})
     assert result["driver.package"].level == "fail"
     assert "2026.05.06 is installed, the pin is i915-sriov-dkms 2025.12.10" in (
         result["driver.package"].message

@@ -131,7 +131,7 @@ def test_both_paths_print_the_same(machine, command, as_json):
     assert done.returncode == EXIT_ON_THE_MACHINE[command], done.stdout
 
 
-EXIT_ON_THE_MACHINE = {"status": 0, "kernels": 0, "doctor": 1}
+EXIT_ON_THE_MACHINE = {"status": 0, "kernels": 0, "doctor": 0}
 
 
 def test_an_empty_root_is_clicks_to_refuse():
@@ -163,10 +163,10 @@ def test_both_paths_fail_alike_on_a_settings_file_that_is_not_a_file(machine):
 # Test double for the moment of Ctrl-C: Python's SIGINT handler raises KeyboardInterrupt
 # wherever the command is; here it is raised where every read-only command starts reading.
 CTRL_C = (
-    "import irisxe_sriov.situation as situation\n"
+    "import irisxe_sriov.snapshot as snapshot\n"
     "def interrupted(*args, **kwargs):\n"
     "    raise KeyboardInterrupt\n"
-    "situation.load = interrupted\n"
+    "snapshot.gather = interrupted\n"
 )
 
 

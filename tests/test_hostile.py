@@ -352,12 +352,12 @@ def test_json_on_a_missing_root(tmp_path):
 
 
 def test_unexpected_errors_are_one_line(machine, monkeypatch):
-    from irisxe_sriov import situation
+    from irisxe_sriov import snapshot
 
     def broken(*args, **kwargs):
         raise ValueError("boom")
 
-    monkeypatch.setattr(situation, "load", broken)
+    monkeypatch.setattr(snapshot, "gather", broken)
     line = one_error_line(run(machine.root, "config", "show"), 1)
     assert "internal error: ValueError: boom" in line
 

@@ -37,10 +37,25 @@ def test_scan_reads_aliases_and_max_vfs_from_xz_gz_and_plain_modules(fake):
 
 
 def test_scan_says_so_when_it_cannot_read(fake):
-    _, module = kernel(fake, max_vfs=False)
+    """Only a whole .modinfo without max_vfs is "no max_vfs"; an empty, truncated, damaged
+    or non-ELF module is unknown, and the kernel's own xe then serves nobody on a guess."""
+    paths, module = kernel(fake, max_vfs=False)
     assert modinfo.scan(module).max_vfs is False
-    module.write_bytes(b"not xz")
-    assert modinfo.scan(module).max_vfs is None
+    whole = lzma.decompress(module.read_bytes())
+    for damaged in (
+        b"",  # empty
+        lzma.compress(b""),  # an empty module, compressed
+        lzma.compress(whole[: whole.index(b"vermagic=")]),  # cut before its .modinfo ends
+        lzma.compress(b"MZ" + whole[4:]),  # no ELF
+        b"not xz",
+    ):
+        module.write_bytes(damaged)
+        assert modinfo.scan(module).max_vfs is None, damaged[:20]
+    module.write_bytes(b"")
+    kernel_of = providers.read_xe_facts(paths, RELEASE)
+    assert kernel_of.unreadable and kernel_of.max_vfs is None
+    verdict = providers.xe_verdict(RELEASE, kernel_of, "a7a0")
+    assert verdict == (False, "its xe.ko could not be read: whether xe has max_vfs is unknown")
     assert modinfo.scan(module.with_suffix(".zst")).max_vfs is None
 
 

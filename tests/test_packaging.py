@@ -103,7 +103,7 @@ def test_man_page_documents_every_command_and_option():
             assert option in shown.output, (name, option)
             assert option in page, (name, option)
     # the options come from click's declarations, not from help text that may be empty
-    assert declared == {"--connect", "--dry-run", "--force", "--json", "--notify", "--vf"}
+    assert declared == {"--connect", "--dry-run", "--force", "--json", "--notify", "--vf", "--wait"}
     assert options_of(cli) == ["--version", "--root"]
     assert "IRISXE_SRIOV_ROOT" in page and "--root" in page and "--version" in page
 

@@ -15,12 +15,11 @@ from click.testing import CliRunner
 import fakesys
 from irisxe_sriov import (
     aptsources,
-    bootcheck,
-    bootloader,
     compat,
     debversion,
     doctor,
-    host,
+    fixes,
+    judgement,
     nextboot,
     providers,
     secureboot,
@@ -28,6 +27,7 @@ from irisxe_sriov import (
 from irisxe_sriov.cli import cli
 from irisxe_sriov.paths import Paths
 from irisxe_sriov.settings import Settings
+from judged import gathered, judged
 
 STOCK = "6.12.118+deb13-amd64"
 BACKPORTS = "7.3.4+deb13-amd64"
@@ -64,8 +64,8 @@ $menuentry_id_option 'gnulinux-%(older)s-advanced-u1' {
 """
 
 
-def grub(root: Path, default: str = "0", grubenv: str = "") -> None:
-    newest, older = BACKPORTS, STOCK
+def grub(root: Path, default: str = "0", grubenv: str = "", older: str = STOCK) -> None:
+    newest = BACKPORTS
     fakesys.write(root / "boot/grub/grub.cfg", GRUB_CFG % locals())
     fakesys.write(root / "boot/grub/grubenv", "# GRUB Environment Block\n" + grubenv)
 
@@ -232,8 +232,9 @@ def test_systemd_boot_default(tmp_path):
 # --- providers per kernel -----------------------------------------------------------------
 
 
-def kernels_of(root: Path, device: str | None = "a7a0", boot: str | None = "grub"):
-    found, _ = providers.read_all(Paths(root), device, boot)
+def kernels_of(root: Path, device: str | None = "a7a0"):
+    """Every kernel's provider, judged for the GPU `device` (None: none visible)."""
+    found = judgement.judge_kernels(gathered(root, "kernels"), device)
     return {k.release: k for k in found}
 
 
@@ -241,7 +242,9 @@ def test_stock_kernel_only_has_no_provider(tmp_path):
     fakesys.install_kernel(tmp_path, STOCK, max_vfs=True)
     kernel = kernels_of(tmp_path)[STOCK]
     assert kernel.provider is None and kernel.drivers == ()
-    assert kernel.state == "no-headers"
+    assert kernel.state == "no-package"  # the pinned driver package is not installed
+    fakesys.install_dkms_source(tmp_path)
+    assert kernels_of(tmp_path)[STOCK].state == "no-headers"
     assert kernel.kernel_xe == (
         "xe is an SR-IOV PF for Alder Lake and Raptor Lake from Linux 6.18 on"
     )
@@ -313,24 +316,12 @@ def test_both_kernels_with_either_booting_next(tmp_path):
 
 # --- doctor: one provider finding, fixes that lead somewhere ------------------------------
 
-GRUB = bootloader.Detection("grub", "/boot/grub/grub.cfg exists")
-APPLIED = bootcheck.Verdict(None, "the boot configuration has the parameters", "reboot")
 DEB822 = aptsources.AptSources(False, "http://mirror.example/debian", True)
 
 
 def diagnose(root: Path, settings: Settings, secure: secureboot.SecureBoot | None = None):
-    paths = Paths(root)
-    state = host.scan(paths, settings.pf)
-    found, _ = providers.read_all(paths, state.pf.device, "grub")
-    evidence = doctor.Evidence(
-        (),
-        None,
-        False,
-        kernels=tuple(found),
-        backports_steps=tuple(aptsources.backports_steps(DEB822)),
-        secure_boot=secure,
-    )
-    return {f.id: f for f in doctor.diagnose(state, settings, GRUB, evidence, APPLIED)}
+    verdicts = judged(root, settings=settings, apt=DEB822, secure_boot=secure)
+    return {f.id: f for f in doctor.diagnose(verdicts)}
 
 
 def xe_host(fake, release: str = BACKPORTS) -> None:
@@ -369,16 +360,17 @@ def test_driver_i915_where_only_kernel_xe_serves(fake):
     result = diagnose(fake.root, Settings(driver="i915", num_vfs=7))
     assert result["provider"].level == "fail"
     assert result["provider"].message == (f"{BACKPORTS} has kernel-xe, which offers xe, not i915")
-    assert result["provider"].fix == (
-        "set driver=xe ('irisxe-sriov-ctl config set driver=xe'), then reboot"
-    )
+    # xe makes the VFs now: the setting is all that differs, no reboot needed
+    assert result["provider"].fix.commands() == [["irisxe-sriov-ctl", "config", "set", "driver=xe"]]
 
 
 def no_restore_or_plain_reboot(result) -> None:
+    """Where no kernel serves the driver now, no fix may be `vfs restore`, a bare reboot
+    or apply-and-reboot: none of them leads to a VF."""
     for finding in result.values():
-        assert "vfs restore" not in finding.fix, finding
-        assert finding.fix != "reboot", finding
-        assert not finding.fix.startswith(doctor.APPLY_AND_REBOOT), finding
+        assert "vfs restore" not in str(finding.fix), finding
+        assert finding.fix != fixes.REBOOT, finding
+        assert finding.fix.steps[:1] != fixes.APPLY.steps, finding
 
 
 def failed_build(root: Path, release: str) -> None:
@@ -398,25 +390,35 @@ def test_stock_kernel_only_gets_the_backports_commands(fake):
     failed_build(fake.root, STOCK)
     result = diagnose(fake.root, Settings(num_vfs=7))
     assert result["provider"].level == "fail"
-    assert result["provider"].fix == (
-        "no installed kernel has a provider: install trixie-backports' kernel, whose own xe is "
-        "an SR-IOV PF: add trixie-backports to the Suites: line of "
-        "/etc/apt/sources.list.d/debian.sources; apt update; apt install -t trixie-backports "
-        "linux-image-amd64; irisxe-sriov-ctl config set driver=xe; reboot"
+    assert str(result["provider"].fix) == (
+        "add trixie-backports to the Suites: line of /etc/apt/sources.list.d/debian.sources; "
+        "apt update; apt install -t trixie-backports linux-image-amd64; "
+        "irisxe-sriov-ctl config set driver=xe; reboot"
     )
+    assert result["provider"].fix.steps[0].argv is None  # editing a deb822 file: by hand
     assert result["sriov.numvfs"].level == "skip"
     assert result["sriov.totalvfs"].level == "skip"
     no_restore_or_plain_reboot(result)
 
 
 def test_stock_kernel_with_headers_missing_gets_the_headers(fake):
+    """A kernel in the pin's range without headers: installing them is the fix (dkms's
+    own header hook builds the driver), then the reboot into it. One outside the range
+    never gets "install headers": nothing would build there."""
     fake.add_gpu(driver="i915", totalvfs=None)
-    fake.set_kernel(STOCK)
-    fakesys.install_kernel(fake.root, STOCK)
-    found, _ = providers.read_all(Paths(fake.root), "a7a0", "grub")
-    states = [k._replace(detail=f"no headers: install linux-headers-{STOCK}") for k in found]
-    what = providers.advice(states, STOCK, "i915", [])
-    assert what == f"no headers: install linux-headers-{STOCK} (kernel {STOCK}), then reboot"
+    old = "6.12.38+deb13-amd64"  # before the first API change the layer bridges
+    fake.set_kernel(old)
+    fakesys.install_kernel(fake.root, old)
+    fakesys.install_dkms_source(fake.root)
+    fakesys.install_kernel(fake.root, BACKPORTS, usr=True, config=fakesys.NO_XE_CONFIG)
+    fake.grub()
+    grub(fake.root, "1>2", older=old)  # the older kernel boots next: the admin chose it
+    kernels = {k.release: k for k in judged(fake.root).kernels}
+    assert (kernels[old].state, kernels[BACKPORTS].state) == ("no-headers", "skipped")
+    assert kernels[BACKPORTS].fix == fixes.NONE
+    what = providers.advice(list(kernels.values()), old, "i915", fixes.NONE)
+    assert what is not None
+    assert what.commands() == [["apt", "install", f"linux-headers-{old}"], ["reboot"]]
 
 
 def test_newer_kernel_with_provider_boots_next(fake):
@@ -426,13 +428,11 @@ def test_newer_kernel_with_provider_boots_next(fake):
     fakesys.install_kernel(fake.root, BACKPORTS, usr=True)
     grub(fake.root)
     result = diagnose(fake.root, Settings(driver="xe", num_vfs=7))
-    assert result["provider"].fix == f"reboot: {BACKPORTS} boots next and has kernel-xe"
+    assert result["provider"].fix == fixes.REBOOT  # the kernel with xe boots next
     assert result[f"kernel.{BACKPORTS}"].message.startswith("kernel-xe (xe) (boots next); DKMS")
     grub(fake.root, "1>2")  # the stock kernel stays the default
     result = diagnose(fake.root, Settings(driver="xe", num_vfs=7))
-    assert result["provider"].fix == (
-        f"boot a kernel that has a provider: {BACKPORTS} (kernel-xe) (choose it in the boot menu)"
-    )
+    assert str(result["provider"].fix) == f"reboot and choose {BACKPORTS} in the boot menu"
     no_restore_or_plain_reboot(result)
 
 
@@ -444,7 +444,7 @@ def test_dkms_provider_with_the_stock_module_loaded(fake):
     result = diagnose(fake.root, Settings(num_vfs=3))
     assert result["provider"].level == "fail"
     assert "is the stock kernel module (version none)" in result["provider"].message
-    assert result["provider"].fix == f"update-initramfs -u -k {STOCK}; reboot"
+    assert str(result["provider"].fix) == f"update-initramfs -u -k {STOCK}; reboot"
     fake.load_module("i915", parameters={"enable_guc": "3", "max_vfs": "7"})
     result = diagnose(fake.root, Settings(num_vfs=3))
     assert result["provider"].message == f"{STOCK} has i915-sriov-dkms for i915 (loaded)"
@@ -472,7 +472,7 @@ def test_secure_boot_with_dkms(fake, secure, level, words):
     finding = diagnose(fake.root, Settings(num_vfs=3), secure)["secureboot.key"]
     assert finding.level == level and words in finding.message
     if level == "fail":
-        assert "mokutil --import /var/lib/dkms/mok.pub" in finding.fix
+        assert ["mokutil", "--import", "/var/lib/dkms/mok.pub"] in finding.fix.commands()
 
 
 def test_secure_boot_with_kernel_xe_needs_no_key(fake):
@@ -540,8 +540,11 @@ def test_kernel_hook_names_the_provider(fake):
     assert not (fake.root / "run/reboot-required").exists()
     fakesys.write(fake.root / "etc/default/irisxe-sriov", 'DRIVER="i915"\n')
     result = CliRunner().invoke(cli, ["--root", str(fake.root), "kernels", "--notify", BACKPORTS])
-    assert "will boot without an SR-IOV driver for i915 (kernel-xe offers xe" in result.output
-    assert (fake.root / "run/reboot-required").exists()
+    assert "would boot without an SR-IOV driver for i915 (kernel-xe offers xe" in result.output
+    assert "no reboot is requested for it" in result.output
+    # a kernel without a provider of the driver never gets a reboot notice from us: an
+    # automatic reboot (unattended-upgrades) would land without SR-IOV
+    assert not (fake.root / "run/reboot-required").exists()
 
 
 def test_special_files_in_place_of_kernel_files_do_not_hang(fake):
@@ -581,13 +584,14 @@ def test_local_edits_and_failed_refreshes_reach_status_and_doctor(fake):
         "/etc/modprobe.d/irisxe-sriov.conf was edited locally; irisxe-sriov's version is "
         "/etc/modprobe.d/irisxe-sriov.conf.ucf-dist"
     ) in whats
-    assert "the boot refresh 'update-grub' failed or was cut off" in whats
+    assert "the boot refresh 'update-grub' failed or was cut off (apply runs it again)" in whats
     assert status["reboot_pending"] is True
     result = CliRunner().invoke(cli, ["--root", root, "doctor", "--json"])
     findings = {f["id"]: f for f in json.loads(result.output)}
     assert findings["files.local_edits"]["level"] == "warn"
     assert findings["boot.refresh"]["level"] == "fail"
-    assert "runs it again" in findings["boot.refresh"]["fix"]
+    assert "(apply runs it again)" in findings["boot.refresh"]["message"]
+    assert ["irisxe-sriov-ctl", "apply"] in [s["argv"] for s in findings["boot.refresh"]["steps"]]
 
 
 def test_kernels_judges_the_gpu_not_whatever_sits_at_the_pf_address(fake):

@@ -288,15 +288,14 @@ def test_update_text_at_the_end_of_the_file():
 def test_a_settings_file_is_read_up_to_64_kib(fake):
     """A settings file is a few hundred bytes: anything past 64 KiB is refused before it
     is parsed (issue 11)."""
-    from irisxe_sriov import situation
-    from irisxe_sriov.paths import Paths
+    from judged import judged
 
     path = fake.root / "etc/default/irisxe-sriov"
     path.parent.mkdir(parents=True)
     line = 'DRIVER="xe"\n'
     path.write_text(line + "#" * (64 * 1024 - len(line) - 1) + "\n")
-    assert situation.load(Paths(fake.root)).settings.driver == "xe"
+    assert judged(fake.root, "status", strict=True).settings.driver == "xe"
     path.write_text(line + "#" * (64 * 1024 - len(line)) + "\n")
-    assert problems(situation.load, Paths(fake.root)) == [
+    assert problems(judged, fake.root, "status", None, True) == [
         "/etc/default/irisxe-sriov is larger than 65536 bytes"
     ]

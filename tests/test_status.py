@@ -1,14 +1,13 @@
-from irisxe_sriov import bootcheck, bootloader, host, status
-from irisxe_sriov.paths import Paths
-from irisxe_sriov.settings import Settings
+import pytest
 
-GRUB = bootloader.Detection("grub", "/boot/grub/grub.cfg exists")
-APPLIED = bootcheck.Verdict(None, "the boot configuration has the parameters", "reboot")
+from irisxe_sriov import status
+from irisxe_sriov.settings import Settings
+from judged import judged
 
 
 def report(fake, settings):
-    state = host.scan(Paths(fake.root), settings.pf)
-    return status.report(state, settings, GRUB, APPLIED)
+    """status's document for `settings` on the fake root (its boot files as they are)."""
+    return status.report(judged(fake.root, "status", settings=settings, strict=True))
 
 
 def test_healthy_host_has_nothing_pending(fake):
@@ -36,32 +35,58 @@ def test_switch_to_xe_pends_a_reboot(fake):
     assert [(p["what"], p["reboot"]) for p in doc["pending"]] == [
         (
             "the running kernel command line lacks xe.max_vfs=7 xe.force_probe=a7a0 "
-            "module_blacklist=i915: the boot configuration has the parameters",
+            "module_blacklist=i915: /etc/default/grub.d/irisxe-sriov.cfg is missing or out "
+            "of date",
             True,
         ),
-        ("i915 is loaded, xe is configured", True),
+        ("xe is not loaded", True),
+        ("i915 is loaded although xe is configured", True),
     ]
 
 
-def test_a_driver_running_with_another_max_vfs_pends_a_reboot(fake):
-    """The module parameter the running driver got (a max_vfs=2 of an admin's own
-    modprobe.d file, say) is not the 7 this package configures: only a reboot with our
-    parameters gives the VFs we count on."""
-    fake.healthy(numvfs=2)
-    (fake.sys / "module/i915/parameters/max_vfs").write_text("2\n")
-    doc = report(fake, Settings(num_vfs=2))
-    assert doc["pending"] == [
+@pytest.mark.parametrize(
+    ("running", "num_vfs", "permits"),
+    [
+        ("7", 7, True),
+        ("2", 2, True),  # a cap of 2 permits the 2 VFs configured
+        ("4294967295", 7, True),  # xe's unlimited default (U32_MAX), read back
+        ("2", 3, False),  # the PF cannot reach 3
+        ("0", 1, False),  # i915's default: no VFs at all
+        ("garbage", 1, False),
+    ],
+)
+def test_max_vfs_is_judged_by_what_it_permits(fake, running, num_vfs, permits):
+    """A max_vfs at or above the configured count permits it, whatever this package
+    would have written: Debian 7.3's xe defaults to unlimited, and an admin's cap of 2
+    for 2 VFs is no problem. A cap below the count is, and only a reboot mends it."""
+    fake.healthy(numvfs=num_vfs)
+    (fake.sys / "module/i915/parameters/max_vfs").write_text(running + "\n")
+    doc = report(fake, Settings(num_vfs=num_vfs))
+    pending = [p for p in doc["pending"] if p["id"] == "module.max_vfs"]
+    if permits:
+        assert pending == []
+        return
+    assert pending == [
         {
-            "what": "i915 runs with max_vfs=2, configured 7",
-            "fix": "reboot (run 'irisxe-sriov-ctl apply' first if the files are not written yet)",
+            "id": "module.max_vfs",
+            "what": f"i915 runs with max_vfs={running}, SR-IOV needs at least {num_vfs}",
+            "fix": "irisxe-sriov-ctl apply; reboot",
+            "steps": [
+                {"text": "irisxe-sriov-ctl apply", "argv": ["irisxe-sriov-ctl", "apply"]},
+                {"text": "reboot", "argv": ["reboot"]},
+            ],
             "reboot": True,
         }
     ]
     assert doc["reboot_pending"] is True
-    assert "  - i915 runs with max_vfs=2, configured 7: reboot" in status.format_text(doc)
-    # a driver that does not say (no max_vfs parameter: the stock one) is no mismatch
+
+
+def test_an_unreadable_max_vfs_is_no_difference(fake):
+    """A driver that does not say (no max_vfs parameter, or not root) is no mismatch."""
+    fake.healthy(numvfs=2)
     (fake.sys / "module/i915/parameters/max_vfs").unlink()
-    assert report(fake, Settings(num_vfs=2))["pending"] == []
+    doc = report(fake, Settings(num_vfs=2))
+    assert [p for p in doc["pending"] if p["id"] == "module.max_vfs"] == []
 
 
 def test_count_and_role_differences_are_listed_without_reboot(fake):
@@ -89,13 +114,11 @@ def test_count_and_role_differences_are_listed_without_reboot(fake):
 
 
 def test_missing_pf_is_reported(tmp_path):
-    doc = status.report(
-        host.scan(Paths(tmp_path), "0000:00:02.0"), Settings(num_vfs=1), GRUB, APPLIED
-    )
+    doc = status.report(judged(tmp_path, "status", settings=Settings(num_vfs=1), strict=True))
     assert doc["pf"]["present"] is False and doc["pf"]["driver"] is None
     # an empty root: no module loaded either (doctor's module.loaded fails too)
     assert [p["what"] for p in doc["pending"]] == [
-        "i915 is configured and not loaded",
+        "i915 is not loaded",
         "no PCI device at 0000:00:02.0",
     ]
     assert "no such PCI device" in status.format_text(doc)

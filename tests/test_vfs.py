@@ -11,18 +11,24 @@ import os
 import pytest
 from click.testing import CliRunner
 
+from fakesys import KernelDouble
 from irisxe_sriov import host, vfs
 from irisxe_sriov.cli import cli
 from irisxe_sriov.paths import Paths
 from irisxe_sriov.process import Runner
 from irisxe_sriov.settings import Settings
+from judged import judged
 
 PF = "0000:00:02.0"
 
 
-def restore(fake, settings, force=False):
+def restore(fake, settings, force=False, kernel=True):
+    """restore's log for `settings` on the fake root; `kernel`: a double of the kernel
+    makes the VFs a write of sriov_numvfs asks for (fakesys.KernelDouble)."""
     lines = []
-    vfs.restore(Paths(fake.root), settings, Runner(False, lines.append), lines.append, force)
+    verdicts = judged(fake.root, "restore", settings=settings, strict=True)
+    sysfs = KernelDouble(fake, lines.append) if kernel else None
+    vfs.restore(Paths(fake.root), verdicts, Runner(False, lines.append), lines.append, force, sysfs)
     return lines
 
 
@@ -79,10 +85,36 @@ def test_restore_without_pf_or_driver_waits(fake, tmp_path):
     ]
 
 
-def test_restore_refuses_more_than_totalvfs(fake):
+def test_restore_caps_at_what_the_pf_offers(fake):
+    """A settings file asking for more VFs than sriov_totalvfs offers now (a max_vfs of
+    the admin's, or fewer from the driver) makes what the PF offers, and says so: the
+    boot unit must not fail for it."""
     fake.add_gpu(totalvfs=2)
-    with pytest.raises(vfs.VfsError, match="num_vfs 3 is above sriov_totalvfs 2"):
-        restore(fake, Settings(num_vfs=3))
+    (fake.sys / "bus/pci/drivers_probe").write_text("")
+    lines = restore(fake, Settings(num_vfs=3))
+    assert f"num_vfs 3 is above the 2 VFs {PF} offers: making 2" in lines
+    assert f"PF {PF}: create 2 VFs" in lines
+    assert lines[-1] == f"VFs as configured: 2 on {PF}"
+
+
+def test_restore_fails_and_names_each_vf_that_was_not_made(fake):
+    """Where the write of sriov_numvfs made no VF (no kernel here to make them: the fake
+    root's sysfs is files), restore fails, one line per VF, exit 1 from the CLI; it never
+    reports success for VFs that do not exist."""
+    fake.add_gpu(numvfs=1, vf_drivers=["vfio-pci"])
+    with pytest.raises(vfs.VfsError) as raised:
+        restore(fake, Settings(num_vfs=3), kernel=False)
+    assert raised.value.problems == [
+        f"VF 2 (0000:00:02.2) was not created: {PF} has 1 of 3 VFs; see 'irisxe-sriov-ctl doctor'",
+        f"VF 3 (0000:00:02.3) was not created: {PF} has 1 of 3 VFs; see 'irisxe-sriov-ctl doctor'",
+    ]
+    fakesys_settings = fake.root / "etc/default/irisxe-sriov"
+    fakesys_settings.parent.mkdir(parents=True)
+    fakesys_settings.write_text('NUM_VFS="3"\n')
+    result = run(fake.root, "vfs", "restore")
+    assert result.exit_code == 1
+    assert result.output.count("was not created") == 2
+    assert "VFs as configured" not in result.output
 
 
 def guest_using(fake, group: int, name: str, pid: int = 4242) -> None:
@@ -110,13 +142,14 @@ def test_in_use_from_open_vfio_groups_and_libvirt(fake):
         "<address domain='0x0000' bus='0x00' slot='0x02' function='0x2'/></source>"
         "</hostdev></devices></domain></domstatus>"
     )
-    assert vfs.in_use(Paths(fake.root), vf1) == ["win11"]
-    assert vfs.in_use(Paths(fake.root), vf2) == ["ubuntu"]
+    known = vfs.usage(Paths(fake.root), state.vfs)
+    assert vfs.in_use(vf1, known) == ["win11"]
+    assert vfs.in_use(vf2, known) == ["ubuntu"]
     with pytest.raises(vfs.VfsError) as raised:
         restore(fake, Settings(num_vfs=3))
     assert str(raised.value) == (
         "VF 1 (0000:00:02.1) is in use by win11: will not change the "
-        "VF count to 3; stop the guest first, or use --force"
+        "VF count to 3; stop the guest or process first, or use --force"
     )
     assert attribute(fake, PF, "sriov_numvfs") == "2"  # nothing destroyed
     assert f"PF {PF}: remove the VFs" in restore(fake, Settings(num_vfs=3), force=True)
@@ -134,7 +167,7 @@ def test_cli_vfs_set_refuses_a_busy_vf_and_changes_nothing(fake, snapshot):
     assert result.exit_code == 1
     assert result.output == (
         "irisxe-sriov-ctl: error: VF 1 (0000:00:02.1) is in use by win11: "
-        "will not change the VF count to 3; stop the guest first, or use "
+        "will not change the VF count to 3; stop the guest or process first, or use "
         "--force\n"
     )
     assert snapshot(fake.root) == before
@@ -204,13 +237,22 @@ def test_restore_skips_a_vf_whose_device_is_gone(fake):
     (fake.device_dir(PF) / "sriov_numvfs").write_text("2\n")
     (fake.device_dir(PF) / "virtfn1").symlink_to("../0000:00:02.2")
     (fake.sys / "bus/pci/drivers_probe").write_text("")
-    assert restore(fake, Settings(num_vfs=2)) == [
+    lines: list[str] = []
+    with pytest.raises(vfs.VfsError) as raised:
+        vfs.restore(
+            Paths(fake.root),
+            judged(fake.root, "restore", settings=Settings(num_vfs=2), strict=True),
+            Runner(False, lines.append),
+            lines.append,
+        )
+    assert lines == [
         f"PF {PF}: driver_override i915",
         "would run: modprobe vfio-pci",
-        "VF 2 is missing after creating VFs",
         "VF 1 (0000:00:02.1): driver_override vfio-pci",
         "VF 1 (0000:00:02.1): bind to vfio-pci",
-        f"VFs as configured: 2 on {PF}",
+    ]
+    assert raised.value.problems == [
+        f"VF 2 (0000:00:02.2) was not created: {PF} has 1 of 2 VFs; see 'irisxe-sriov-ctl doctor'"
     ]
     assert attribute(fake, "0000:00:02.1", "driver_override") == "vfio-pci"
 
@@ -246,7 +288,7 @@ def test_restore_refuses_to_rebind_a_vf_a_guest_uses(fake, snapshot):
         restore(fake, Settings(num_vfs=2, vf_roles={1: "none"}))
     assert str(raised.value) == (
         "VF 1 (0000:00:02.1) is in use by win11: will not rebind it; "
-        "stop the guest first, or use --force"
+        "stop the guest or process first, or use --force"
     )
     assert attribute(fake, "0000:00:02.1", "driver_override") == "(null)"
     # only the PF's own override was written before the refusal
@@ -269,7 +311,7 @@ def test_cli_vfs_roles_refuses_to_rebind_a_busy_vf_and_force_overrides(fake, sna
     assert refused.exit_code == 1
     assert refused.output == (
         "irisxe-sriov-ctl: error: VF 1 (0000:00:02.1) is in use by win11: will not rebind "
-        "it; stop the guest first, or use --force\n"
+        "it; stop the guest or process first, or use --force\n"
     )
     assert snapshot(fake.root) == before  # neither the settings nor sysfs
     # a role change of a VF nobody uses goes ahead while VF 1 is busy
@@ -283,9 +325,79 @@ def test_cli_vfs_roles_refuses_to_rebind_a_busy_vf_and_force_overrides(fake, sna
 
 
 def test_cli_vfs_set_force_destroys_a_busy_vf(fake):
+    """--force goes past the guest; the fake root has no kernel to make the third VF, so
+    the command then fails naming it (on a host the kernel makes it: tests/test_vm.py)."""
     fake.healthy(numvfs=2)
     guest_using(fake, host.scan(Paths(fake.root), PF).vfs[0].iommu_group, "win11")
     forced = run(fake.root, "vfs", "set", "3", "--force")
-    assert forced.exit_code == 0, forced.output
     assert f"PF {PF}: remove the VFs\nPF {PF}: create 3 VFs\n" in forced.output
     assert attribute(fake, PF, "sriov_numvfs") == "3"
+    assert forced.exit_code == 1
+    assert "VF 3 (0000:00:02.3) was not created" in forced.output
+
+
+def test_at_boot_restore_waits_for_the_pf_driver(fake):
+    """The boot unit's `--wait`: while no driver has bound the PF it looks again until
+    one does (here the bind happens as the wait begins), at most the given seconds; a
+    PF that stays unbound ends the wait and leaves it to the udev rule."""
+    fake.add_gpu(driver=None, numvfs=0)
+    waited: list[str] = []
+
+    def bind_now(line: str) -> None:
+        waited.append(line)
+        fake.bind(PF, "i915")  # the driver binds while restore waits
+
+    assert vfs.wait_for_driver(Paths(fake.root), PF, 30, bind_now)
+    assert waited == [f"{PF} has no driver yet: waiting up to 30 s for it to bind"]
+    (fake.device_dir(PF) / "driver").unlink()
+    assert not vfs.wait_for_driver(Paths(fake.root), PF, 0.2, lambda line: None)
+    result = run(fake.root, "vfs", "restore", "--wait", "0.2")
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines() == [
+        f"{PF} has no driver yet: waiting up to 0.2 s for it to bind",
+        f"{PF} has no driver yet: the udev rule runs this again when it binds",
+    ]
+
+
+def container_holding(fake, node: str, pid: int = 4343) -> None:
+    """A process in a Docker container with a VF's render node open (docker run
+    --device): its fd links to the node as the container names it."""
+    (fake.root / "dev/dri").mkdir(parents=True, exist_ok=True)
+    (fake.root / f"dev/dri/{node}").write_text("")
+    process = fake.root / f"proc/{pid}"
+    (process / "fd").mkdir(parents=True)
+    (process / "fd/0").symlink_to("/dev/null")
+    (process / "fd/5").symlink_to(f"/dev/dri/{node}")
+    (process / "cmdline").write_text("/usr/bin/ffmpeg\0-hwaccel\0vaapi\0")
+    (process / "cgroup").write_text(
+        "0::/system.slice/docker-0123456789abcdef0123456789abcdef.scope\n"
+    )
+
+
+def test_a_process_holding_a_vfs_render_node_is_a_user(fake, snapshot):
+    """A container transcoding on a host-role VF's render node uses that VF: rebinding
+    the VF (or destroying it) is refused naming the process and its container, as for a
+    guest; --force goes ahead. The PF's own render node is not a VF's."""
+    fake.add_gpu(numvfs=2, vf_drivers=["i915", "vfio-pci"])
+    write_settings = fake.root / "etc/default/irisxe-sriov"
+    write_settings.parent.mkdir(parents=True)
+    write_settings.write_text('NUM_VFS="2"\nVF_ROLES="1:host"\n')
+    container_holding(fake, "renderD129")  # VF 1's node (fakesys: renderD129 for VF 1)
+    container_holding(fake, "renderD128", pid=4444)  # the PF's: no VF's user
+    state = host.scan(Paths(fake.root), PF)
+    known = vfs.usage(Paths(fake.root), state.vfs)
+    user = "ffmpeg (pid 4343) in docker container 0123456789ab"
+    assert [vfs.in_use(vf, known) for vf in state.vfs] == [[user], []]
+    doc = json.loads(run(fake.root, "status", "--json").output)
+    assert [vf["in_use_by"] for vf in doc["vfs"]] == [[user], []]
+    before = snapshot(fake.root)
+    refused = run(fake.root, "vfs", "roles", "1:vfio")
+    assert refused.exit_code == 1
+    assert refused.output == (
+        f"irisxe-sriov-ctl: error: VF 1 (0000:00:02.1) is in use by {user}: will not rebind "
+        "it; stop the guest or process first, or use --force\n"
+    )
+    assert snapshot(fake.root) == before
+    assert run(fake.root, "vfs", "set", "1").exit_code == 1  # destroying it: refused too
+    forced = run(fake.root, "vfs", "roles", "1:vfio", "--force")
+    assert "VF 1 (0000:00:02.1): unbind from i915" in forced.output

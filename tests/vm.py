@@ -110,6 +110,32 @@ WantedBy=multi-user.target
 """
 
 
+# Test double of a guest manager that starts guests at boot: Proxmox VE's pve-guests.service
+# cannot be installed here, so a unit of its name reports the VFs it finds at its start.
+# The restore unit orders itself before it (conf/systemd/irisxe-sriov-restore.service).
+GUESTS_STANDIN = r"""#!/bin/sh
+pf=/sys/bus/pci/devices/0000:00:02.0
+out=/dev/ttyS0
+echo "IRISXE guests numvfs $(cat $pf/sriov_numvfs 2>/dev/null || echo absent)" > $out
+for link in $pf/virtfn*; do
+	[ -e "$link" ] || continue
+	address=$(basename "$(readlink -f "$link")")
+	driver=$(readlink "$link/driver" 2>/dev/null)
+	echo "IRISXE guests vf $address ${driver##*/}" > $out
+done
+"""
+GUESTS_STANDIN_UNIT = """[Unit]
+Description=irisxe-sriov VM test: stands in for pve-guests, which starts guests (test double)
+
+[Service]
+Type=oneshot
+ExecStart=/usr/local/sbin/irisxe-vm-guests
+
+[Install]
+WantedBy=multi-user.target
+"""
+
+
 class Result(NamedTuple):
     numvfs: dict[str, str]  # label -> sriov_numvfs
     drivers: dict[str, dict[str, str]]  # label -> {VF address: driver or ""}
@@ -186,8 +212,9 @@ def quick_initramfs(box: Chroot) -> None:
 
 
 def prepare_guest(box: Chroot, late_pf: bool = False) -> None:
-    """Test-only additions to the image: the reporter, the late PF, nvme for i915 in the
-    udev rule and the NVMe PF accepted as the GPU (NVME_AS_GPU)."""
+    """Test-only additions to the image: the reporter, the late PF (with a stand-in guest
+    manager that reports what it finds at its start), nvme for i915 in the udev rule and
+    the NVMe PF accepted as the GPU (NVME_AS_GPU)."""
     pciids = box.path("/usr/lib/python3/dist-packages/irisxe_sriov/pciids.py")
     pciids.write_text(pciids.read_text() + NVME_AS_GPU)
     box.write("/usr/local/sbin/irisxe-vm-check", GUEST_CHECK)
@@ -196,7 +223,10 @@ def prepare_guest(box: Chroot, late_pf: bool = False) -> None:
     units = ["irisxe-vm-check.service"]
     if late_pf:
         box.write("/etc/systemd/system/irisxe-vm-late-pf.service", LATE_PF_UNIT)
-        units.append("irisxe-vm-late-pf.service")
+        box.write("/usr/local/sbin/irisxe-vm-guests", GUESTS_STANDIN)
+        box.path("/usr/local/sbin/irisxe-vm-guests").chmod(0o755)
+        box.write("/etc/systemd/system/pve-guests.service", GUESTS_STANDIN_UNIT)
+        units += ["irisxe-vm-late-pf.service", "pve-guests.service"]
     box.run(f"systemctl enable {' '.join(units)} 2>&1")
     rule = box.path("/etc/udev/rules.d/70-irisxe-sriov.rules")
     rule.write_text(rule.read_text().replace('DRIVER=="i915"', 'DRIVER=="nvme"'))

@@ -123,8 +123,11 @@ def choose(
     assigned: dict[str, list[str]],
     requested: str | None,
     target: str,
+    for_vm: bool | None = None,
 ) -> Choice:
-    """The VF asked for (number or address), else the lowest free VF of a suitable role."""
+    """The VF asked for (number or address), else the lowest free VF of a suitable role:
+    vfio or unbound for a VM, host for a container (`for_vm`: where the target alone does
+    not say, an Incus instance)."""
     vfs = {vf.number: vf for vf in state.vfs}
     if requested is not None:
         # ASCII digits only: str.isdigit() takes '²', which int() then refuses.
@@ -158,7 +161,8 @@ def choose(
                 f"{len(vfs)} VF(s) now; see 'irisxe-sriov-ctl status'"
             )
         return Choice(number, address, settings.role(number), vf.driver)
-    suitable = (VfRole.VFIO, VfRole.NONE) if Target(target).is_vm else (VfRole.HOST,)
+    vm = Target(target).is_vm if for_vm is None else for_vm
+    suitable = (VfRole.VFIO, VfRole.NONE) if vm else (VfRole.HOST,)
     for number, role in settings.roles():
         address = settings.vf_address(number)
         if role in suitable and address not in assigned and number in vfs:
@@ -250,34 +254,85 @@ def to_libvirt(runner: "Runner", virsh: Sequence[str], name: str, choice: Choice
             )
 
 
-def next_hostpci(conf: str) -> int:
+class GuestPlan(NamedTuple):
+    """The command that gives a guest the VF, and what a person should know about it."""
+
+    argv: list[str]
+    notes: tuple[str, ...] = ()
+
+
+# Proxmox VE's VM configs have hostpci0 .. hostpci15 (qemu-server, PVE::QemuServer::PCI:
+# MAX_HOSTPCI_DEVICES is 16).
+MAX_HOSTPCI = 16
+
+
+def next_hostpci(vmid: str, conf: str) -> int:
     current = conf.split("\n[", 1)[0]
     used = {int(n) for n in re.findall(r"^hostpci(\d+):", current, re.M)}
-    return next(n for n in range(16) if n not in used)
+    free = [n for n in range(MAX_HOSTPCI) if n not in used]
+    if not free:
+        raise Unavailable(
+            f"VM {vmid} uses every hostpci slot (hostpci0-hostpci{MAX_HOSTPCI - 1}): "
+            f"remove one with 'qm set {vmid} --delete hostpciN' first"
+        )
+    return free[0]
 
 
-def proxmox_command(vmid: str, choice: Choice, conf: str) -> list[str]:
-    return ["qm", "set", vmid, f"--hostpci{next_hostpci(conf)}", f"{choice.address},pcie=1"]
+def proxmox_machine(conf: str) -> str:
+    """The VM's machine type: `machine:` of its config (q35, pc-q35-9.2+pve1, pc,
+    pc-i440fx-...), i440fx where the line is absent (qemu-server's default)."""
+    current = conf.split("\n[", 1)[0]
+    match = re.search(r"^machine:\s*(?:type=)?([^,\s]+)", current, re.M)
+    return match.group(1) if match else "i440fx"
 
 
-def incus_command(name: str, choice: Choice, pf: str) -> list[str]:
-    """A VM gets the VF as a pci device; an unbound VF can also be Incus' own pick with
-    gputype=sriov, which takes only VFs with no driver (docs/notes.md, "VFs at boot and their
-    bindings")."""
+def proxmox_plan(vmid: str, choice: Choice, conf: str) -> GuestPlan:
+    """qm set --hostpciN with the VF; pcie=1 only on a q35 machine: qemu-server's hostpci
+    format says of pcie "Choose the PCI-express bus (needs the 'q35' machine model)"
+    (PVE/QemuServer/PCI.pm)."""
+    slot = f"--hostpci{next_hostpci(vmid, conf)}"
+    machine = proxmox_machine(conf)
+    if "q35" in machine:
+        return GuestPlan(["qm", "set", vmid, slot, f"{choice.address},pcie=1"])
+    return GuestPlan(
+        ["qm", "set", vmid, slot, choice.address],
+        (
+            f"VM {vmid} has the {machine} machine type: the VF is a conventional PCI device "
+            f"there; for PCI Express, 'qm set {vmid} --machine q35' (while it is stopped) "
+            "and attach again",
+        ),
+    )
+
+
+class IncusKind(NamedTuple):
+    is_vm: bool | None  # None: no such instance in /var/lib/incus
+    words: str
+
+
+def incus_kind(paths: Paths, name: str) -> IncusKind:
+    """A VM or a container: Incus keeps each instance under virtual-machines/ or
+    containers/ of /var/lib/incus."""
+    base = paths.at("/var/lib/incus")
+    if (base / "virtual-machines" / name).is_dir():
+        return IncusKind(True, f"Incus instance {name} is a virtual machine")
+    if (base / "containers" / name).is_dir():
+        return IncusKind(False, f"Incus instance {name} is a container")
+    return IncusKind(None, f"Incus instance {name} is not in /var/lib/incus here")
+
+
+def incus_plan(name: str, choice: Choice, pf: str, kind: IncusKind) -> GuestPlan:
+    """A VM gets the VF as a pci device (VM only), or, when the VF is unbound, Incus' own
+    pick with gputype=sriov (VM only; it takes only VFs with no driver: docs/notes.md,
+    "VFs at boot and their bindings"); a container gets a host-role VF's DRM nodes as a
+    gpu device of gputype physical (containers and VMs; Incus' devices_gpu reference)."""
     device = f"igpu-vf{choice.number}"
+    notes = (kind.words,)
+    base = ["incus", "config", "device", "add", name, device]
+    if kind.is_vm is False:
+        return GuestPlan([*base, "gpu", "gputype=physical", f"pci={choice.address}"], notes)
     if choice.role == "none":
-        return [
-            "incus",
-            "config",
-            "device",
-            "add",
-            name,
-            device,
-            "gpu",
-            "gputype=sriov",
-            f"pci={pf}",
-        ]
-    return ["incus", "config", "device", "add", name, device, "pci", f"address={choice.address}"]
+        return GuestPlan([*base, "gpu", "gputype=sriov", f"pci={pf}"], notes)
+    return GuestPlan([*base, "pci", f"address={choice.address}"], notes)
 
 
 def container_flags(tool: str, render_node: str, render_gid: int | None) -> list[str]:
@@ -317,8 +372,8 @@ def proxmox_conf(paths: Paths, vmid: str) -> Path:
     return paths.at("/etc/pve/qemu-server") / f"{vmid}.conf"
 
 
-def guest_command(paths: Paths, target: str, name: str, choice: Choice, pf: str) -> list[str]:
+def guest_plan(paths: Paths, target: str, name: str, choice: Choice, pf: str) -> GuestPlan:
     """The qm or incus command that gives guest `name` the chosen VF."""
     if target == Target.PROXMOX:
-        return proxmox_command(name, choice, host.read_text(proxmox_conf(paths, name)) or "")
-    return incus_command(name, choice, pf)
+        return proxmox_plan(name, choice, host.read_text(proxmox_conf(paths, name)) or "")
+    return incus_plan(name, choice, pf, incus_kind(paths, name))

@@ -9,14 +9,15 @@ gathers the files, `locate` (pure) names the one that was not applied.
 import re
 from typing import NamedTuple
 
-from irisxe_sriov import cmdline
+from irisxe_sriov import cmdline, fixes
 from irisxe_sriov.choices import BootPath
+from irisxe_sriov.fixes import Fix
 from irisxe_sriov.host import read_text
 from irisxe_sriov.paths import Paths
 
 # Where an ESP (or XBOOTLDR) is mounted on Debian, for systemd-boot's loader entries.
 ESP_MOUNTS = ("/boot/efi", "/efi", "/boot")
-APPLY = "run 'irisxe-sriov-ctl apply'"
+APPLY = fixes.APPLY
 
 
 class BootFiles(NamedTuple):
@@ -33,12 +34,12 @@ class BootFiles(NamedTuple):
 class Verdict(NamedTuple):
     file: str | None  # the file that does not carry the parameters; None: all do
     problem: str
-    fix: str  # the step that mends this link
+    fix: Fix  # the steps that mend this link
 
     @property
-    def steps(self) -> str:
+    def steps(self) -> Fix:
         """Everything still to do: the fix, then the reboot that brings it in."""
-        return self.fix if self.fix == "reboot" else f"{self.fix}, then reboot"
+        return self.fix.then(fixes.REBOOT)
 
 
 def read(paths: Paths, boot_path: BootPath | None) -> BootFiles:
@@ -89,12 +90,16 @@ def by_hand(wanted: list[str]) -> str:
     )
 
 
+def by_hand_fix(wanted: list[str]) -> Fix:
+    return fixes.of(fixes.manual(by_hand(wanted)))
+
+
 def locate(files: BootFiles, wanted: list[str]) -> Verdict:
     """The first place on the boot path where `wanted` is missing."""
     path = files.boot_path
     if path in (None, BootPath.NONE):
         why = "bootloader=none" if path else "no boot path was found"
-        return Verdict(None, f"nothing writes the kernel parameters ({why})", by_hand(wanted))
+        return Verdict(None, f"nothing writes the kernel parameters ({why})", by_hand_fix(wanted))
     if path == BootPath.GRUB:
         dropin = "/etc/default/grub.d/irisxe-sriov.cfg"
         # the blacklist is merged when grub-mkconfig sources the drop-in
@@ -106,13 +111,20 @@ def locate(files: BootFiles, wanted: list[str]) -> Verdict:
                 return Verdict(
                     name,
                     f"{name} sorts after {dropin} and sets GRUB_CMDLINE_LINUX_DEFAULT anew",
-                    f"make {name} append to GRUB_CMDLINE_LINUX_DEFAULT, or rename it to sort "
-                    f"before irisxe-sriov.cfg; then update-grub",
+                    fixes.of(
+                        fixes.manual(
+                            f"make {name} append to GRUB_CMDLINE_LINUX_DEFAULT, or rename it "
+                            "to sort before irisxe-sriov.cfg"
+                        ),
+                        fixes.run("update-grub"),
+                    ),
                 )
         lines = kernel_lines(files.grub_cfg or "", "linux")
         if not lines or any(cmdline.missing_from(line, wanted) for line in lines):
             return Verdict(
-                "/boot/grub/grub.cfg", "/boot/grub/grub.cfg was not regenerated", "run update-grub"
+                "/boot/grub/grub.cfg",
+                "/boot/grub/grub.cfg was not regenerated",
+                fixes.of(fixes.run("update-grub")),
             )
     else:
         text = files.kernel_cmdline or ""
@@ -123,7 +135,7 @@ def locate(files: BootFiles, wanted: list[str]) -> Verdict:
             return Verdict(
                 None,
                 "the boot entries may predate /etc/kernel/cmdline",
-                "run proxmox-boot-tool refresh",
+                fixes.of(fixes.run("proxmox-boot-tool", "refresh")),
             )
         for name, entry in files.entries:
             options = " ".join(kernel_lines(entry, "options"))
@@ -131,6 +143,6 @@ def locate(files: BootFiles, wanted: list[str]) -> Verdict:
                 return Verdict(
                     name,
                     f"the loader entry {name} lacks the parameters",
-                    "run update-initramfs -u -k all",
+                    fixes.of(fixes.run("update-initramfs", "-u", "-k", "all")),
                 )
-    return Verdict(None, "the boot configuration has the parameters", "reboot")
+    return Verdict(None, "the boot configuration has the parameters", fixes.NONE)

@@ -7,8 +7,10 @@ systemd-boot LoaderInfo efivar, then GRUB's generated grub.cfg.
 """
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import NamedTuple
 
+from irisxe_sriov import host
 from irisxe_sriov.choices import BootPath
 from irisxe_sriov.paths import Paths
 
@@ -50,6 +52,18 @@ def decide(
     )
 
 
+class Evidence(NamedTuple):
+    """What the root shows about its boot path (decide judges it)."""
+
+    proxmox_uuids: bool
+    loader_info: str | None
+    grub_cfg: bool
+    bootctl_installed: bool | None  # None: not asked (another root, no bootctl)
+
+    def decide(self) -> Detection:
+        return decide(self.proxmox_uuids, self.loader_info, self.grub_cfg, self.bootctl_installed)
+
+
 def bootctl_probe(paths: Paths) -> Callable[[], int | None]:
     """`bootctl is-installed` on the running system; under another root it never runs."""
 
@@ -63,27 +77,52 @@ def bootctl_probe(paths: Paths) -> Callable[[], int | None]:
     return run
 
 
-def detect(paths: Paths, bootctl: Callable[[], int | None] | None = None) -> Detection:
-    """`bootctl` gives the exit status of `bootctl is-installed` (None: not run); tests
-    hand in a recorder, the default asks the real bootctl on the real system only."""
-    bootctl = bootctl or bootctl_probe(paths)
+EFIVAR_LIMIT = 4096  # an efivar is a few bytes; efivarfs files are regular
+
+
+def read_efivar_text(path: Path) -> str | None:
+    """A text EFI variable (LoaderInfo, LoaderEntryDefault); None when absent or no
+    regular file of sensible size (host.read_bytes: never a hang)."""
     try:
-        loader_info = decode_loader_info(paths.loader_info_efivar.read_bytes())
-    except OSError:
-        loader_info = None
-    status = bootctl()
-    return decide(
-        paths.proxmox_boot_uuids.exists(),
-        loader_info,
-        paths.grub_cfg.exists(),
-        None if status is None else status == 0,
+        return decode_loader_info(host.read_bytes(path, EFIVAR_LIMIT))
+    except (OSError, host.UnreadableFile):
+        return None
+
+
+def read_evidence(paths: Paths, bootctl: Callable[[], int | None] | None = None) -> Evidence:
+    """`bootctl` gives the exit status of `bootctl is-installed` (None: not run); tests
+    hand in a recorder, the default asks the real bootctl on the real system only. It
+    runs only where the files leave the answer open (no Proxmox, no systemd-boot
+    LoaderInfo)."""
+    loader_info = read_efivar_text(paths.loader_info_efivar)
+    proxmox = paths.proxmox_boot_uuids.exists()
+    status = None
+    if not proxmox and not (loader_info or "").startswith("systemd-boot"):
+        status = (bootctl or bootctl_probe(paths))()
+    return Evidence(
+        proxmox_uuids=proxmox,
+        loader_info=loader_info,
+        grub_cfg=paths.grub_cfg.exists(),
+        bootctl_installed=None if status is None else status == 0,
     )
+
+
+def detect(paths: Paths, bootctl: Callable[[], int | None] | None = None) -> Detection:
+    return read_evidence(paths, bootctl).decide()
+
+
+def resolve_with(configured: BootPath, evidence: Evidence) -> Detection:
+    """The boot path to write for: the configured one, or what the evidence says for auto.
+    Pure."""
+    if configured != BootPath.AUTO:
+        return Detection(configured, "set in /etc/default/irisxe-sriov")
+    return evidence.decide()
 
 
 def resolve(
     configured: BootPath, paths: Paths, bootctl: Callable[[], int | None] | None = None
 ) -> Detection:
-    """The boot path to write for: the configured one, or what detection found for auto."""
+    """resolve_with, reading the evidence only where it is needed (configured auto)."""
     if configured != BootPath.AUTO:
         return Detection(configured, "set in /etc/default/irisxe-sriov")
     return detect(paths, bootctl)

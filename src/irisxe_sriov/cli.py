@@ -167,38 +167,65 @@ def vfs() -> None:
 FORCE = click.option(
     "--force",
     is_flag=True,
-    help="Go on even when a guest uses a VF that would be destroyed or rebound.",
+    help="Go on even when a guest or a process uses a VF that would be destroyed or rebound.",
 )
 
 
-def restore_now(paths: Paths, force: bool) -> None:
-    from irisxe_sriov import apply, process, situation
+def verdicts_of(paths: Paths, depth: str, values: dict[str, str] | None = None) -> Any:
+    """Gather the root at `depth` and judge it: what every command starts from."""
+    from irisxe_sriov import judgement, snapshot
+
+    return judgement.judge(snapshot.gather(paths, snapshot.Depth(depth), values))
+
+
+def restore_now(paths: Paths, force: bool, wait: float = 0.0) -> None:
+    from irisxe_sriov import apply, process
     from irisxe_sriov import vfs as runtime
 
-    read = situation.load(paths)
     runner = process.Runner(live=paths.is_host, echo=echo)
+    verdicts_of(paths, "restore")  # bad settings are refused before anything is touched
     with apply.locked(paths):
-        runtime.restore(paths, read.settings, runner, echo, force=force, machine=read.machine)
+        verdicts = verdicts_of(paths, "restore")
+        pf = verdicts.host.pf
+        # only while no driver has bound the GPU: any driver's bind ends the wait
+        waits = (
+            wait > 0
+            and verdicts.machine.role == "host"
+            and pf.present
+            and pf.platform is not None
+            and pf.driver is None
+        )
+        if waits and runtime.wait_for_driver(paths, pf.address, wait, echo):
+            verdicts = verdicts_of(paths, "restore")
+        runtime.restore(paths, verdicts, runner, echo, force=force)
 
 
 @vfs.command("restore")
 @FORCE
+@click.option(
+    "--wait",
+    "wait",
+    type=click.FloatRange(0, 600),
+    default=0,
+    metavar="SECONDS",
+    help="When the GPU driver has not bound the PF yet, wait up to SECONDS for it (the "
+    "boot unit waits 60, so that guests started after it find their VFs).",
+)
 @click.pass_context
-def vfs_restore(context: click.Context, force: bool) -> None:
+def vfs_restore(context: click.Context, force: bool, wait: float) -> None:
     """Make the running VFs what the settings say: autoprobe off, the configured number of
     VFs, each bound per its role, the PF pinned to its driver. Idempotent; the boot unit and
-    the udev rule run it."""
-    restore_now(paths_of(context), force)
+    the udev rule run it. Exits 1 naming each VF that could not be made."""
+    restore_now(paths_of(context), force, wait)
 
 
-def refuse_busy(paths: Paths, numbers: list[int] | None, action: str) -> None:
-    """Exit 1 naming the guest when a VF (all of them for None) is in use."""
-    from irisxe_sriov import situation
+def refuse_busy(verdicts: Any, numbers: list[int] | None, action: str) -> None:
+    """Exit 1 naming the user when a VF (all of them for None) is in use."""
     from irisxe_sriov import vfs as runtime
 
-    read = situation.load(paths)
-    chosen = [vf for vf in read.host.vfs if numbers is None or vf.number in numbers]
-    runtime.refuse_if_in_use(paths, chosen, False, action)
+    chosen = [vf for vf in verdicts.host.vfs if numbers is None or vf.number in numbers]
+    known = verdicts.snapshot.usage or runtime.Usage({}, {})
+    runtime.refuse_if_in_use(chosen, known, False, action)
 
 
 @vfs.command("set")
@@ -207,14 +234,15 @@ def refuse_busy(paths: Paths, numbers: list[int] | None, action: str) -> None:
 @click.pass_context
 def vfs_set(context: click.Context, count: str, force: bool) -> None:
     """Change the number of VFs now and in the settings (0-7). Changing the count destroys
-    every VF first: refused while a guest uses one, unless --force."""
-    from irisxe_sriov import settings, situation
+    every VF first: refused while a guest or a process uses one, unless --force."""
+    from irisxe_sriov import settings
 
     paths = paths_of(context)
-    situation.load(paths, settings.parse_assignments([f"num_vfs={count}"]))
+    values = settings.parse_assignments([f"num_vfs={count}"])
+    verdicts = verdicts_of(paths, "change", values)
     if not force:
-        refuse_busy(paths, None, f"change the VF count to {count}")
-    carry_out(paths, False, {"num_vfs": count})
+        refuse_busy(verdicts, None, f"change the VF count to {count}")
+    carry_out(paths, False, values, force)
     restore_now(paths, force=True)
 
 
@@ -224,30 +252,29 @@ def vfs_set(context: click.Context, count: str, force: bool) -> None:
 @click.pass_context
 def vfs_roles(context: click.Context, roles: tuple[str, ...], force: bool) -> None:
     """Show the role of every VF, or set roles (vfio, host, none) and rebind now."""
-    from irisxe_sriov import host, situation
     from irisxe_sriov import settings as settings_module
 
     paths = paths_of(context)
-    read = situation.load(paths)
+    verdicts = verdicts_of(paths, "change")
+    current = verdicts.settings
     if not roles:
-        state = host.scan(paths, read.settings.pf)
-        present = {vf.number: vf for vf in state.vfs}
+        present = {vf.number: vf for vf in verdicts.host.vfs}
         echo(f"{'VF':<3} {'address':<13} {'role':<5} {'driver':<9} expected")
-        for number, role in read.settings.roles():
+        for number, role in current.roles():
             vf = present.get(number)
             driver = (vf.driver or "-") if vf else "absent"
-            expected = read.settings.expected_driver(number, state.pf.driver) or "-"
-            address = read.settings.vf_address(number)
+            expected = current.expected_driver(number, verdicts.host.pf.driver) or "-"
+            address = current.vf_address(number)
             echo(f"{number:<3} {address:<13} {role:<5} {driver:<9} {expected}")
         return
     problems: list[str] = []
     changes = settings_module.parse_roles(" ".join(roles), problems)
     if problems:
         raise settings_module.SettingsError(*problems)
-    merged = {**read.settings.vf_roles, **changes}
+    merged = {**current.vf_roles, **changes}
     if not force:
-        refuse_busy(paths, sorted(changes), "rebind it")
-    carry_out(paths, False, {"vf_roles": settings_module.format_roles(merged)})
+        refuse_busy(verdicts, sorted(changes), "rebind it")
+    carry_out(paths, False, {"vf_roles": settings_module.format_roles(merged)}, force)
     restore_now(paths, force=True)
 
 
@@ -261,13 +288,20 @@ VF_OPTION = click.option(
 )
 
 
-def pick(paths: Paths, target: str, requested: str | None) -> tuple[Any, Any, Any]:
-    from irisxe_sriov import attach, situation
+def pick_for(paths: Paths, target: str, name: str | None, requested: str | None) -> tuple[Any, Any]:
+    """The verdicts and the VF for guest `name` of `target` (an Incus container takes a
+    host-role VF, a VM a vfio or unbound one)."""
+    from irisxe_sriov import attach
 
-    read = situation.load(paths)
+    verdicts = verdicts_of(paths, "change")
     assigned = attach.read_assignments(paths)
-    choice = attach.choose(read.settings, read.host, assigned, requested, target)
-    return read.settings, read.host, choice
+    for_vm = None
+    if target == Target.INCUS and name is not None:
+        for_vm = attach.incus_kind(paths, name).is_vm
+    choice = attach.choose(
+        verdicts.settings, verdicts.host, assigned, requested, target, for_vm=for_vm
+    )
+    return verdicts, choice
 
 
 def snippet_text(paths: Paths, target: str, name: str | None, requested: str | None) -> str:
@@ -277,20 +311,19 @@ def snippet_text(paths: Paths, target: str, name: str | None, requested: str | N
     from irisxe_sriov import attach
 
     if not Target(target).is_vm:
-        from irisxe_sriov import situation
-
-        read = situation.load(paths)
-        node = attach.render_node_for_containers(read.settings, read.host)
+        verdicts = verdicts_of(paths, "change")
+        node = attach.render_node_for_containers(verdicts.settings, verdicts.host)
         gid = attach.group_id(attach.read_group_file(paths), "render")
         return shlex.join(attach.container_flags(target, node, gid))
-    current, _, choice = pick(paths, target, requested)
+    verdicts, choice = pick_for(paths, target, name, requested)
     if target == Target.LIBVIRT:
         return attach.hostdev_xml(choice).rstrip("\n")
     if target == Target.QEMU:
         return f"-device vfio-pci,host={choice.address}"
     if name is None:
         raise attach.AttachError(f"{target} needs the guest's name (Proxmox VE: the VM id)")
-    return shlex.join(attach.guest_command(paths, target, name, choice, current.pf))
+    plan = attach.guest_plan(paths, target, name, choice, verdicts.settings.pf)
+    return "\n".join([shlex.join(plan.argv), *(f"# {note}" for note in plan.notes)])
 
 
 @cli.command()
@@ -331,17 +364,23 @@ def attach_command(
             f"{target} has no configuration to attach to: use 'irisxe-sriov-ctl snippet "
             f"{target}' and add the arguments to the command line"
         )
-    current, _, choice = pick(paths, target, requested)
+    verdicts, choice = pick_for(paths, target, name, requested)
     # test:/// connections never touch this machine, so they run under any root
     live = not dry_run and (paths.is_host or (uri or "").startswith("test:///"))
     runner = process.Runner(live=live, echo=echo)
     if target == Target.LIBVIRT:
         attach.to_libvirt(runner, ["virsh", *(["-c", uri] if uri else [])], name, choice)
     else:
-        command = attach.guest_command(paths, target, name, choice, current.pf)
-        if runner.run(command) != 0:
-            raise errors.Failed(f"{command[0]} failed")
-    echo(f"VF {choice.number} ({choice.address}) attached to {name}")
+        plan = attach.guest_plan(paths, target, name, choice, verdicts.settings.pf)
+        for note in plan.notes:
+            echo(f"note: {note}")
+        if runner.run(plan.argv) != 0:
+            raise errors.Failed(f"{plan.argv[0]} failed")
+    done = "attached" if live else "would attach"
+    if live:
+        echo(f"VF {choice.number} ({choice.address}) attached to {name}")
+    else:
+        echo(f"{done} VF {choice.number} ({choice.address}) to {name}: nothing was changed")
 
 
 @cli.group()
@@ -353,42 +392,63 @@ def config() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the settings as JSON.")
 @click.pass_context
 def config_show(context: click.Context, as_json: bool) -> None:
-    """Show the settings (defaults where the file is missing)."""
-    from irisxe_sriov import situation
-
+    """Show the settings (where the file is missing: the defaults this machine gets, as
+    debconf would propose them)."""
     paths = paths_of(context)
-    read = situation.load(paths)
-    values = read.settings.values()
+    verdicts = verdicts_of(paths, "change")
+    values = verdicts.settings.values()
+    exists = verdicts.snapshot.settings_file.text is not None
     if as_json:
-        exists = read.settings_text is not None
-        print_json({**values, "num_vfs": read.settings.num_vfs, "file_exists": exists})
+        print_json({**values, "num_vfs": verdicts.settings.num_vfs, "file_exists": exists})
         return
     for name, value in values.items():
         echo(f"{name}={value}")
-    if read.settings_text is None:
+    if not exists:
         echo(f"# {paths.display(paths.settings)} does not exist: these are the defaults")
 
 
-def carry_out(paths: Paths, dry_run: bool, values: dict[str, str] | None) -> None:
-    """Validate, plan and (unless dry_run) write: the common part of apply and config set."""
-    from irisxe_sriov import apply, configure, process, render, situation
+FORCE_BOOT = click.option(
+    "--force",
+    is_flag=True,
+    help="Write the configuration even where the kernel that boots next could then make "
+    "no VFs (a driver it does not offer).",
+)
+
+
+class Refused(errors.Failed):
+    """A change refused because the next boot would make fewer VFs (design.md, "Never take
+    working VFs away"); --force writes it anyway."""
+
+
+def carry_out(
+    paths: Paths, dry_run: bool, values: dict[str, str] | None, force: bool = False
+) -> None:
+    """Validate, plan and (unless dry_run) write: the common part of apply and config set.
+    A configuration the kernel that boots next cannot serve is refused unless `force`."""
+    from irisxe_sriov import apply, configure, judgement, process, render
     from irisxe_sriov import settings as settings_file
 
-    def plan_now() -> Any:
-        read = situation.load(paths, values)
+    def plan_now() -> tuple[Any, str | None]:
+        verdicts = verdicts_of(paths, "change", values)
         text = None
         if values:
-            if read.settings_text is None:
-                text = render.settings_file(read.settings)
+            existing = verdicts.snapshot.settings_file.text
+            if existing is None:
+                text = render.settings_file(verdicts.settings)
             else:
-                text = settings_file.update_text(read.settings_text, values)
-        return configure.make_plan(paths, read, text)
+                text = settings_file.update_text(existing, values)
+        plan = configure.make_plan(paths, verdicts, text)
+        # only a change of what the next boot loads can lose VFs there
+        refusal = None if not plan.reboot or force else judgement.refusal_to_boot(verdicts)
+        return plan, refusal
 
-    plan = plan_now()
+    plan, refusal = plan_now()
     runner = process.Runner(live=paths.is_host and not dry_run, echo=echo)
     for note in plan.notes:
         echo(f"note: {note}")
     if dry_run:
+        if refusal is not None:
+            echo(f"note: refused without --force: {refusal}")
         apply.show(plan, echo)
         for command in plan.commands:
             runner.run(command)
@@ -397,9 +457,13 @@ def carry_out(paths: Paths, dry_run: bool, values: dict[str, str] | None) -> Non
         elif plan.reboot:
             echo("a reboot would be needed")
         return
+    if refusal is not None:
+        raise Refused(refusal)
     with apply.locked(paths):
         apply.recover(paths, echo)  # an apply killed midway completes first
-        plan = plan_now()  # again under the lock: another apply may have run meanwhile
+        plan, refusal = plan_now()  # again under the lock: another apply may have run
+        if refusal is not None:
+            raise Refused(refusal)
         if plan.empty:
             echo("nothing to change")
             return
@@ -409,27 +473,34 @@ def carry_out(paths: Paths, dry_run: bool, values: dict[str, str] | None) -> Non
 @config.command("set")
 @click.argument("assignments", nargs=-1, required=True, metavar="KEY=VALUE...")
 @DRY_RUN
+@FORCE_BOOT
 @click.pass_context
-def config_set(context: click.Context, assignments: tuple[str, ...], dry_run: bool) -> None:
+def config_set(
+    context: click.Context, assignments: tuple[str, ...], dry_run: bool, force: bool
+) -> None:
     """Change settings and apply them.
 
     Keys: driver (i915|xe), num_vfs (0-7), bootloader (auto|grub|systemd-boot|proxmox|none),
-    vf_roles ("N:ROLE ..." with ROLE vfio|host|none), pf (PCI address of the GPU).
-    Every value is checked first; on any error nothing is written.
+    vf_roles ("N:ROLE ..." with ROLE vfio|host|none), pf (PCI address of the GPU),
+    machine_role (auto|host|guest|none). Every value is checked first; on any error nothing
+    is written. A driver the kernel that boots next does not offer is refused (exit 1)
+    unless --force.
     """
     from irisxe_sriov import settings
 
     values = settings.parse_assignments(list(assignments))
-    carry_out(paths_of(context), dry_run, values)
+    carry_out(paths_of(context), dry_run, values, force)
 
 
 @cli.command("apply")
 @DRY_RUN
+@FORCE_BOOT
 @click.pass_context
-def apply_command(context: click.Context, dry_run: bool) -> None:
+def apply_command(context: click.Context, dry_run: bool, force: bool) -> None:
     """Write every file derived from the settings, then run what the changes need
-    (update-grub, update-initramfs, proxmox-boot-tool)."""
-    carry_out(paths_of(context), dry_run, None)
+    (update-grub, update-initramfs, proxmox-boot-tool). A driver the kernel that boots
+    next does not offer is refused (exit 1) unless --force."""
+    carry_out(paths_of(context), dry_run, None, force)
 
 
 def main() -> None:

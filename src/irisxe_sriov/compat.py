@@ -1,15 +1,18 @@
 """Can the pinned driver build for a kernel, and what did dkms do with it?
 
-The judgement is pure (`judge`) over what `read_headers` found; the same table
+The judgements are pure (`judge`, `state_of`) over what `read_dkms` found; the same table
 (pin.HEADER_CHANGES) is rendered into /etc/dkms/i915-sriov-dkms.conf, so dkms and doctor
 reach the same verdict on the same headers (docs/notes.md, "The compat layer").
 """
 
 import re
+from collections.abc import Mapping
 from pathlib import Path
 from typing import NamedTuple
 
-from irisxe_sriov import debversion, pin
+from irisxe_sriov import debversion, fixes, host, pin
+from irisxe_sriov.choices import Closed
+from irisxe_sriov.fixes import Fix
 from irisxe_sriov.paths import Paths
 
 ARCH = "x86_64"
@@ -40,10 +43,36 @@ class Judgement(NamedTuple):
         return self.in_range and self.headers and not self.blocking
 
 
+class DkmsState(Closed):
+    """What dkms did with the pinned driver for one kernel."""
+
+    INSTALLED = "installed"  # the SR-IOV modules are in the kernel's updates/ tree
+    BUILT = "built"  # built, not installed
+    FAILED = "failed"  # the last build for this kernel failed
+    SKIPPED = "skipped"  # outside the pin's range, or headers it cannot build against
+    NO_PACKAGE = "no-package"  # buildable, but the pinned driver package is not installed
+    NO_HEADERS = "no-headers"  # buildable once the kernel's headers are there
+    NOT_BUILT = "not-built"  # buildable, never built
+
+
+class DkmsFiles(NamedTuple):
+    """What one kernel's files say about the pinned DKMS build (read_dkms)."""
+
+    release: str
+    headers: bool  # a headers tree exists
+    texts: Mapping[str, str | None]  # each probed header file's text (HeaderChange.probe)
+    installed: bool  # i915 or xe in the kernel's updates/ tree
+    built: bool  # dkms's tree has a build for the kernel
+    source: bool  # the pinned driver's source is there for dkms (its package installed)
+    log: str  # dkms's make.log, host spelling (named in the verdict)
+    failure: str | None  # the log's first error line when its last build was this kernel's
+
+
 class KernelState(NamedTuple):
     release: str
-    state: str  # installed | built | skipped | failed | no-headers | not-built
+    state: DkmsState
     detail: str
+    fix: Fix = fixes.NONE  # what makes the pinned build this kernel's provider; none: nothing
 
 
 def python_regex(marker: str) -> str:
@@ -73,26 +102,96 @@ def judge(release: str, headers: bool, texts: dict[str, str | None]) -> Judgemen
     )
 
 
+# --- the state of the pinned build on one kernel (pure) ------------------------------------
+
+
+def dkms_ref() -> str:
+    return f"{pin.DRIVER_PACKAGE}/{pin.DRIVER_VERSION}"
+
+
+DRIVER_DEB = f"{pin.DRIVER_PACKAGE}_{pin.DRIVER_VERSION}_amd64.deb"
+
+
+def package_fix() -> Fix:
+    """How the pinned driver package gets installed: it is in no Debian archive."""
+    return fixes.of(
+        fixes.manual(
+            f"download {DRIVER_DEB} from the upstream release page (see "
+            "/usr/share/doc/irisxe-sriov/README.Debian)"
+        ),
+        fixes.run("apt", "install", f"./{DRIVER_DEB}"),
+    )
+
+
+def state_of(files: DkmsFiles) -> KernelState:
+    """The pinned build's state on one kernel, and the commands that make it that
+    kernel's provider where any can. A kernel outside the pin's range is skipped before
+    anything else is asked of it: no headers would make it buildable."""
+    release = files.release
+    judgement = judge(release, files.headers, dict(files.texts))
+    State = DkmsState
+    if files.installed:
+        return KernelState(release, State.INSTALLED, "the SR-IOV modules are installed")
+    if files.built:
+        fix = fixes.of(fixes.run("dkms", "install", dkms_ref(), "-k", release))
+        return KernelState(release, State.BUILT, "built but not installed", fix)
+    if files.failure is not None:
+        return KernelState(
+            release,
+            State.FAILED,
+            f"the build failed: {files.failure} ({files.log}); a kernel change the compat "
+            "layer does not bridge yet",
+            fixes.of(
+                fixes.manual(f"report the error in {files.log} to irisxe-sriov"),
+                fixes.manual("boot a kernel whose pinned build is installed meanwhile"),
+            ),
+        )
+    if not judgement.in_range:
+        return KernelState(
+            release, State.SKIPPED, f"outside the pin's range {pin.KERNEL_RANGE_TEXT}"
+        )
+    if judgement.blocking:
+        return KernelState(
+            release,
+            State.SKIPPED,
+            "headers the pinned release cannot build against: " + "; ".join(judgement.blocking),
+        )
+    headers = fixes.of(fixes.run("apt", "install", f"linux-headers-{release}"))
+    if not files.source:
+        # the package's postinst builds for every kernel with headers (AUTOINSTALL=yes)
+        fix = (headers if not judgement.headers else fixes.NONE).then(package_fix())
+        return KernelState(release, State.NO_PACKAGE, f"{pin.DRIVER_PACKAGE} is not installed", fix)
+    if not judgement.headers:
+        # dkms's own header hook builds the driver once the headers are installed
+        return KernelState(release, State.NO_HEADERS, "no headers", headers)
+    fix = fixes.of(fixes.run("dkms", "install", dkms_ref(), "-k", release))
+    return KernelState(release, State.NOT_BUILT, "buildable but not built", fix)
+
+
 # --- reading ------------------------------------------------------------------------------
 
+PROBE_LIMIT = 1 << 20  # a header file is a few kB; a larger one is no header of ours
 
-def header_dirs(paths: Paths, release: str) -> list[Path]:
-    # build -> /usr/src/linux-headers-<release>: resolved inside the root (paths.at).
-    return [paths.at(f"/lib/modules/{release}/{name}") for name in ("build", "source")]
+
+def header_dirs(paths: Paths, release: str) -> list[str]:
+    """The host spellings of the kernel's two header halves (build is the -amd64 one,
+    source the -common one on Debian)."""
+    return [f"/lib/modules/{release}/{name}" for name in ("build", "source")]
 
 
 def read_headers(paths: Paths, release: str) -> tuple[bool, dict[str, str | None]]:
-    """Whether headers exist for `release`, and each probed file's text (first found)."""
-    directories = [d for d in header_dirs(paths, release) if d.is_dir()]
+    """Whether headers exist for `release`, and each probed file's text (first found).
+    Every file is resolved from its host spelling, so a link below the headers tree
+    resolves inside the root as the link to the tree does."""
+    directories = [d for d in header_dirs(paths, release) if paths.at(d).is_dir()]
     texts: dict[str, str | None] = {}
     for change in CHANGES:
         texts[change.probe] = None
         for directory in directories:
-            try:
-                texts[change.probe] = (directory / change.probe).read_text(errors="replace")
+            text = host.read_text(paths.at(f"{directory}/{change.probe}"), PROBE_LIMIT)
+            if text is not None:
+                texts[change.probe] = text
                 break
-            except OSError:
-                continue
     return bool(directories), texts
 
 
@@ -117,43 +216,33 @@ def first_error(make_log: str) -> str | None:
     return None
 
 
-def state_of(paths: Paths, judgement: Judgement) -> KernelState:
-    release = judgement.release
+MAKE_LOG_LIMIT = 16 << 20  # a failed build's log is some hundred kB
+
+
+def read_make_log(paths: Paths) -> str:
+    """dkms's log of the last build of the pinned driver ("" when there is none)."""
+    return host.read_text(dkms_tree(paths) / "build" / "make.log", MAKE_LOG_LIMIT) or ""
+
+
+def read_dkms(paths: Paths, release: str, make_log: str) -> DkmsFiles:
+    """What the files say about the pinned build on `release`; `make_log` is
+    read_make_log's text (one file for every kernel: read once)."""
     updates = paths.at("/lib/modules") / release / "updates"
-    if any(updates.glob("**/i915.ko*")) or any(updates.glob("**/xe.ko*")):
-        return KernelState(release, "installed", "the SR-IOV modules are installed")
-    if (dkms_tree(paths) / release / ARCH / "module").is_dir():
-        return KernelState(release, "built", "built but not installed: run dkms install")
-    log = dkms_tree(paths) / "build" / "make.log"
-    try:
-        make_log = log.read_text(errors="replace")
-    except OSError:
-        make_log = ""
+    installed = any(updates.glob("**/i915.ko*")) or any(updates.glob("**/xe.ko*"))
+    headers, texts = read_headers(paths, release)
+    failure = None
     if f"for kernel {release} " in make_log:
-        error = first_error(make_log) or "see the log"
-        return KernelState(
-            release,
-            "failed",
-            f"the build failed: {error} ({paths.display(log)}); a kernel change the compat "
-            "layer does not bridge yet: keep booting a kernel whose state is installed and "
-            "report the error to irisxe-sriov",
-        )
-    if not judgement.headers:
-        return KernelState(release, "no-headers", f"no headers: install linux-headers-{release}")
-    if not judgement.in_range:
-        return KernelState(release, "skipped", f"outside the pin's range {pin.KERNEL_RANGE_TEXT}")
-    if judgement.blocking:
-        return KernelState(
-            release,
-            "skipped",
-            "headers the pinned release cannot build against: " + "; ".join(judgement.blocking),
-        )
-    return KernelState(release, "not-built", "buildable but not built: run dkms autoinstall")
-
-
-def kernel_states(paths: Paths) -> list[KernelState]:
-    states = []
-    for release in installed_kernels(paths):
-        headers, texts = read_headers(paths, release)
-        states.append(state_of(paths, judge(release, headers, texts)))
-    return states
+        failure = first_error(make_log) or "see the log"
+    source = (dkms_tree(paths) / "source").exists() or paths.at(
+        f"/usr/src/{pin.DRIVER_PACKAGE}-{pin.DRIVER_VERSION}/dkms.conf"
+    ).is_file()
+    return DkmsFiles(
+        release=release,
+        headers=headers,
+        texts=texts,
+        installed=installed,
+        built=(dkms_tree(paths) / release / ARCH / "module").is_dir(),
+        source=source,
+        log=paths.display(dkms_tree(paths) / "build" / "make.log"),
+        failure=failure,
+    )

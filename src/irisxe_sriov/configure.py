@@ -1,4 +1,4 @@
-"""Render and plan from what was read: everything `apply` needs, nothing written."""
+"""Render and plan from the verdicts: everything `apply` needs, nothing written."""
 
 import shlex
 
@@ -6,37 +6,36 @@ from irisxe_sriov import bootcheck, bootloader, render
 from irisxe_sriov import plan as planning
 from irisxe_sriov.choices import BootPath
 from irisxe_sriov.host import read_optional
+from irisxe_sriov.judgement import Verdicts
 from irisxe_sriov.paths import Paths, is_generated
-from irisxe_sriov.situation import Situation
 
 UPDATE_INITRAMFS = ("update-initramfs", "-u", "-k", "all")
 # initramfs-tools' trigger: inside a dpkg run it rebuilds the newest initrd once, at the end
 TRIGGER_INITRAMFS = ("dpkg-trigger", "--no-await", "update-initramfs")
 
 
-def desired(paths: Paths, situation: Situation) -> render.Rendered:
-    boot = bootloader.resolve(situation.settings.bootloader, paths)
+def desired(paths: Paths, verdicts: Verdicts) -> render.Rendered:
     return render.render(
-        situation.settings,
+        verdicts.settings,
         paths,
-        device=situation.machine.device or situation.host.pf.device,
-        boot_path=boot.name,
+        device=verdicts.machine.device or verdicts.host.pf.device,
+        boot_path=verdicts.boot.name,
         kernel_cmdline=read_optional(paths.kernel_cmdline),
-        proc_cmdline=situation.host.cmdline,
+        proc_cmdline=verdicts.host.cmdline,
         cmdline_record=read_optional(paths.cmdline_record),
-        role=situation.machine.role,
-        binds=situation.machine.binds,
+        role=verdicts.machine.role,
+        binds=verdicts.machine.binds,
     )
 
 
 def make_plan(
     paths: Paths,
-    situation: Situation,
+    verdicts: Verdicts,
     settings_text: str | None,
     initramfs: tuple[str, ...] = UPDATE_INITRAMFS,
     through_ucf: bool = False,
 ) -> planning.Plan:
-    """The plan for the configuration in `situation`; `settings_text` is the settings file
+    """The plan for the configuration in `verdicts`; `settings_text` is the settings file
     to write (None: keep the file, or write the defaults when there is none).
 
     `initramfs` is what a changed modprobe.d file runs: inside a dpkg run the postinst
@@ -46,7 +45,7 @@ def make_plan(
     ucf, not with the file on disk, so that an admin's local edit alone is no change
     (ucf keeps it) and a real change reaches ucf for its three-way merge.
     """
-    rendered = desired(paths, situation)
+    rendered = desired(paths, verdicts)
     grub = paths.display(paths.grub_dropin)
     kernel_cmdline = paths.display(paths.kernel_cmdline)
     modprobe = paths.display(paths.modprobe_conf)
@@ -64,7 +63,9 @@ def make_plan(
         commands[kernel_cmdline] = tuple(refresh or ())
     settings_path = paths.display(paths.settings)
     if settings_text is None:
-        settings_text = situation.settings_text or render.settings_file(situation.settings)
+        settings_text = verdicts.snapshot.settings_file.text or render.settings_file(
+            verdicts.settings
+        )
     owned = {settings_path: settings_text, **rendered.owned}
     # Purge takes our drop-in and our /etc/kernel/cmdline tokens away: the same refreshes
     # must follow, decided here because the postrm cannot import this package. Our

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from irisxe_sriov import bootloader, cmdline, errors, host, roles, settings, situation
+from irisxe_sriov import cmdline, errors, judgement, settings, snapshot
 from irisxe_sriov.choices import BootPath, Driver, Role, VfRole
 from irisxe_sriov.paths import Paths
 from irisxe_sriov.plan import Plan
@@ -130,65 +130,64 @@ def notify(db: Any, question: str) -> None:
     ask(db, "high", question)
 
 
-def seed(db: Any, paths: Paths) -> situation.Situation | None:
-    """Load the settings file into debconf; None (and a note) when it cannot be read."""
-    try:
-        read = situation.load(paths)
-    except settings.SettingsError as error:
-        db.subst(Q_SETTINGS_INVALID, "problems", "; ".join(error.problems))
+def unseen(db: Any, question: str) -> bool:
+    """A question nobody answered yet (a first install, not preseeded), or any question
+    under dpkg-reconfigure, whose defaults are proposals."""
+    return db.fget(question, "seen") != "true" or bool(os.environ.get("DEBCONF_RECONFIGURE"))
+
+
+def seed(db: Any, verdicts: judgement.Verdicts) -> None:
+    """Load what is in force into debconf: the settings file's values, or, with no file,
+    the defaults judgement gives this machine (the working set-up it found, else what the
+    kernel that boots next offers) for every question not answered yet: exactly what
+    `irisxe-sriov-ctl config show` says without a file."""
+    file = verdicts.snapshot.settings_file
+    if file.problems:
+        db.subst(Q_SETTINGS_INVALID, "problems", "; ".join(file.problems))
         notify(db, Q_SETTINGS_INVALID)
-        return None
-    if read.settings_text is not None:
-        for question, value in answers_from(read.settings).items():
+        return
+    answers = answers_from(verdicts.settings)
+    for question, value in answers.items():
+        if file.text is not None or db.fget(question, "seen") != "true":
             db.set(question, value)
-    return read
 
 
-def host_notes(
-    db: Any,
-    paths: Paths,
-    state: host.HostState,
-    machine: roles.Detected,
-    driver: str,
-    kernels: list[Any],
-) -> None:
+def host_notes(db: Any, verdicts: judgement.Verdicts) -> None:
     """Images are often built before the hardware exists, a machine may hold something
     else at the GPU's address, and a kernel may have no SR-IOV provider at all
     (docs/notes.md): say so once, and carry on."""
-    from irisxe_sriov import aptsources, providers
-
+    machine = verdicts.machine
+    state = verdicts.host
+    kernels = verdicts.kernels
     if machine.role == Role.NONE or (machine.role == Role.HOST and not machine.binds):
         db.subst(Q_NO_GPU, "address", state.pf.address)
-        db.subst(Q_NO_GPU, "found", machine.reason)
+        db.subst(Q_NO_GPU, "found", verdicts.gpu_absent or machine.reason)
         notify(db, Q_NO_GPU)
     if any(k.provider for k in kernels) or not (kernels or state.kernel_release):
         return
-    steps = aptsources.backports_steps(aptsources.read(paths))
-    what = providers.advice(kernels, state.kernel_release, driver, steps)
-    if what is None:
+    what = verdicts.advice
+    if not what:
         return
     summary = "; ".join(f"{k.release}: DKMS {k.state}, own xe: {k.kernel_xe}" for k in kernels)
     db.subst(Q_KERNEL, "kernels", summary or "no kernel in /lib/modules")
-    db.subst(Q_KERNEL, "advice", what)
+    db.subst(Q_KERNEL, "advice", str(what))
     notify(db, Q_KERNEL)
 
 
-def driver_default(db: Any, kernels: list[Any]) -> None:
-    """The driver question defaults to what the kernel that boots next can serve (Debian
-    boots the newest when nothing says otherwise): a kernel whose only provider is its
-    own xe offers xe, so i915 is no choice there. The note says why. An answer given
-    before (preseeded, or an earlier install) is a default only for dpkg-reconfigure;
-    an upgrade keeps it."""
-    target = next((k for k in kernels if k.boots_next), None) or (kernels[-1] if kernels else None)
+def driver_default(db: Any, verdicts: judgement.Verdicts) -> None:
+    """The driver question proposes what the kernel that boots next can serve (judgement's
+    defaults): a kernel whose only provider is its own xe offers xe, so i915 is no choice
+    there. The note says why. An answer given before (preseeded, or an earlier install)
+    is a default only for dpkg-reconfigure; an upgrade keeps it."""
+    target = verdicts.next_kernel or (verdicts.kernels[-1] if verdicts.kernels else None)
     note = ""
-    proposing = db.fget(Q_DRIVER, "seen") != "true" or bool(os.environ.get("DEBCONF_RECONFIGURE"))
     if (
-        proposing
+        unseen(db, Q_DRIVER)
         and target is not None
         and target.drivers
         and db.get(Q_DRIVER) not in target.drivers
     ):
-        db.set(Q_DRIVER, target.drivers[0])
+        db.set(Q_DRIVER, str(target.drivers[0]))
         note = (
             f"The kernel that boots next, {target.release}, has {target.provider}, which "
             f"offers {' and '.join(target.drivers)} only: {target.drivers[0]} is proposed."
@@ -248,19 +247,17 @@ def role_choices(db: Any, count: int, question: str, exclude: list[int]) -> bool
 
 def config(db: Any, paths: Paths) -> None:
     db.capb("backup")
-    read = seed(db, paths) or situation.with_defaults(paths)
-    state, machine = read.host, read.machine
-    boot = bootloader.detect(paths)
-    from irisxe_sriov import providers
-
-    kernels, _ = providers.read_all(paths, machine.device, boot.name, thorough=False)
-    host_notes(db, paths, state, machine, read.settings.driver, kernels)
+    verdicts = judgement.judge(snapshot.gather(paths, snapshot.Depth.DEBCONF), strict=False)
+    seed(db, verdicts)
+    state, machine, boot = verdicts.host, verdicts.machine, verdicts.boot
+    host_notes(db, verdicts)
     if machine.role == Role.NONE:
         return  # nothing of ours to configure here: the note said why
-    driver_default(db, kernels)
+    driver_default(db, verdicts)
     totalvfs = state.pf.sriov_totalvfs
     db.subst(Q_NUM_VFS, "max", str(settings.vf_limit(totalvfs)))
-    db.subst(Q_BOOTLOADER, "detected", f"{boot.name or 'none'} ({boot.evidence})")
+    detected = boot if verdicts.settings.bootloader == "auto" else verdicts.snapshot.boot.decide()
+    db.subst(Q_BOOTLOADER, "detected", f"{detected.name or 'none'} ({detected.evidence})")
     # the select questions' choices are the closed sets themselves (choices.py)
     db.subst(Q_DRIVER, "choices", ", ".join(Driver.values()))
     db.subst(Q_BOOTLOADER, "choices", ", ".join(BootPath.values()))
@@ -322,39 +319,29 @@ def postinst(db: Any, paths: Paths) -> None:
 
 def postinst_plan(db: Any, paths: Paths) -> Plan:
     """The plan for the debconf answers: the settings file updated and every file
-    derived from it."""
+    derived from it. A broken settings file is kept (ucf will too); the answers are
+    applied over the defaults."""
     from irisxe_sriov import configure, render
 
     answers = {q: db.get(q) for q in (Q_DRIVER, Q_NUM_VFS, Q_BOOTLOADER, Q_VF_UNBOUND, Q_VF_HOST)}
     values = values_from(answers)
-    try:
-        read = situation.load(paths, values)
-    except settings.SettingsError:
-        # The settings file itself is broken: keep it (ucf will too) and apply the answers.
-        fallback = situation.with_defaults(paths)
-        answered = settings.build(values, None)
-        read = fallback._replace(
-            settings=answered, machine=situation.detect(paths, fallback.host, answered)
-        )
-    current = host.read_optional(paths.settings)
-    try:
-        settings.parse_lines(current or "", paths.display(paths.settings))
-        text = settings.update_text(current, values) if current else None
-    except settings.SettingsError:
-        text = None
-    text = text or render.settings_file(read.settings)
+    verdicts = judgement.judge(snapshot.gather(paths, snapshot.Depth.CHANGE, values), strict=False)
+    current = verdicts.snapshot.settings_file
+    text = None
+    if current.text and not current.problems:
+        text = settings.update_text(current.text, values)
+    text = text or render.settings_file(verdicts.settings)
     # Inside a dpkg run, initramfs-tools' trigger rebuilds once at the end. A
     # dpkg-reconfigure is no dpkg run (a trigger would wait for the next one), so it
     # rebuilds at once; it sets DPKG_MAINTSCRIPT_PACKAGE too, but also DEBCONF_RECONFIGURE.
     in_dpkg = "DPKG_MAINTSCRIPT_PACKAGE" in os.environ and not os.environ.get("DEBCONF_RECONFIGURE")
-    plan = configure.make_plan(
+    return configure.make_plan(
         paths,
-        read,
+        verdicts,
         text,
         configure.TRIGGER_INITRAMFS if in_dpkg else configure.UPDATE_INITRAMFS,
         through_ucf=paths.is_host,
     )
-    return plan
 
 
 def main(argv: list[str]) -> int:

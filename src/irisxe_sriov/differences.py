@@ -1,6 +1,6 @@
-"""What differs between configured and running: one list, which `status` shows as its
-pending items and `doctor` as its failing findings (issue 15, item 2). Pure: settings and
-a scan in, differences out.
+"""What differs between configured and running: one list, from which judgement words the
+problems that `status` shows as its pending items and `doctor` as its failing findings.
+Pure: settings and a scan in, differences out.
 
 Each rule lives here once. Before, status and doctor each derived these and disagreed
 (the host role's driver, a PF without SR-IOV, the module checks); what is left to them is
@@ -8,6 +8,8 @@ wording, the fix to suggest and, for doctor, what its other evidence (the kernel
 providers) makes moot. Kept as light as status itself: its start-up is measured.
 """
 
+import re
+from collections.abc import Callable
 from enum import Enum
 from typing import NamedTuple
 
@@ -17,12 +19,45 @@ from irisxe_sriov.host import HostState
 from irisxe_sriov.roles import Detected
 from irisxe_sriov.settings import Settings
 
-# Module parameters the pinned driver runs with (docs/notes.md, "The pinned driver"):
-# (the configured driver, the machine roles that need it, the parameter, its value).
+
+def parameter_int(text: str) -> int | None:
+    """A module parameter as the kernel prints it: a decimal, maybe negative (-1: auto).
+    xe's unlimited max_vfs reads 4294967295 (U32_MAX)."""
+    return int(text) if re.fullmatch(r"-?[0-9]{1,20}", text) else None
+
+
+def permits_vfs(value: int, current: Settings) -> bool:
+    """max_vfs caps the VFs the driver makes: any cap at or above the configured count
+    permits it, unlimited (U32_MAX) included (design.md, "Gather once, judge once")."""
+    return value >= current.num_vfs
+
+
+def permits_guc(value: int, current: Settings) -> bool:
+    """SR-IOV needs GuC submission, bit 0 of enable_guc (i915_params.c); -1 (auto) and 0
+    do not promise it."""
+    return value > 0 and value & 1 == 1
+
+
+class Parameter(NamedTuple):
+    """A module parameter the pinned driver needs (docs/notes.md, "The pinned driver")."""
+
+    driver: str
+    roles: tuple[Role, ...]  # the machine roles that need it
+    name: str
+    needed: Callable[[Settings], str]  # what SR-IOV needs, in words ("at least 3")
+    permits: Callable[[int, Settings], bool]
+
+
 PARAMETERS = (
-    ("i915", (Role.HOST, Role.GUEST), "enable_guc", str(pin.I915_ENABLE_GUC)),
-    ("i915", (Role.HOST,), "max_vfs", str(pin.MAX_VFS)),
-    ("xe", (Role.HOST,), "max_vfs", str(pin.MAX_VFS)),
+    Parameter(
+        "i915",
+        (Role.HOST, Role.GUEST),
+        "enable_guc",
+        lambda s: str(pin.I915_ENABLE_GUC),
+        permits_guc,
+    ),
+    Parameter("i915", (Role.HOST,), "max_vfs", lambda s: f"at least {s.num_vfs}", permits_vfs),
+    Parameter("xe", (Role.HOST,), "max_vfs", lambda s: f"at least {s.num_vfs}", permits_vfs),
 )
 
 
@@ -30,8 +65,10 @@ class Kind(Enum):
     """What differs. Closed: status and doctor each render every kind."""
 
     MISSING_PARAMETERS = "missing-parameters"  # the running command line lacks some
-    DRIVER_MODULES = "driver-modules"  # the GPU driver modules loaded: not just the configured
-    MODULE_PARAMETER = "module-parameter"  # the loaded module runs with another value
+    DRIVER_NOT_LOADED = "driver-not-loaded"  # the configured driver's module is not loaded
+    OTHER_DRIVER_LOADED = "other-driver-loaded"  # the other GPU driver is loaded too
+    MODULE_PARAMETER = "module-parameter"  # the loaded module runs with a value that does
+    # not permit what is configured
     GUEST_GPU_DRIVER = "guest-gpu-driver"  # a guest's GPU function is on another driver
     PF_MISSING = "pf-missing"  # nothing at the configured PF address
     PF_DRIVER = "pf-driver"  # the PF is on no GPU driver (vfio-pci, none), see functions()
@@ -48,7 +85,7 @@ class Difference(NamedTuple):
     # parameter ("i915.max_vfs"), or "cmdline" for the running command line
     subject: str
     # MISSING_PARAMETERS: the parameters missing, found the running command line;
-    # DRIVER_MODULES: found the GPU driver modules loaded, in DRIVERS order ("i915 xe")
+    # MODULE_PARAMETER: expected what SR-IOV needs in words ("at least 3")
     expected: str | None
     found: str | None
     vf: int = 0  # VF_DRIVER: the VF's number
@@ -93,21 +130,38 @@ def kernel(state: HostState, settings: Settings, machine: Detected) -> list[Diff
 def modules(state: HostState, settings: Settings, role: Role) -> list[Difference]:
     """The GPU driver modules: the configured one alone should be loaded (the other one
     too is a difference: module_blacklist should have kept it out, and it may hold the
-    GPU), and with the parameters the pinned driver needs."""
-    loaded = [name for name in Driver if state.modules[name].loaded]
+    GPU), and with parameters that permit what is configured. A parameter that cannot be
+    read is no difference: nothing says it differs."""
     found = []
-    if loaded != [settings.driver]:
-        found.append(
-            Difference(Kind.DRIVER_MODULES, "modules", settings.driver, " ".join(loaded) or None)
-        )
     module = state.modules[settings.driver]
+    other = state.modules[settings.other_driver]
+    if not module.loaded:
+        found.append(Difference(Kind.DRIVER_NOT_LOADED, "modules", settings.driver, None))
+    if other.loaded:
+        found.append(Difference(Kind.OTHER_DRIVER_LOADED, "modules", settings.driver, other.name))
     if not module.loaded:
         return found
-    for driver, roles, name, value in PARAMETERS:
-        running = module.parameters.get(name)
-        if driver == settings.driver and role in roles and running not in (None, value):
-            found.append(Difference(Kind.MODULE_PARAMETER, f"{driver}.{name}", value, running))
+    for parameter in PARAMETERS:
+        if parameter.driver != settings.driver or role not in parameter.roles:
+            continue
+        running = module.parameters.get(parameter.name)
+        if running is None:
+            continue
+        value = parameter_int(running)
+        if value is None or not parameter.permits(value, settings):
+            subject = f"{parameter.driver}.{parameter.name}"
+            found.append(
+                Difference(Kind.MODULE_PARAMETER, subject, parameter.needed(settings), running)
+            )
     return found
+
+
+def capped_count(settings: Settings, sriov_totalvfs: int | None) -> int:
+    """The VFs restore makes: num_vfs, at most what the PF offers where it says (a 0
+    offers nothing yet: max_vfs did not apply, which is a difference of its own)."""
+    if sriov_totalvfs is not None and 0 < sriov_totalvfs < settings.num_vfs:
+        return sriov_totalvfs
+    return settings.num_vfs
 
 
 def functions(state: HostState, settings: Settings) -> list[Difference]:
@@ -124,12 +178,14 @@ def functions(state: HostState, settings: Settings) -> list[Difference]:
     if Driver.of(pf.driver or "") is None and (pf.driver is not None or unbound):
         found.append(Difference(Kind.PF_DRIVER, pf.address, settings.driver, pf.driver))
     # A PF without SR-IOV (sriov_numvfs unreadable) has no VFs: a difference only when
-    # some are configured.
-    if (pf.sriov_numvfs or 0) != settings.num_vfs:
+    # some are configured. A count above what the PF offers is capped: restore makes
+    # what it offers (judgement warns of the cap).
+    wanted = capped_count(settings, pf.sriov_totalvfs)
+    if (pf.sriov_numvfs or 0) != wanted:
         numvfs = None if pf.sriov_numvfs is None else str(pf.sriov_numvfs)
-        found.append(Difference(Kind.VF_COUNT, pf.address, str(settings.num_vfs), numvfs))
+        found.append(Difference(Kind.VF_COUNT, pf.address, str(wanted), numvfs))
     for vf in state.vfs:
-        if vf.number > settings.num_vfs:
+        if vf.number > wanted:
             continue
         expected = settings.expected_driver(vf.number, pf.driver)
         if vf.driver != expected:

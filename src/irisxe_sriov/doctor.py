@@ -1,74 +1,78 @@
-"""HostState -> findings, one per requirement of the guide and per known trap (docs/notes.md). Pure.
+"""`doctor`: one finding per requirement of the guide and per known trap (docs/notes.md),
+from judgement's Verdicts. Pure.
 
-Every failing finding carries the fix a person can act on.
+Where judgement found a problem (what status lists as pending), the finding with the same
+id fails (or warns) with the problem's words and fix, so status and doctor cannot
+disagree; the other findings say what holds, or why it is not checked (SKIP). Every
+failing finding carries the fix, as commands where commands exist.
 """
 
-from collections.abc import Mapping
 from typing import Any, NamedTuple
 
-from irisxe_sriov import differences, pciids, pin
-from irisxe_sriov.bootcheck import Verdict
-from irisxe_sriov.bootloader import Detection
+from irisxe_sriov import fixes, pciids, pin
 from irisxe_sriov.choices import Provider, Role
-from irisxe_sriov.differences import Difference, Kind
-from irisxe_sriov.host import HostState
-from irisxe_sriov.providers import KernelProvider, advice, running_kernel
-from irisxe_sriov.roles import Detected
-from irisxe_sriov.secureboot import DKMS_KEY, ENROL_STEPS, Enrolment, SecureBoot
-from irisxe_sriov.settings import VFIO_DRIVER, Settings
+from irisxe_sriov.compat import package_fix
+from irisxe_sriov.fixes import Fix
+from irisxe_sriov.judgement import Level, Verdicts
+from irisxe_sriov.secureboot import DKMS_KEY, Enrolment
+from irisxe_sriov.settings import VFIO_DRIVER
 
-OK, WARN, FAIL, SKIP = "ok", "warn", "fail", "skip"
-APPLY_AND_REBOOT = "run 'irisxe-sriov-ctl apply', then reboot"
-RESTORE = "irisxe-sriov-ctl vfs restore"
+OK, WARN, FAIL, SKIP = Level.OK, Level.WARN, Level.FAIL, Level.SKIP
+
+ENROL = fixes.of(
+    fixes.run("mokutil", "--import", DKMS_KEY),
+    fixes.manual("choose a one-time password"),
+    fixes.run("reboot"),
+    fixes.manual("choose 'Enroll MOK' in MokManager and enter that password"),
+)
 
 
 class Finding(NamedTuple):
     id: str
-    level: str
+    level: Level
     message: str
-    fix: str = ""
+    fix: Fix = fixes.NONE
 
     def as_dict(self) -> dict[str, Any]:
-        return self._asdict()
+        return {
+            "id": self.id,
+            "level": str(self.level),
+            "message": self.message,
+            "fix": str(self.fix) or None,
+            "steps": self.fix.as_list(),
+        }
 
 
-def pick(
-    found: tuple[Difference, ...], kind: Kind, subject: str | None = None
-) -> Difference | None:
-    """The difference of `kind` (about `subject`) among `found`, if there is one."""
-    return next(
-        (d for d in found if d.kind == kind and subject in (None, d.subject)),
-        None,
-    )
+def backed(verdicts: Verdicts, id: str, ok: str, moot: str | None = None) -> Finding:
+    """The finding `id`: judgement's problem of that id where there is one, else `moot`
+    (SKIP: not checked, and why) or `ok`."""
+    problem = verdicts.problem(id)
+    if problem is not None:
+        return Finding(id, problem.level, problem.what, problem.fix)
+    if moot is not None:
+        return Finding(id, SKIP, moot)
+    return Finding(id, OK, ok)
 
 
-class Evidence(NamedTuple):
-    """What doctor reads beyond HostState (kept out of the fast `status` path)."""
-
-    settings_problems: tuple[str, ...]
-    driver_package_version: str | None
-    driver_package_matches: bool
-    kernels: tuple[KernelProvider, ...] = ()
-    # the commands that install a kernel with its own SR-IOV xe (aptsources.backports_steps)
-    backports_steps: tuple[str, ...] = ()
-    secure_boot: SecureBoot | None = None
-    # generated files edited or removed since apply wrote them (host.drift)
-    drift: tuple[tuple[str, str], ...] = ()
-    # boot refreshes that failed; the next apply runs them (host.pending_refreshes)
-    pending_refreshes: tuple[str, ...] = ()
-    # host, guest or none (roles.decide); None: a host, as the scan found its PF
-    machine: Detected | None = None
-
-    def advice(self, state: HostState, driver: str) -> str | None:
-        """What leads to VFs when the running kernel has no provider for `driver`."""
-        return advice(list(self.kernels), state.kernel_release, driver, list(self.backports_steps))
-
-    def serves(self, state: HostState, driver: str) -> bool:
-        """Whether the running kernel has a provider of `driver` (or nothing is known)."""
-        return not self.kernels or self.advice(state, driver) is None
+def settings_finding(verdicts: Verdicts) -> Finding:
+    problems = verdicts.settings_problems
+    if problems:
+        return Finding(
+            "settings.valid",
+            FAIL,
+            "; ".join(problems),
+            fixes.of(
+                fixes.manual("fix /etc/default/irisxe-sriov (defaults are assumed meanwhile)"),
+                fixes.run("irisxe-sriov-ctl", "config", "show"),
+            ),
+        )
+    if verdicts.snapshot.settings_file.text is None:
+        return Finding("settings.valid", OK, "no /etc/default/irisxe-sriov: the defaults apply")
+    return Finding("settings.valid", OK, "/etc/default/irisxe-sriov is valid")
 
 
-def os_finding(state: HostState) -> Finding:
+def os_finding(verdicts: Verdicts) -> Finding:
+    state = verdicts.host
     if state.os_id == "debian" and state.os_version_id == "13":
         return Finding("os.debian13", OK, "Debian 13")
     seen = f"{state.os_id or 'unknown'} {state.os_version_id or ''}".strip()
@@ -76,100 +80,101 @@ def os_finding(state: HostState) -> Finding:
         "os.debian13",
         WARN,
         f"this is {seen}; irisxe-sriov is made for Debian 13",
-        "use Debian 13 (trixie)",
+        fixes.of(fixes.manual("use Debian 13 (trixie)")),
     )
 
 
-def gpu_finding(state: HostState, found: tuple[Difference, ...]) -> Finding:
-    pf = state.pf
-    missing = pick(found, Kind.PF_MISSING)
-    if missing is not None:
-        return Finding(
-            "gpu.present",
-            FAIL,
-            f"no PCI device at {missing.subject}",
-            "check 'lspci -Dnn | grep -i vga' and set pf=ADDRESS if the GPU is elsewhere",
-        )
+def gpu_finding(verdicts: Verdicts) -> Finding:
+    pf = verdicts.host.pf
+    problem = verdicts.problem("gpu.present")
+    if problem is not None:
+        return Finding("gpu.present", problem.level, problem.what, problem.fix)
     ident = f"{pf.vendor or '?'}:{pf.device or '?'}"
     if pf.platform is None:
         return Finding(
             "gpu.present",
             FAIL,
             f"{pf.address} ({ident}) is not a supported Intel GPU",
-            "SR-IOV needs an Alder Lake or Raptor Lake iGPU (12th-14th gen)",
+            fixes.of(
+                fixes.manual("SR-IOV needs an Alder Lake or Raptor Lake iGPU (12th-14th gen)")
+            ),
         )
     name = pciids.description_of(pf.platform)
     return Finding("gpu.present", OK, f"{pf.address} ({ident}) is {pf.platform}, {name}")
 
 
-def iommu_finding(state: HostState) -> Finding:
-    if state.iommu is None:
+def iommu_finding(verdicts: Verdicts) -> Finding:
+    iommu = verdicts.host.iommu
+    if iommu is None:
         return Finding("iommu.enabled", SKIP, "no /sys/class to read the IOMMU state from")
-    if state.iommu:
+    if iommu:
         return Finding("iommu.enabled", OK, "an IOMMU is active")
     return Finding(
         "iommu.enabled",
         FAIL,
         "no IOMMU is active: vfio-pci cannot take VFs",
-        "enable VT-d in the firmware set-up, then "
-        + APPLY_AND_REBOOT
-        + " (it adds intel_iommu=on)",
+        fixes.of(fixes.manual("enable VT-d in the firmware set-up")).then(fixes.APPLY_AND_REBOOT),
     )
 
 
-def provider_finding(state: HostState, settings: Settings, evidence: Evidence) -> Finding:
+def provider_finding(verdicts: Verdicts) -> Finding:
     """Does the running kernel have a provider of the configured driver, and is the loaded
-    module that provider's (the DKMS version string, or the kernel's own xe)?"""
-    release = state.kernel_release
-    if release is None:
+    module that provider's? Live evidence first (judgement.judge_running)."""
+    running = verdicts.running
+    driver = verdicts.settings.driver
+    problem = verdicts.problem("provider")
+    if problem is not None:
+        return Finding("provider", problem.level, problem.what, problem.fix)
+    if running.release is None:
         return Finding("provider", SKIP, "kernel release unknown")
-    this = running_kernel(list(evidence.kernels), release)
-    if this is None:
-        return Finding("provider", SKIP, f"the running kernel {release} is not installed here")
-    what = evidence.advice(state, settings.driver)
-    if what is not None:
-        if this.provider is None:
-            found = f"no SR-IOV provider on {release}: DKMS {this.state}, own xe: {this.kernel_xe}"
-        else:
-            found = (
-                f"{release} has {this.provider}, which offers {', '.join(this.drivers)}, "
-                f"not {settings.driver}"
-            )
-        return Finding("provider", FAIL, found, what)
-    module = state.modules[settings.driver]
-    dkms_loaded = module.loaded and module.version == pin.MODULE_VERSION
-    if this.provider == Provider.DKMS and module.loaded and not dkms_loaded:
-        return Finding(
-            "provider",
-            FAIL,
-            f"{settings.driver} is the stock kernel module (version {module.version or 'none'}), "
-            f"though {pin.DRIVER_PACKAGE} {pin.MODULE_VERSION} is installed for {release}",
-            f"update-initramfs -u -k {release}; reboot",
-        )
-    if this.provider == Provider.KERNEL_XE and dkms_loaded:
-        return Finding(
-            "provider",
-            WARN,
-            f"xe is {pin.DRIVER_PACKAGE}'s build, not {release}'s own xe",
-            "dkms remove i915-sriov-dkms/" + pin.DRIVER_VERSION + f" -k {release}; reboot",
-        )
+    module = verdicts.host.modules[driver]
     loaded = "loaded" if module.loaded else "not loaded yet"
+    if running.conflict is not None:
+        return Finding("provider", WARN, running.conflict)
+    if running.live is not None:
+        return Finding(
+            "provider", OK, f"{running.release} has {running.live} for {driver} ({loaded})"
+        )
+    if running.kernel is None:
+        return Finding(
+            "provider", SKIP, f"the running kernel {running.release} is not installed here"
+        )
     return Finding(
-        "provider",
-        OK,
-        f"{release} has {this.provider} for {settings.driver} ({loaded})",
+        "provider", OK, f"{running.release} has {running.kernel.provider} for {driver} ({loaded})"
     )
 
 
-def secure_boot_finding(state: HostState, evidence: Evidence) -> Finding:
+def kernel_findings(verdicts: Verdicts) -> list[Finding]:
+    """One finding per installed kernel: its provider, the pinned DKMS build's state there
+    and what its own xe can do. A kernel without a provider only warns: the running one
+    is the provider finding's."""
+    findings = []
+    for k in verdicts.kernels:
+        nxt = " (boots next)" if k.boots_next else ""
+        provider = f"{k.provider} ({', '.join(k.drivers)})" if k.provider else "no provider"
+        message = f"{provider}{nxt}; DKMS {k.state}: {k.detail}; own xe: {k.kernel_xe}"
+        if k.provider is not None:
+            findings.append(Finding(f"kernel.{k.release}", OK, message))
+        elif k.state == "failed":
+            findings.append(Finding(f"kernel.{k.release}", FAIL, message, k.fix))
+        else:
+            findings.append(Finding(f"kernel.{k.release}", WARN, message, k.fix))
+    return findings
+
+
+def secure_boot_finding(verdicts: Verdicts) -> Finding:
     """Under Secure Boot a DKMS module loads only with its signing key enrolled."""
-    secure = evidence.secure_boot
+    secure = verdicts.snapshot.secure_boot
     if secure is None or secure.enabled is None:
         return Finding("secureboot.key", SKIP, "Secure Boot state unknown (no UEFI variables)")
     if not secure.enabled:
         return Finding("secureboot.key", OK, "Secure Boot is off: modules need no signature")
-    this = running_kernel(list(evidence.kernels), state.kernel_release)
-    if this is not None and this.provider == Provider.KERNEL_XE:
+    running = verdicts.running
+    if running.live == Provider.KERNEL_XE or (
+        running.live is None
+        and running.kernel is not None
+        and running.kernel.provider == Provider.KERNEL_XE
+    ):
         return Finding(
             "secureboot.key", OK, "Secure Boot is on; the kernel's own xe is signed by Debian"
         )
@@ -178,7 +183,10 @@ def secure_boot_finding(state: HostState, evidence: Evidence) -> Finding:
             "secureboot.key",
             FAIL,
             f"Secure Boot is on and dkms has no signing key ({DKMS_KEY})",
-            f"apt install openssl; dkms autoinstall (dkms makes the key); then {ENROL_STEPS}",
+            fixes.of(
+                fixes.run("apt", "install", "openssl"),
+                fixes.run("dkms", "autoinstall"),
+            ).then(ENROL),
         )
     if secure.enrolment == Enrolment.ENROLLED:
         return Finding("secureboot.key", OK, f"Secure Boot is on and {DKMS_KEY} is enrolled")
@@ -187,7 +195,10 @@ def secure_boot_finding(state: HostState, evidence: Evidence) -> Finding:
             "secureboot.key",
             WARN,
             f"{DKMS_KEY} waits for enrolment",
-            "reboot, choose 'Enroll MOK' in MokManager and enter the password",
+            fixes.of(
+                fixes.run("reboot"),
+                fixes.manual("choose 'Enroll MOK' in MokManager and enter the password"),
+            ),
         )
     if secure.enrolment == Enrolment.NOT_ENROLLED:
         return Finding(
@@ -195,181 +206,116 @@ def secure_boot_finding(state: HostState, evidence: Evidence) -> Finding:
             FAIL,
             f"Secure Boot is on and {DKMS_KEY} is not enrolled: the kernel rejects the DKMS "
             "modules ('Key was rejected by service')",
-            ENROL_STEPS,
+            ENROL,
         )
     return Finding(
         "secureboot.key",
         WARN,
         f"Secure Boot is on; whether {DKMS_KEY} is enrolled {secure.why_unknown}",
-        f"mokutil --test-key {DKMS_KEY}; if not enrolled: {ENROL_STEPS}",
+        fixes.of(fixes.run("mokutil", "--test-key", DKMS_KEY)).then(ENROL),
     )
 
 
-def package_finding(state: HostState, evidence: Evidence) -> Finding:
+def package_finding(verdicts: Verdicts) -> Finding:
     wanted = f"{pin.DRIVER_PACKAGE} {pin.DRIVER_VERSION}"
-    fix = (
-        f"install {pin.DRIVER_PACKAGE}_{pin.DRIVER_VERSION}_amd64.deb from the upstream "
-        f"release page (see /usr/share/doc/irisxe-sriov/README.Debian)"
-    )
-    if evidence.driver_package_version is None:
-        this = running_kernel(list(evidence.kernels), state.kernel_release)
-        if this is not None and this.provider == Provider.KERNEL_XE:
+    fix = package_fix()
+    installed = (verdicts.snapshot.packages or {}).get(pin.DRIVER_PACKAGE)
+    if installed is None:
+        kernel = verdicts.running.kernel
+        if kernel is not None and kernel.provider == Provider.KERNEL_XE:
             return Finding(
                 "driver.package",
                 OK,
                 f"{pin.DRIVER_PACKAGE} is not installed; not needed on "
-                f"{this.release}, whose own xe is the provider",
+                f"{kernel.release}, whose own xe is the provider",
+            )
+        if any(k.provider == Provider.KERNEL_XE for k in verdicts.kernels):
+            return Finding(
+                "driver.package",
+                WARN,
+                f"{pin.DRIVER_PACKAGE} is not installed; only kernels whose own xe is the "
+                "provider can make VFs",
+                fix,
             )
         return Finding("driver.package", FAIL, f"{pin.DRIVER_PACKAGE} is not installed", fix)
-    if not evidence.driver_package_matches:
+    from irisxe_sriov import packages
+
+    if not packages.same_version(installed, pin.DRIVER_VERSION):
         return Finding(
             "driver.package",
             FAIL,
-            f"{pin.DRIVER_PACKAGE} "
-            f"{evidence.driver_package_version} is installed, the pin is {wanted}",
+            f"{pin.DRIVER_PACKAGE} {installed} is installed, the pin is {wanted}",
             fix,
         )
     return Finding("driver.package", OK, f"{wanted} is installed")
 
 
-def module_findings(
-    state: HostState,
-    settings: Settings,
-    evidence: Evidence,
-    found: tuple[Difference, ...],
-    role: Role,
-) -> list[Finding]:
-    module = state.modules[settings.driver]
-    other = state.modules[settings.other_driver]
-    # Where the running kernel has no provider of the driver, a reboot alone loads nothing:
-    # the provider finding's advice is the fix.
-    what = evidence.advice(state, settings.driver) or APPLY_AND_REBOOT
-    serves = evidence.serves(state, settings.driver)
-    findings = []
-    modules = pick(found, Kind.DRIVER_MODULES)
-    loaded = [settings.driver] if modules is None else (modules.found or "").split()
-    if settings.driver not in loaded:
-        findings.append(Finding("module.loaded", FAIL, f"{settings.driver} is not loaded", what))
-    else:
-        findings.append(Finding("module.loaded", OK, f"{settings.driver} is loaded"))
-    if other.name in loaded:
-        findings.append(
-            Finding(
-                "module.other",
-                FAIL,
-                f"{other.name} is loaded although {settings.driver} is configured",
-                (APPLY_AND_REBOOT + f" (it blacklists {other.name})") if serves else what,
-            )
-        )
-    else:
-        findings.append(Finding("module.other", OK, f"{other.name} is not loaded"))
-    if settings.driver != "i915" or not module.loaded:
-        findings.append(Finding("guc.enabled", SKIP, "only i915 has enable_guc"))
-    elif not serves:
+def module_findings(verdicts: Verdicts) -> list[Finding]:
+    current = verdicts.settings
+    module = verdicts.host.modules[current.driver]
+    other = verdicts.host.modules[current.other_driver]
+    offered = verdicts.running.offers is not False
+    findings = [
+        backed(verdicts, "module.loaded", f"{current.driver} is loaded"),
+        backed(verdicts, "module.other", f"{other.name} is not loaded"),
+    ]
+    if current.driver != "i915" or not module.loaded:
+        findings.append(Finding("guc.enabled", SKIP, "only a loaded i915 has enable_guc"))
+    elif not offered:
         findings.append(Finding("guc.enabled", SKIP, "this i915 is no SR-IOV provider"))
     else:
-        findings.append(
-            parameter_finding("guc.enabled", module.parameters, "i915", "enable_guc", found, FAIL)
-        )
-    if role == Role.HOST:
+        findings.append(parameter_finding(verdicts, "guc.enabled", "enable_guc", FAIL))
+    if verdicts.machine.role == Role.HOST:
         # a guest makes no VFs: max_vfs is the host's only (cmdline.wanted_tokens)
         if not module.loaded:
-            findings.append(Finding("module.max_vfs", SKIP, f"{settings.driver} is not loaded"))
-        elif not serves:
+            findings.append(Finding("module.max_vfs", SKIP, f"{current.driver} is not loaded"))
+        elif not offered:
             findings.append(
-                Finding("module.max_vfs", SKIP, f"this {settings.driver} is no SR-IOV provider")
+                Finding("module.max_vfs", SKIP, f"this {current.driver} is no SR-IOV provider")
             )
         else:
-            findings.append(
-                # unreadable also where doctor runs without root (the parameter is 0400)
-                parameter_finding(
-                    "module.max_vfs", module.parameters, settings.driver, "max_vfs", found, SKIP
-                )
-            )
+            # unreadable also where doctor runs without root (the parameter is 0400)
+            findings.append(parameter_finding(verdicts, "module.max_vfs", "max_vfs", SKIP))
     return findings
 
 
-def parameter_finding(
-    id: str,
-    parameters: Mapping[str, str],
-    driver: str,
-    name: str,
-    found: tuple[Difference, ...],
-    unknown: str,
-) -> Finding:
-    """A parameter of the loaded SR-IOV driver: its difference (differences.PARAMETERS),
-    else its value. One that cannot be read is no difference, so status says nothing of
-    it; doctor gives it the level `unknown`."""
-    differs = pick(found, Kind.MODULE_PARAMETER, f"{driver}.{name}")
-    if differs is not None:
+def parameter_finding(verdicts: Verdicts, id: str, name: str, unknown: Level) -> Finding:
+    """A parameter of the loaded SR-IOV driver: judgement's problem (it does not permit
+    what is configured), else its value; one that cannot be read gets `unknown`."""
+    from irisxe_sriov.differences import PARAMETERS
+
+    problem = verdicts.problem(id)
+    if problem is not None:
+        return Finding(id, problem.level, problem.what, problem.fix)
+    current = verdicts.settings
+    value = verdicts.host.modules[current.driver].parameters.get(name)
+    if value is None:
+        needed = next(p for p in PARAMETERS if (p.driver, p.name) == (current.driver, name))
         return Finding(
             id,
-            FAIL,
-            f"{driver}.{name} is {differs.found}, SR-IOV needs {differs.expected}",
-            APPLY_AND_REBOOT,
+            unknown,
+            f"{current.driver}.{name} is unknown, SR-IOV needs {needed.needed(current)}",
+            fixes.APPLY_AND_REBOOT,
         )
-    value = parameters.get(name)
-    if value is None:
-        wanted = next(v for d, _, n, v in differences.PARAMETERS if (d, n) == (driver, name))
-        return Finding(
-            id, unknown, f"{driver}.{name} is unknown, SR-IOV needs {wanted}", APPLY_AND_REBOOT
-        )
-    return Finding(id, OK, f"{driver}.{name}={value}")
+    return Finding(id, OK, f"{current.driver}.{name}={value}")
 
 
-def kernel_findings(evidence: Evidence) -> list[Finding]:
-    """One finding per installed kernel: its provider, the pinned DKMS build's state there
-    and what its own xe can do."""
-    findings = []
-    for k in evidence.kernels:
-        nxt = " (boots next)" if k.boots_next else ""
-        if k.state == "failed":
-            level, fix = FAIL, k.detail
-        elif k.provider is not None:
-            level, fix = OK, ""
-        else:
-            level, fix = WARN, k.detail if k.state in ("built", "not-built", "no-headers") else ""
-        provider = f"{k.provider} ({', '.join(k.drivers)})" if k.provider else "no provider"
-        findings.append(
-            Finding(
-                f"kernel.{k.release}",
-                level,
-                f"{provider}{nxt}; DKMS {k.state}: {k.detail}; own xe: {k.kernel_xe}",
-                fix,
-            )
-        )
-    return findings
-
-
-def cmdline_finding(state: HostState, verdict: Verdict, found: tuple[Difference, ...]) -> Finding:
-    if state.cmdline is None:
-        return Finding("cmdline.parameters", SKIP, "/proc/cmdline is unreadable")
-    missing = pick(found, Kind.MISSING_PARAMETERS)
-    if missing is not None:
-        return Finding(
-            "cmdline.parameters",
-            FAIL,
-            f"the running kernel command line lacks {missing.expected}: {verdict.problem}",
-            verdict.steps,
-        )
-    return Finding("cmdline.parameters", OK, "the kernel command line has every parameter")
-
-
-def sriov_findings(
-    state: HostState, settings: Settings, found: tuple[Difference, ...]
-) -> list[Finding]:
-    pf = state.pf
+def sriov_findings(verdicts: Verdicts) -> list[Finding]:
+    pf = verdicts.host.pf
     if not pf.present:
         return [Finding("sriov.totalvfs", SKIP, "no PF"), Finding("sriov.numvfs", SKIP, "no PF")]
     findings = []
-    if pf.sriov_totalvfs is None:
+    capped = verdicts.problem("sriov.totalvfs")
+    if capped is not None:
+        findings.append(Finding("sriov.totalvfs", capped.level, capped.what, capped.fix))
+    elif pf.sriov_totalvfs is None:
         findings.append(
             Finding(
                 "sriov.totalvfs",
                 FAIL,
                 f"{pf.address} has no sriov_totalvfs: its driver "
                 f"({pf.driver or 'none'}) offers no SR-IOV",
-                "load the SR-IOV driver: " + APPLY_AND_REBOOT,
+                verdicts.advice or fixes.APPLY_AND_REBOOT,
             )
         )
     elif pf.sriov_totalvfs == 0:
@@ -378,98 +324,61 @@ def sriov_findings(
                 "sriov.totalvfs",
                 FAIL,
                 "sriov_totalvfs is 0: max_vfs did not apply",
-                APPLY_AND_REBOOT,
+                fixes.APPLY_AND_REBOOT,
             )
         )
     else:
         findings.append(Finding("sriov.totalvfs", OK, f"sriov_totalvfs is {pf.sriov_totalvfs}"))
-    count = pick(found, Kind.VF_COUNT)
-    if count is None:
-        findings.append(Finding("sriov.numvfs", OK, f"{settings.num_vfs} VFs exist as configured"))
-    else:
-        findings.append(
-            Finding(
-                "sriov.numvfs",
-                FAIL,
-                f"{count.found or 'no'} VFs exist, {count.expected} configured",
-                RESTORE,
-            )
-        )
+    findings.append(
+        backed(verdicts, "sriov.numvfs", f"{pf.sriov_numvfs or 0} VFs exist as configured")
+    )
     return findings
 
 
-def vf_findings(
-    state: HostState, settings: Settings, found: tuple[Difference, ...]
-) -> list[Finding]:
-    findings = []
+def vf_findings(verdicts: Verdicts) -> list[Finding]:
+    current = verdicts.settings
+    state = verdicts.host
     present = {vf.number: vf for vf in state.vfs}
-    differs = {d.vf: d for d in found if d.kind == Kind.VF_DRIVER}
-    for index, role in settings.roles():
+    findings = []
+    for index, role in current.roles():
         vf = present.get(index)
         name = f"vf.{index}.driver"
-        wrong = differs.get(index)
         if vf is None:
             findings.append(Finding(name, SKIP, f"VF {index} does not exist"))
-        elif wrong is None:
+            continue
+        findings.append(
+            backed(
+                verdicts,
+                name,
+                f"VF {index} ({vf.address}) is on {vf.driver or 'no driver'} as its role "
+                f"{role} asks",
+            )
+        )
+    pf = state.pf
+    if pf.present:
+        if pf.driver is None:
+            ok = f"the PF waits for {current.driver} to be loaded"
+        else:
+            ok = f"the PF is on {pf.driver}, a GPU driver"
+        findings.append(backed(verdicts, "pf.driver", ok))
+        if pf.driver == VFIO_DRIVER:
             findings.append(
                 Finding(
-                    name,
-                    OK,
-                    f"VF {index} ({vf.address}) is on "
-                    f"{vf.driver or 'no driver'} as its role {role} asks",
+                    "pf.not_vfio",
+                    FAIL,
+                    f"the PF {pf.address} is on vfio-pci, which disables every VF",
+                    fixes.of(fixes.run("driverctl", "unset-override", pf.address)).then(
+                        fixes.REBOOT
+                    ),
                 )
             )
         else:
-            findings.append(
-                Finding(
-                    name,
-                    FAIL,
-                    f"VF {index} ({wrong.subject}) is on {wrong.found or 'no driver'}, "
-                    f"its role {wrong.role} wants {wrong.expected or 'no driver'}",
-                    RESTORE,
-                )
-            )
-    if state.pf.present:
-        findings.append(pf_driver_finding(state, settings, found))
-    if state.pf.present and state.pf.driver == VFIO_DRIVER:
-        findings.append(
-            Finding(
-                "pf.not_vfio",
-                FAIL,
-                f"the PF {state.pf.address} is on vfio-pci, which disables every VF",
-                f"driverctl unset-override {state.pf.address}; reboot",
-            )
-        )
-    elif state.pf.present:
-        findings.append(
-            Finding("pf.not_vfio", OK, f"the PF is on {state.pf.driver or 'no driver'}")
-        )
+            findings.append(Finding("pf.not_vfio", OK, f"the PF is on {pf.driver or 'no driver'}"))
     return findings
 
 
-def pf_driver_finding(
-    state: HostState, settings: Settings, found: tuple[Difference, ...]
-) -> Finding:
-    """The PF on a GPU driver. Which one is the module check's (module.loaded,
-    module.other); host VFs follow it (settings.expected_driver)."""
-    from irisxe_sriov.status import pf_fix
-
-    wrong = pick(found, Kind.PF_DRIVER)
-    if wrong is None and state.pf.driver is None:
-        # with its driver not loaded: that is module.loaded's failure
-        return Finding("pf.driver", OK, f"the PF waits for {settings.driver} to be loaded")
-    if wrong is None:
-        return Finding("pf.driver", OK, f"the PF is on {state.pf.driver}, a GPU driver")
-    return Finding(
-        "pf.driver",
-        FAIL,
-        f"the PF {wrong.subject} is on {wrong.found or 'no driver'}, "
-        f"{wrong.expected} is configured",
-        pf_fix(wrong),
-    )
-
-
-def tools_findings(state: HostState) -> list[Finding]:
+def tools_findings(verdicts: Verdicts) -> list[Finding]:
+    state = verdicts.host
     findings = []
     if state.sysfs_conf_present:
         findings.append(Finding("sysfsutils.conf", OK, "/etc/sysfs.conf exists"))
@@ -479,7 +388,17 @@ def tools_findings(state: HostState) -> list[Finding]:
                 "sysfsutils.conf",
                 FAIL,
                 "/etc/sysfs.conf is missing, so sysfsutils ignores /etc/sysfs.d",
-                "apt install --reinstall sysfsutils",
+                # dpkg restores a deleted conffile only when told to (dpkg(1), --force-confmiss)
+                fixes.of(
+                    fixes.run(
+                        "apt",
+                        "install",
+                        "--reinstall",
+                        "-o",
+                        "Dpkg::Options::=--force-confmiss",
+                        "sysfsutils",
+                    )
+                ),
             )
         )
     if state.driverctl_present:
@@ -487,68 +406,71 @@ def tools_findings(state: HostState) -> list[Finding]:
     else:
         findings.append(
             Finding(
-                "driverctl.installed", FAIL, "driverctl is not installed", "apt install driverctl"
+                "driverctl.installed",
+                FAIL,
+                "driverctl is not installed",
+                fixes.of(fixes.run("apt", "install", "driverctl")),
             )
         )
     return findings
 
 
-def boot_finding(boot: Detection) -> Finding:
+def boot_finding(verdicts: Verdicts) -> Finding:
+    boot = verdicts.boot
     if boot.name is None:
         return Finding(
             "bootloader.found",
             FAIL,
             f"no boot path found: {boot.evidence}",
-            "set bootloader=grub, systemd-boot, proxmox or none with 'irisxe-sriov-ctl config set'",
+            fixes.of(
+                fixes.manual(
+                    "irisxe-sriov-ctl config set bootloader=grub (or systemd-boot, proxmox, "
+                    "none): whichever boots this machine"
+                )
+            ),
         )
     return Finding("bootloader.found", OK, f"boot path {boot.name}: {boot.evidence}")
 
 
-MEDIA_NEXT = (
-    "for video: apt install vainfo intel-media-va-driver-non-free, then "
-    "'vainfo --display drm --device /dev/dri/{node}'"
-)
+def media_next(node: str) -> str:
+    return (
+        "for video: apt install vainfo intel-media-va-driver-non-free, then "
+        f"'vainfo --display drm --device /dev/dri/{node}'"
+    )
 
 
-def guest_findings(
-    settings: Settings, machine: Detected, found: tuple[Difference, ...]
-) -> list[Finding]:
+def guest_findings(verdicts: Verdicts) -> list[Finding]:
     """Inside a virtual machine given a VF: the VF on the configured driver, with a render
     node, and the next step for media."""
+    machine = verdicts.machine
+    current = verdicts.settings
     if not machine.gpus:
         return [
             Finding(
                 "guest.gpu",
                 WARN,
                 "this virtual machine has no GPU function yet",
-                "on the host: irisxe-sriov-ctl attach libvirt NAME (or 'snippet') gives it a "
-                "VF; then reboot it",
+                fixes.of(
+                    fixes.manual(
+                        "on the host: irisxe-sriov-ctl attach libvirt NAME (or 'snippet') "
+                        "gives it a VF"
+                    ),
+                    fixes.manual("then restart this virtual machine"),
+                ),
             )
         ]
     findings = []
     for gpu in machine.gpus:
-        wrong = pick(found, Kind.GUEST_GPU_DRIVER, gpu.address)
-        if wrong is None:
-            findings.append(
-                Finding(f"guest.{gpu.address}", OK, f"{gpu.address} is on {gpu.driver}")
-            )
-        else:
-            findings.append(
-                Finding(
-                    f"guest.{gpu.address}",
-                    FAIL,
-                    f"{gpu.address} is on {wrong.found or 'no driver'}, {wrong.expected} is "
-                    "configured",
-                    APPLY_AND_REBOOT,
-                )
-            )
+        findings.append(
+            backed(verdicts, f"guest.{gpu.address}", f"{gpu.address} is on {gpu.driver}")
+        )
         if gpu.render_node is None:
             findings.append(
                 Finding(
                     f"guest.{gpu.address}.render",
-                    FAIL if gpu.driver == settings.driver else SKIP,
+                    FAIL if gpu.driver == current.driver else SKIP,
                     f"{gpu.address} has no render node: the driver did not bring the VF up",
-                    f"dmesg | grep -i {settings.driver}",
+                    fixes.of(fixes.run("sh", "-c", f"dmesg | grep -i {current.driver}")),
                 )
             )
         else:
@@ -556,95 +478,89 @@ def guest_findings(
                 Finding(
                     f"guest.{gpu.address}.render",
                     OK,
-                    f"render node /dev/dri/{gpu.render_node}; "
-                    + MEDIA_NEXT.format(node=gpu.render_node),
+                    f"render node /dev/dri/{gpu.render_node}; {media_next(gpu.render_node)}",
                 )
             )
     return findings
 
 
-def diagnose(
-    state: HostState, settings: Settings, boot: Detection, evidence: Evidence, verdict: Verdict
-) -> list[Finding]:
-    machine = differences.machine_of(state, evidence.machine)
-    # the differences status lists too, found once; the findings below render them
-    found = differences.find(state, settings, machine)
-    if evidence.settings_problems:
-        settings_finding = Finding(
-            "settings.valid",
-            FAIL,
-            "; ".join(evidence.settings_problems),
-            "fix /etc/default/irisxe-sriov (defaults are assumed meanwhile)",
-        )
-    else:
-        settings_finding = Finding("settings.valid", OK, "/etc/default/irisxe-sriov is valid")
-    head = [settings_finding, os_finding(state)]
-    if machine.reason:
-        head.append(Finding("machine.role", OK, f"{machine.role}: {machine.reason}"))
-    if machine.role == Role.NONE:
-        return [*head, *recorded_findings(evidence)]
-    driver = [
-        provider_finding(state, settings, evidence),
-        *kernel_findings(evidence),
-        secure_boot_finding(state, evidence),
-        package_finding(state, evidence),
-        *module_findings(state, settings, evidence, found, machine.role),
-        cmdline_finding(state, verdict, found),
-    ]
-    if machine.role == Role.GUEST:
-        return [
-            *head,
-            *driver,
-            *guest_findings(settings, machine, found),
-            boot_finding(boot),
-            *recorded_findings(evidence),
-        ]
+def recorded_findings(verdicts: Verdicts) -> list[Finding]:
+    """Local edits apply kept, and boot refreshes it could not run."""
     return [
-        *head,
-        gpu_finding(state, found),
-        iommu_finding(state),
-        *driver,
-        *vf_work_findings(state, settings, evidence, found),
-        *tools_findings(state),
-        boot_finding(boot),
-        *recorded_findings(evidence),
+        backed(verdicts, "files.local_edits", "no generated file was edited locally"),
+        backed(verdicts, "boot.refresh", "no boot refresh is pending"),
     ]
 
 
-def vf_work_findings(
-    state: HostState, settings: Settings, evidence: Evidence, found: tuple[Difference, ...]
-) -> list[Finding]:
+def cmdline_finding(verdicts: Verdicts) -> Finding:
+    if verdicts.host.cmdline is None:
+        return Finding("cmdline.parameters", SKIP, "/proc/cmdline is unreadable")
+    return backed(verdicts, "cmdline.parameters", "the kernel command line has every parameter")
+
+
+def vf_work_findings(verdicts: Verdicts) -> list[Finding]:
     """The VF count and bindings; skipped where the running kernel has no provider of the
     driver, since neither `vfs restore` nor a reboot could make VFs there. The PF's driver
     is not: a PF off its GPU driver is wrong whatever the kernel provides."""
-    findings = [
-        *sriov_findings(state, settings, found),
-        *vf_findings(state, settings, found),
-    ]
-    if evidence.serves(state, settings.driver):
+    findings = [*sriov_findings(verdicts), *vf_findings(verdicts)]
+    if verdicts.running.offers is not False:
         return findings
-    why = f"no SR-IOV provider of {settings.driver} on this kernel: see the provider check"
+    why = f"no SR-IOV provider of {verdicts.settings.driver} on this kernel: see the provider check"
     return [
         f if f.id in ("pf.not_vfio", "pf.driver") else Finding(f.id, SKIP, f"{f.message} ({why})")
         for f in findings
     ]
 
 
-def recorded_findings(evidence: Evidence) -> list[Finding]:
-    """Local edits apply kept, and boot refreshes it could not run (status.recorded)."""
-    from irisxe_sriov.status import recorded
-
-    edits = recorded(list(evidence.drift), [])
-    refreshes = recorded([], list(evidence.pending_refreshes))
-    findings = [
-        Finding("files.local_edits", WARN, "; ".join(p.what for p in edits), edits[0].fix)
-        if edits
-        else Finding("files.local_edits", OK, "no generated file was edited locally"),
-        Finding("boot.refresh", FAIL, "; ".join(p.what for p in refreshes), refreshes[0].fix)
-        if refreshes
-        else Finding("boot.refresh", OK, "no boot refresh is pending"),
+def host_findings(verdicts: Verdicts) -> list[Finding]:
+    return [
+        gpu_finding(verdicts),
+        iommu_finding(verdicts),
+        *driver_findings(verdicts),
+        *vf_work_findings(verdicts),
+        *tools_findings(verdicts),
+        boot_finding(verdicts),
     ]
-    return findings
+
+
+def driver_findings(verdicts: Verdicts) -> list[Finding]:
+    return [
+        provider_finding(verdicts),
+        *kernel_findings(verdicts),
+        secure_boot_finding(verdicts),
+        package_finding(verdicts),
+        *module_findings(verdicts),
+        cmdline_finding(verdicts),
+    ]
+
+
+def diagnose(verdicts: Verdicts) -> list[Finding]:
+    machine = verdicts.machine
+    head = [settings_finding(verdicts), os_finding(verdicts)]
+    if machine.reason:
+        head.append(Finding("machine.role", OK, f"{machine.role}: {machine.reason}"))
+    if verdicts.gpu_absent is not None:
+        # one FAIL says it all; the rest cannot be checked without a GPU
+        checks = host_findings(verdicts)
+        return [
+            *head,
+            *(
+                f if f.id == "gpu.present" else Finding(f.id, SKIP, "no supported Intel GPU")
+                for f in checks
+            ),
+            *recorded_findings(verdicts),
+        ]
+    if machine.role == Role.NONE:
+        return [*head, *recorded_findings(verdicts)]
+    if machine.role == Role.GUEST:
+        return [
+            *head,
+            *driver_findings(verdicts),
+            *guest_findings(verdicts),
+            boot_finding(verdicts),
+            *recorded_findings(verdicts),
+        ]
+    return [*head, *host_findings(verdicts), *recorded_findings(verdicts)]
 
 
 def failed(findings: list[Finding]) -> bool:

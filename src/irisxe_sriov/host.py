@@ -11,7 +11,7 @@ import stat
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from types import MappingProxyType
-from typing import NamedTuple
+from typing import BinaryIO, NamedTuple
 
 from irisxe_sriov import errors, pciids
 from irisxe_sriov.paths import Paths
@@ -40,6 +40,7 @@ class PciFunction(NamedTuple):
     iommu_group: int | None = None
     render_node: str | None = None
     number: int = 0
+    drm_minors: tuple[int, ...] = ()  # its DRM nodes' minors (cardN: N, renderDN: N)
     # SR-IOV attributes of a PF; None for VFs and where unknown
     sriov_totalvfs: int | None = None
     sriov_numvfs: int | None = None
@@ -137,13 +138,24 @@ class UnreadableFile(errors.Failed):
         return [f"{where} {self.reason}"]
 
 
-def read_bytes(path: Path, limit: int = MAX_READ) -> bytes:
-    """At most `limit` bytes of a regular file. O_NONBLOCK: opening a FIFO must not wait
-    for a writer; fstat then refuses it (and devices) before anything is read."""
+def open_regular(path: Path) -> BinaryIO:
+    """A regular file opened for reading, nothing else: O_NONBLOCK, so that opening a FIFO
+    does not wait for a writer; fstat then refuses it (and devices, directories) before
+    anything is read. The one way this package opens a file to read it."""
     descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
     try:
         if not stat.S_ISREG(os.fstat(descriptor).st_mode):
             raise UnreadableFile(path, "is not a regular file")
+        return os.fdopen(descriptor, "rb")
+    except BaseException:
+        os.close(descriptor)
+        raise
+
+
+def read_bytes(path: Path, limit: int = MAX_READ) -> bytes:
+    """At most `limit` bytes of a regular file (open_regular); a larger one is refused."""
+    with open_regular(path) as stream:
+        descriptor = stream.fileno()
         chunks: list[bytes] = []
         size = 0
         while chunk := os.read(descriptor, min(1 << 16, limit + 1 - size)):
@@ -152,8 +164,6 @@ def read_bytes(path: Path, limit: int = MAX_READ) -> bytes:
             if size > limit:
                 raise UnreadableFile(path, f"is larger than {limit} bytes")
         return b"".join(chunks)
-    finally:
-        os.close(descriptor)
 
 
 def read_text(path: Path, limit: int = MAX_READ) -> str | None:
@@ -192,16 +202,33 @@ def link_name(path: Path) -> str | None:
         return None
 
 
-def render_node(device_dir: Path) -> str | None:
+DRM_NODE_RE = re.compile(r"(?:card|renderD)([0-9]{1,4})")
+
+
+def drm_nodes(device_dir: Path) -> list[str]:
+    """The names of the device's DRM nodes (card1, renderD129), from its drm directory."""
     try:
-        names = sorted(entry.name for entry in (device_dir / "drm").iterdir())
+        return sorted(entry.name for entry in (device_dir / "drm").iterdir())
     except OSError:
-        return None
-    nodes = [name for name in names if name.startswith("renderD")]
+        return []
+
+
+def render_node(device_dir: Path) -> str | None:
+    nodes = [name for name in drm_nodes(device_dir) if name.startswith("renderD")]
     return nodes[0] if nodes else None
 
 
+def drm_minor(name: str) -> int | None:
+    """The minor of a DRM node by its name: the kernel names cardN and renderDN after
+    their minor (drivers/gpu/drm/drm_drv.c, drm_minor_alloc)."""
+    match = DRM_NODE_RE.fullmatch(name)
+    return int(match.group(1)) if match else None
+
+
 def read_function(device_dir: Path, address: str, number: int) -> PciFunction:
+    nodes = drm_nodes(device_dir)
+    renders = [name for name in nodes if name.startswith("renderD")]
+    minors = tuple(m for m in (drm_minor(name) for name in nodes) if m is not None)
     return PciFunction(
         address=address,
         present=device_dir.exists(),
@@ -211,8 +238,9 @@ def read_function(device_dir: Path, address: str, number: int) -> PciFunction:
         driver=link_name(device_dir / "driver"),
         driver_override=parse_override(read_text(device_dir / "driver_override")),
         iommu_group=parse_int(link_name(device_dir / "iommu_group")),
-        render_node=render_node(device_dir),
+        render_node=renders[0] if renders else None,
         number=number,
+        drm_minors=minors,
     )
 
 

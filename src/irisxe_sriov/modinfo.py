@@ -18,12 +18,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import NamedTuple
 
+from irisxe_sriov import host
 from irisxe_sriov.paths import Paths
 
 # Reading a compressed module stops after this much output: .modinfo sits in the first
 # third of xe.ko (about 3 of 11.6 MB in Debian's 7.3.4).
 SCAN_LIMIT = 16 << 20
 ALIAS_RE = re.compile(rb"alias=pci:v00008086d0000([0-9A-F]{4})")
+ELF_MAGIC = b"\x7fELF"
 CACHE_LIMIT = 1 << 20  # a cache larger than this is not ours to parse: read the modules
 
 
@@ -33,8 +35,11 @@ class ModuleFacts(NamedTuple):
 
 
 def scan(module: Path) -> ModuleFacts:
-    """The module's .modinfo strings, streamed through its decompressor until both
-    answers are in. zstd is not in Python's standard library: such a module is not read."""
+    """The module's .modinfo strings, streamed through its decompressor until the answers
+    are in: max_vfs found, or the whole .modinfo read without it (kbuild puts
+    `vermagic=` last). A file that is no ELF module, or ends before its .modinfo does
+    (empty, truncated, damaged), is unknown (None), never "no max_vfs". zstd is not in
+    Python's standard library: such a module is not read."""
     if module.suffix == ".zst":
         return ModuleFacts(frozenset(), None)
     import lzma  # here, not at the top: status and doctor read a module only where
@@ -42,10 +47,11 @@ def scan(module: Path) -> ModuleFacts:
 
     aliases: set[str] = set()
     max_vfs = False
+    complete = False
     tail = b""
     read = 0
     try:
-        with module.open("rb") as raw:
+        with host.open_regular(module) as raw:
             decompress: Callable[[bytes], bytes] | None = None
             if module.suffix == ".xz":
                 decompress = lzma.LZMADecompressor().decompress
@@ -58,14 +64,19 @@ def scan(module: Path) -> ModuleFacts:
                 if not chunk:
                     break
                 data = decompress(chunk) if decompress else chunk
+                if not read and not data.startswith(ELF_MAGIC):
+                    return ModuleFacts(frozenset(), None)
                 read += len(data)
                 window = tail + data
                 aliases.update(match.decode().lower() for match in ALIAS_RE.findall(window))
                 max_vfs = max_vfs or b"parm=max_vfs:" in window or b"parmtype=max_vfs:" in window
-                if max_vfs and aliases:
+                complete = complete or b"vermagic=" in window
+                if (max_vfs and aliases) or complete:
                     break
                 tail = window[-64:]
-    except (OSError, lzma.LZMAError, EOFError, ValueError):
+    except (OSError, host.UnreadableFile, lzma.LZMAError, EOFError, ValueError):
+        return ModuleFacts(frozenset(aliases), None)
+    if not (max_vfs or complete):
         return ModuleFacts(frozenset(aliases), None)
     return ModuleFacts(frozenset(aliases), max_vfs)
 
@@ -93,10 +104,8 @@ def from_entry(entry: object, expected: list[int]) -> ModuleFacts | None:
 
 def load_cache(path: Path) -> dict[str, object]:
     try:
-        with path.open("rb") as stream:
-            data = stream.read(CACHE_LIMIT + 1)
-        document = json.loads(data) if len(data) <= CACHE_LIMIT else None
-    except (OSError, ValueError, RecursionError):
+        document = json.loads(host.read_bytes(path, CACHE_LIMIT))
+    except (OSError, host.UnreadableFile, ValueError, RecursionError):
         return {}
     return document if isinstance(document, dict) else {}
 

@@ -10,10 +10,9 @@ Parsing is pure; `read` gathers the files.
 
 import fnmatch
 import re
-from pathlib import Path
 from typing import NamedTuple
 
-from irisxe_sriov import bootloader, debversion, host
+from irisxe_sriov import bootloader, debversion
 from irisxe_sriov.choices import BootPath
 from irisxe_sriov.host import read_text
 from irisxe_sriov.paths import Paths
@@ -155,13 +154,6 @@ def systemd_boot_next(
 # --- reading ------------------------------------------------------------------------------
 
 
-def read_efivar_text(path: Path) -> str | None:
-    try:
-        return bootloader.decode_loader_info(host.read_bytes(path, 4096))
-    except (OSError, host.UnreadableFile):
-        return None
-
-
 def read(paths: Paths, boot_path: BootPath | None) -> NextBoot:
     """The next kernel for the boot path that carries the command line."""
     if boot_path == BootPath.GRUB:
@@ -177,7 +169,7 @@ def read(paths: Paths, boot_path: BootPath | None) -> NextBoot:
             }
             efivar = paths.at("/sys/firmware/efi/efivars") / LOADER_ENTRY_DEFAULT_EFIVAR
             return systemd_boot_next(
-                entries, read_text(directory / "loader.conf"), read_efivar_text(efivar)
+                entries, read_text(directory / "loader.conf"), bootloader.read_efivar_text(efivar)
             )
         return NextBoot(None, "no systemd-boot loader/entries found in /efi, /boot/efi, /boot")
     return NextBoot(None, f"not known for boot path {boot_path or 'none found'}")

@@ -7,7 +7,8 @@ Judged from each kernel's own files, never from its version string alone:
   6.18 (docs/notes.md, "The kernel's own xe"). Its config has CONFIG_DRM_XE and
   CONFIG_PCI_IOV, its module tree has xe.ko with the PF's device id among its PCI aliases
   and a max_vfs parameter. Offers xe only.
-The reading functions take a Paths root; `judge` and `choose` are pure.
+The readers take a Paths root (the snapshot calls them, once per kernel); `judge` and
+`advice` are pure.
 """
 
 import re
@@ -15,9 +16,10 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import NamedTuple
 
-from irisxe_sriov import debversion, host, modinfo, pciids, pin
-from irisxe_sriov.choices import BootPath, Driver, Provider
-from irisxe_sriov.compat import KernelState
+from irisxe_sriov import debversion, fixes, host, modinfo, pciids, pin
+from irisxe_sriov.choices import Driver, Provider
+from irisxe_sriov.compat import DkmsState, KernelState
+from irisxe_sriov.fixes import Fix
 from irisxe_sriov.paths import Paths
 
 # The package's dependency on a provider (debian/rules puts it in ${irisxe:Driver}): the
@@ -42,7 +44,8 @@ class XeFacts(NamedTuple):
     pci_iov: bool  # CONFIG_PCI_IOV=y
     module: bool  # xe.ko in the kernel's own tree (not updates/)
     aliases: frozenset[str]  # supported device ids xe claims (lowercase)
-    max_vfs: bool | None  # xe has a max_vfs parameter; None: not read
+    max_vfs: bool | None  # xe has a max_vfs parameter; None: not read, or unreadable
+    unreadable: bool = False  # xe.ko was read and is no module we can read (empty, damaged)
 
 
 class KernelProvider(NamedTuple):
@@ -50,17 +53,24 @@ class KernelProvider(NamedTuple):
 
     release: str
     provider: Provider | None
-    drivers: tuple[str, ...]
-    state: str  # the pinned DKMS build's state (compat.KernelState.state)
+    drivers: tuple[Driver, ...]
+    state: DkmsState  # the pinned DKMS build's state (compat.state_of)
     detail: str
     kernel_xe: str  # why the kernel's own xe does or does not serve
     boots_next: bool | None = None  # None: which kernel boots next is unknown
+    fix: Fix = fixes.NONE  # what makes the pinned build this kernel's provider
+    xe_serves: bool = False  # the kernel's own xe is an SR-IOV PF for the GPU
 
     def as_dict(self) -> dict[str, object]:
-        document: dict[str, object] = self._asdict()
-        document["provider"] = None if self.provider is None else str(self.provider)
-        document["drivers"] = list(self.drivers)
-        return document
+        return {
+            "release": self.release,
+            "provider": None if self.provider is None else str(self.provider),
+            "drivers": [str(driver) for driver in self.drivers],
+            "state": str(self.state),
+            "detail": self.detail,
+            "kernel_xe": self.kernel_xe,
+            "boots_next": self.boots_next,
+        }
 
 
 # --- pure ---------------------------------------------------------------------------------
@@ -91,6 +101,8 @@ def xe_verdict(release: str, facts: XeFacts, device: str | None) -> tuple[bool, 
         return False, "xe is an SR-IOV PF for Alder Lake and Raptor Lake from Linux 6.18 on"
     if facts.max_vfs is False:
         return False, "its xe has no max_vfs parameter"
+    if facts.max_vfs is None and facts.unreadable:
+        return False, "its xe.ko could not be read: whether xe has max_vfs is unknown"
     if device is not None and device not in facts.aliases:
         return False, f"its xe does not claim the GPU's device id {device}"
     if device is None and not facts.aliases & pciids.ALL_IDS:
@@ -106,7 +118,7 @@ def judge(
     choice: docs/notes.md, "Why the DKMS build comes first"), else the kernel's own xe."""
     xe_serves, xe_why = xe_verdict(dkms.release, facts, device)
     provider: Provider | None = None
-    if dkms.state == "installed":
+    if dkms.state == DkmsState.INSTALLED:
         provider = Provider.DKMS
     elif xe_serves:
         provider = Provider.KERNEL_XE
@@ -118,6 +130,8 @@ def judge(
         detail=dkms.detail,
         kernel_xe=xe_why,
         boots_next=boots_next,
+        fix=dkms.fix,
+        xe_serves=xe_serves,
     )
 
 
@@ -184,9 +198,11 @@ def read_xe_facts(paths: Paths, release: str, thorough: bool = True) -> XeFacts:
     # xe_verdict looks at max_vfs only for an SR-IOV capable xe from 6.18 on
     decisive = drm_xe and pci_iov and debversion.upstream_at_least(release, *XE_PF_SINCE)
     max_vfs: bool | None = None
+    unreadable = False
     if module is not None and ((thorough and decisive) or aliases is None):
         found = modinfo.read(paths, module)
         max_vfs = found.max_vfs
+        unreadable = found.max_vfs is None
         aliases = found.aliases if aliases is None else aliases
     return XeFacts(
         config_found=config is not None,
@@ -195,97 +211,67 @@ def read_xe_facts(paths: Paths, release: str, thorough: bool = True) -> XeFacts:
         module=module is not None,
         aliases=aliases or frozenset(),
         max_vfs=max_vfs if module is not None else False,
+        unreadable=unreadable,
     )
-
-
-def kernel_providers(
-    paths: Paths,
-    states: list[KernelState],
-    device: str | None,
-    next_release: str | None,
-    thorough: bool = True,
-) -> list[KernelProvider]:
-    """Every installed kernel (compat.kernel_states) with its provider; `next_release` is
-    the kernel that boots next (None: unknown)."""
-    return [
-        judge(
-            state,
-            read_xe_facts(paths, state.release, thorough),
-            device,
-            None if next_release is None else state.release == next_release,
-        )
-        for state in states
-    ]
 
 
 # --- what to do ---------------------------------------------------------------------------
 
-# DKMS states whose own fix makes the pinned build a provider on that kernel
-DKMS_FIXABLE = ("built", "not-built", "no-headers")
 
-
-def running_kernel(kernels: list[KernelProvider], release: str | None) -> KernelProvider | None:
+def running_kernel(kernels: Iterable[KernelProvider], release: str | None) -> KernelProvider | None:
     return next((k for k in kernels if k.release == release), None)
+
+
+def set_driver(driver: str) -> Fix:
+    return fixes.of(fixes.run("irisxe-sriov-ctl", "config", "set", f"driver={driver}"))
+
+
+def boot_into(kernel: KernelProvider, running: str | None = None) -> Fix:
+    """Boot `kernel`: a reboot where it boots next, else its boot menu entry."""
+    if kernel.boots_next:
+        return fixes.REBOOT
+    if kernel.release == running and kernel.boots_next is None:
+        return fixes.of(
+            fixes.manual(
+                f"reboot into {kernel.release} (choose it in the boot menu if it is not the "
+                "default)"
+            )
+        )
+    return fixes.of(fixes.manual(f"reboot and choose {kernel.release} in the boot menu"))
 
 
 def advice(
     kernels: list[KernelProvider],
     running: str | None,
     driver: str,
-    backports: list[str],
-) -> str | None:
-    """What leads to VFs when the running kernel has no provider for `driver`; None when
-    it has one. `backports` are the commands that install a kernel with its own xe
-    (aptsources.backports_steps). Never a reboot or `vfs restore` where no driver could
-    make VFs afterwards."""
+    backports: Fix,
+) -> Fix | None:
+    """The commands that lead to VFs when the running kernel has no provider for
+    `driver`, in order; None when it has one. `backports` are the steps that install a
+    kernel with its own xe (aptsources.backports_steps). Never a reboot or `vfs restore`
+    where no driver could make VFs afterwards, never headers for a kernel the pin cannot
+    build."""
     this = running_kernel(kernels, running)
     if this is not None and driver in this.drivers:
         return None
     if this is not None and this.provider is not None:
-        other = this.drivers[0]
-        return f"set driver={other} ('irisxe-sriov-ctl config set driver={other}'), then reboot"
+        return set_driver(this.drivers[0]).then(fixes.REBOOT)
     ready = serving(kernels, driver)
     if ready:
-        nxt = [k for k in ready if k.boots_next]
-        if nxt:
-            return f"reboot: {nxt[0].release} boots next and has {nxt[0].provider}"
-        names = ", ".join(f"{k.release} ({k.provider})" for k in ready)
-        return f"boot a kernel that has a provider: {names} (choose it in the boot menu)"
+        upcoming = [k for k in ready if k.boots_next]
+        return boot_into(upcoming[0] if upcoming else ready[-1])
     others = [k for k in kernels if k.provider is not None]
     if others:
-        k = others[-1]
-        other = k.drivers[0]
-        return (
-            f"set driver={other} ('irisxe-sriov-ctl config set driver={other}'): "
-            f"{k.release} has {k.provider} for {', '.join(k.drivers)}; then boot it"
-        )
-    fixable = [k for k in kernels if k.state in DKMS_FIXABLE]
+        upcoming = [k for k in others if k.boots_next]
+        chosen = upcoming[0] if upcoming else others[-1]
+        return set_driver(chosen.drivers[0]).then(boot_into(chosen))
+    fixable = [k for k in kernels if k.fix and k.state != DkmsState.FAILED]
     if fixable:
-        k = fixable[-1]
-        return f"{k.detail} (kernel {k.release}), then reboot"
-    steps = list(backports)
-    if driver != "xe":
-        steps.append("irisxe-sriov-ctl config set driver=xe")
-    else:
-        steps.append("irisxe-sriov-ctl apply")
-    steps.append("reboot")
-    return (
-        "no installed kernel has a provider: install trixie-backports' kernel, whose own xe "
-        "is an SR-IOV PF: " + "; ".join(steps)
-    )
-
-
-def read_all(
-    paths: Paths, device: str | None, boot_path: BootPath | None, thorough: bool = True
-) -> tuple[list[KernelProvider], str]:
-    """Every installed kernel with its provider, and the evidence for the next boot."""
-    from irisxe_sriov import compat, nextboot
-
-    upcoming = nextboot.read(paths, boot_path)
-    kernels = kernel_providers(
-        paths, compat.kernel_states(paths), device, upcoming.release, thorough
-    )
-    return kernels, upcoming.evidence
+        # the newest kernel the pinned build can serve: its own commands, then boot it
+        chosen = fixable[-1]
+        return chosen.fix.then(boot_into(chosen, running))
+    then = fixes.APPLY if driver == Driver.XE else set_driver(Driver.XE)
+    return backports.then(then, fixes.REBOOT)
 
 
 def format_text(kernels: list[KernelProvider], next_evidence: str) -> str:
@@ -295,32 +281,9 @@ def format_text(kernels: list[KernelProvider], next_evidence: str) -> str:
         mark = "  (boots next)" if k.boots_next else ""
         provider = f"{k.provider}: {', '.join(k.drivers)}" if k.provider else "no provider"
         lines.append(f"{k.release}  {provider}{mark}")
-        lines.append(f"    dkms:   {k.state}: {k.detail}")
+        detail = f"{k.detail} (fix: {k.fix})" if k.fix else k.detail
+        lines.append(f"    dkms:   {k.state}: {detail}")
         lines.append(f"    own xe: {k.kernel_xe}")
     if kernels:
         lines.append(f"next boot: {next_evidence}")
     return "\n".join(lines)
-
-
-def for_status(
-    paths: Paths, running: str | None, device: str | None, boot_path: BootPath | None
-) -> dict[str, object]:
-    """The `providers` part of `status --json`: the running kernel's and the next boot's.
-    Reads only those two kernels, without opening xe.ko (status is the fast command)."""
-    from irisxe_sriov import compat, nextboot
-
-    upcoming = nextboot.read(paths, boot_path)
-
-    def one(release: str | None) -> dict[str, object] | None:
-        if release is None:
-            return None
-        found, texts = compat.read_headers(paths, release)
-        state = compat.state_of(paths, compat.judge(release, found, texts))
-        facts = read_xe_facts(paths, release, thorough=False)
-        return judge(state, facts, device, release == upcoming.release).as_dict()
-
-    return {
-        "running": one(running),
-        "next_boot": one(upcoming.release),
-        "next_boot_evidence": upcoming.evidence,
-    }

@@ -40,6 +40,7 @@ class Observed(NamedTuple):
     pf_sriov: bool
     gpus: tuple[GpuFunction, ...]
     virtual: str | None  # how a virtual machine showed itself, None on bare metal
+    pci_devices: int = 0  # PCI functions sysfs lists: 0 in a chroot or an image build
 
 
 class Detected(NamedTuple):
@@ -127,13 +128,16 @@ def virtual_machine(paths: Paths) -> str | None:
     return None
 
 
-def gpu_functions(paths: Paths) -> tuple[GpuFunction, ...]:
-    """Every supported Intel GPU function on the PCI buses."""
-    devices = paths.at("/sys/bus/pci/devices")
+def pci_entries(paths: Paths) -> list[Path]:
     try:
-        entries = sorted(devices.iterdir())
+        return sorted(paths.at("/sys/bus/pci/devices").iterdir())
     except OSError:
-        return ()
+        return []
+
+
+def gpu_functions(paths: Paths, entries: list[Path] | None = None) -> tuple[GpuFunction, ...]:
+    """Every supported Intel GPU function on the PCI buses."""
+    entries = pci_entries(paths) if entries is None else entries
     found = []
     for link in entries:
         entry = paths.pci_device(link.name)  # absolute links resolve in the root
@@ -156,9 +160,11 @@ def gpu_functions(paths: Paths) -> tuple[GpuFunction, ...]:
 
 def read(paths: Paths, pf: host.PciFunction) -> Observed:
     pf_dir: Path = paths.pci_device(pf.address)
+    entries = pci_entries(paths)
     return Observed(
         pf=pf,
         pf_sriov=pf.present and (pf_dir / "sriov_totalvfs").exists(),
-        gpus=gpu_functions(paths),
+        gpus=gpu_functions(paths, entries),
         virtual=virtual_machine(paths),
+        pci_devices=len(entries),
     )

@@ -281,15 +281,22 @@ def build(
     values: Mapping[str, str],
     sriov_totalvfs: int | None = None,
     pf_found: PciIdentity | None = None,
+    defaults: Mapping[str, str] | None = None,
+    capped: bool = True,
 ) -> Settings:
-    """Validate raw values (missing ones take defaults) into Settings.
+    """Validate raw values into Settings; missing ones take `defaults` (judgement's
+    default_values, the one source of what a machine without a setting gets), then the
+    Settings class's.
 
-    `sriov_totalvfs` caps num_vfs (see vf_limit), and a missing num_vfs takes the cap, so
-    a PF offering 3 VFs gets 3 by default (issue 11). `pf_found` describes the device at a
-    `pf` given in `values`; None means there is no device (images are built before the
-    hardware exists), which is allowed.
+    `sriov_totalvfs` caps num_vfs (see vf_limit) where `capped`: for a value given now
+    (config set, debconf), which may be refused; a file's value above what the PF offers
+    today is no error (judgement says so, and vfs restore makes what the PF offers). A
+    missing num_vfs takes the cap, so a PF offering 3 VFs gets 3 by default. `pf_found`
+    describes the device at a `pf` given in `values`; None means there is no device
+    (images are built before the hardware exists), which is allowed.
     """
-    defaults = Settings()
+    explicit = set(values)
+    values = {**(defaults or {}), **values}
     problems: list[str] = []
     bad = {}
     for name, value in values.items():
@@ -300,9 +307,10 @@ def build(
     # A value with a bad character is reported once; its other rules judge the default.
     values = {name: value for name, value in values.items() if name not in bad}
 
-    driver = closed_value(values, "driver", defaults.driver, " or ".join(Driver.values()), problems)
+    fallback = Settings()
+    driver = closed_value(values, "driver", fallback.driver, " or ".join(Driver.values()), problems)
 
-    limit = vf_limit(sriov_totalvfs)
+    limit = vf_limit(sriov_totalvfs if capped else None)
     raw_count = values.get("num_vfs", str(limit))
     num_vfs = limit
     count = ascii_int(raw_count)
@@ -322,12 +330,12 @@ def build(
     bootloader = closed_value(
         values,
         "bootloader",
-        defaults.bootloader,
+        fallback.bootloader,
         f"one of {', '.join(BootPath.values())}",
         problems,
     )
 
-    pf = values.get("pf", defaults.pf)
+    pf = values.get("pf", fallback.pf)
     if not PF_RE.fullmatch(pf):
         problems.append(
             f"pf: {shown(pf)} is not a PF address: expected DDDD:BB:SS.0 in lowercase hex, "
@@ -344,12 +352,15 @@ def build(
     machine_role = closed_value(
         values,
         "machine_role",
-        defaults.machine_role,
+        fallback.machine_role,
         f"one of {', '.join(MachineRole.values())}",
         problems,
     )
 
     roles = parse_roles(values.get("vf_roles", ""), problems)
+    if "vf_roles" not in explicit:
+        # default roles (those of VFs found working) go with a smaller count
+        roles = {index: role for index, role in roles.items() if index <= num_vfs}
     for index, role in sorted(roles.items()):
         if index > num_vfs and 0 <= num_vfs <= pin.MAX_VFS:
             allowed = f"1-{num_vfs}" if num_vfs else "none"

@@ -1,170 +1,82 @@
-"""What is configured vs what is running. Pure: HostState + Settings -> a report.
+"""`status`: what is configured, what runs, and what differs, as judgement found it.
+Pure: Verdicts in, a document out.
 
 Kept free of jinja2 and python-debian: `status` is the command people run most, and its
 start-up time is measured (make bench).
 """
 
-from typing import Any, NamedTuple, assert_never
+from typing import Any
 
-from irisxe_sriov import cmdline, differences, pciids, pin
-from irisxe_sriov.bootcheck import Verdict
-from irisxe_sriov.bootloader import Detection
+from irisxe_sriov import cmdline, pciids, pin
 from irisxe_sriov.choices import Role
-from irisxe_sriov.differences import Difference, Kind, machine_of
-from irisxe_sriov.host import HostState
-from irisxe_sriov.roles import Detected
-from irisxe_sriov.settings import Settings
-
-REBOOT_FIX = "reboot (run 'irisxe-sriov-ctl apply' first if the files are not written yet)"
-RESTORE_FIX = "run 'irisxe-sriov-ctl vfs restore' (or reboot)"
-
-
-class Pending(NamedTuple):
-    what: str
-    fix: str
-    reboot: bool
+from irisxe_sriov.differences import Kind, capped_count
+from irisxe_sriov.judgement import Problem, Verdicts
+from irisxe_sriov.providers import KernelProvider
+from irisxe_sriov.vfs import in_use
 
 
 def is_dkms_build(version: str | None) -> bool:
     return version == pin.MODULE_VERSION
 
 
-def pending(
-    state: HostState, settings: Settings, verdict: Verdict, machine: Detected | None = None
-) -> list[Pending]:
-    """Differences between configured and running (differences.find), one item each;
-    `verdict` says where missing kernel parameters got lost (bootcheck.locate)."""
-    found = differences.find(state, settings, machine_of(state, machine))
-    return [item(difference, verdict) for difference in found]
+def pending_item(problem: Problem) -> dict[str, Any]:
+    return {
+        "id": problem.id,
+        "what": problem.what,
+        "fix": str(problem.fix) or None,
+        "steps": problem.fix.as_list(),
+        "reboot": problem.reboot,
+    }
 
 
-def item(difference: Difference, verdict: Verdict) -> Pending:
-    d = difference
-    match d.kind:
-        case Kind.MISSING_PARAMETERS:
-            what = f"the running kernel command line lacks {d.expected}: {verdict.problem}"
-            return Pending(what, verdict.steps, True)
-        case Kind.DRIVER_MODULES:
-            loaded = (d.found or "").split()
-            others = " and ".join(name for name in loaded if name != d.expected)
-            if not loaded:
-                what = f"{d.expected} is configured and not loaded"
-            elif d.expected in loaded:
-                what = f"{others} is loaded beside {d.expected}, which is configured"
-            else:
-                what = f"{others} is loaded, {d.expected} is configured"
-            return Pending(what, REBOOT_FIX, True)
-        case Kind.MODULE_PARAMETER:
-            driver, _, name = d.subject.partition(".")
-            what = f"{driver} runs with {name}={d.found}, configured {d.expected}"
-            return Pending(what, REBOOT_FIX, True)
-        case Kind.GUEST_GPU_DRIVER:
-            what = (
-                f"the GPU function {d.subject} is on {d.found or 'no driver'}, "
-                f"{d.expected} is configured"
-            )
-            return Pending(what, REBOOT_FIX, True)
-        case Kind.PF_MISSING:
-            return Pending(
-                f"no PCI device at {d.subject}",
-                "check 'lspci -Dnn' and set pf=ADDRESS if the GPU is elsewhere",
-                False,
-            )
-        case Kind.PF_DRIVER:
-            what = f"the PF {d.subject} is on {d.found or 'no driver'}, {d.expected} is configured"
-            return Pending(what, pf_fix(d), True)
-        case Kind.VF_COUNT:
-            what = f"{d.found or 'no'} VFs exist, {d.expected} configured"
-            return Pending(what, RESTORE_FIX, False)
-        case Kind.VF_DRIVER:
-            what = (
-                f"VF {d.vf} ({d.subject}) is on {d.found or 'no driver'}, its role "
-                f"{d.role} wants {d.expected or 'no driver'}"
-            )
-            return Pending(what, RESTORE_FIX, False)
-    assert_never(d.kind)
+def provider_document(kernel: KernelProvider | None) -> dict[str, object] | None:
+    return None if kernel is None else kernel.as_dict()
 
 
-def pf_fix(difference: Difference) -> str:
-    """What puts the PF back on its GPU driver (status and doctor alike)."""
-    if difference.found is None:
-        # the module is loaded (differences.functions), so it refused the GPU
-        return f"dmesg | grep -i {difference.expected} says why it did not take the PF; then reboot"
-    # an override (driverctl's, or the VFs' id in vfio-pci's new_id) survives a reboot
-    return f"driverctl unset-override {difference.subject}; reboot"
-
-
-def recorded(drift: list[tuple[str, str]], refreshes: list[str]) -> list[Pending]:
-    """What apply left for later: local edits of generated files it kept (host.drift) and
-    boot refreshes that failed (host.pending_refreshes)."""
-    items = [
-        Pending(
-            f"{path} was edited locally; irisxe-sriov's version is {path}.ucf-dist"
-            if how == "edited"
-            else f"{path} was removed locally",
-            f"merge {path}.ucf-dist into it by hand, or remove {path} and run "
-            "'irisxe-sriov-ctl apply'"
-            if how == "edited"
-            else "run 'irisxe-sriov-ctl apply' to write it again",
-            False,
-        )
-        for path, how in drift
-    ]
-    items += [
-        Pending(
-            f"the boot refresh '{command}' failed or was cut off",
-            "fix its cause, then run 'irisxe-sriov-ctl apply' (it runs it again)",
-            True,
-        )
-        for command in refreshes
-    ]
-    return items
-
-
-def report(
-    state: HostState,
-    settings: Settings,
-    boot: Detection,
-    verdict: Verdict,
-    users: dict[str, list[str]] | None = None,
-    left_over: list[Pending] | None = None,
-    machine: Detected | None = None,
-) -> dict[str, Any]:
-    """The `status --json` document (schema in README.md). `left_over`: what apply left
-    for later (recorded); `machine`: host, guest or none (roles.decide)."""
+def report(verdicts: Verdicts) -> dict[str, Any]:
+    """The `status --json` document (schema in README.md)."""
+    state = verdicts.host
+    current = verdicts.settings
+    machine = verdicts.machine
     pf = state.pf
-    machine = machine_of(state, machine)
-    module = state.modules[settings.driver]
-    wanted = cmdline.wanted_tokens(settings, machine.device, machine.role)
-    found = differences.find(state, settings, machine)
-    items = [item(difference, verdict) for difference in found] + (left_over or [])
-    # the same missing parameters as the pending item, as a list
-    lacking = [d.expected for d in found if d.kind == Kind.MISSING_PARAMETERS and d.expected]
+    module = state.modules[current.driver]
+    wanted = cmdline.wanted_tokens(current, machine.device, machine.role)
+    lacking = [
+        d.expected for d in verdicts.differences if d.kind == Kind.MISSING_PARAMETERS and d.expected
+    ]
     missing = None if state.cmdline is None else " ".join(lacking).split()
+    boot_files = verdicts.snapshot.boot_files
+    not_applied = None
+    if missing and boot_files is not None:
+        from irisxe_sriov import bootcheck
+
+        not_applied = bootcheck.locate(boot_files, wanted).file
     present = {vf.number: vf for vf in state.vfs}
+    usage = verdicts.snapshot.usage
     vfs = []
     # a guest or a machine of role none makes no VFs: only ones that exist are listed
-    count = settings.num_vfs if machine.role == Role.HOST else 0
+    count = capped_count(current, pf.sriov_totalvfs) if machine.role == Role.HOST else 0
     for index in sorted({*present, *range(1, count + 1)}):
         vf = present.get(index)
-        role = settings.role(index) if index <= count else None
+        role = current.role(index) if index <= count else None
         vfs.append(
             {
                 "index": index,
-                "address": vf.address if vf else settings.vf_address(index),
+                "address": vf.address if vf else current.vf_address(index),
                 "present": vf is not None,
                 "driver": vf.driver if vf else None,
                 "driver_override": vf.driver_override if vf else None,
                 "role": role,
                 "expected_driver": None
                 if role is None
-                else settings.expected_driver(index, pf.driver),
+                else current.expected_driver(index, pf.driver),
                 "iommu_group": vf.iommu_group if vf else None,
                 "render_node": vf.render_node if vf else None,
-                "in_use_by": (users or {}).get(vf.address, []) if vf else [],
+                "in_use_by": in_use(vf, usage) if vf and usage else [],
             }
         )
     platform = pf.platform
+    running = verdicts.running
     return {
         "pf": {
             "address": pf.address,
@@ -190,16 +102,17 @@ def report(
         },
         "vfs": vfs,
         "settings": {
-            "driver": settings.driver,
-            "num_vfs": settings.num_vfs,
-            "bootloader": settings.bootloader,
-            "vf_roles": {str(index): role for index, role in settings.roles()},
-            "pf": settings.pf,
+            "driver": current.driver,
+            "num_vfs": current.num_vfs,
+            "bootloader": current.bootloader,
+            "vf_roles": {str(index): role for index, role in current.roles()},
+            "pf": current.pf,
+            "file_exists": verdicts.snapshot.settings_file.text is not None,
         },
         "bootloader": {
-            "configured": settings.bootloader,
-            "detected": boot.name,
-            "evidence": boot.evidence,
+            "configured": current.bootloader,
+            "detected": verdicts.boot.name,
+            "evidence": verdicts.boot.evidence,
         },
         "kernel": {
             "release": state.kernel_release,
@@ -207,7 +120,7 @@ def report(
             "wanted_parameters": wanted,
             "missing_parameters": missing,
             # the file that does not carry the parameters, when the running kernel lacks them
-            "not_applied": verdict.file if missing else None,
+            "not_applied": not_applied,
         },
         "machine": {"role": str(machine.role), "reason": machine.reason, "binds": machine.binds},
         "gpus": [
@@ -219,8 +132,15 @@ def report(
             }
             for gpu in machine.gpus
         ],
-        "pending": [{"what": p.what, "fix": p.fix, "reboot": p.reboot} for p in items],
-        "reboot_pending": any(p.reboot for p in items),
+        "providers": {
+            "running": provider_document(running.kernel),
+            "running_live": None if running.live is None else str(running.live),
+            "running_conflict": running.conflict,
+            "next_boot": provider_document(verdicts.next_kernel),
+            "next_boot_evidence": verdicts.snapshot.next_boot.evidence,
+        },
+        "pending": [pending_item(p) for p in verdicts.problems],
+        "reboot_pending": any(p.reboot for p in verdicts.problems),
     }
 
 
@@ -244,6 +164,8 @@ def provider_lines(providers: dict[str, Any] | None) -> list[str]:
         else:
             what = f"no SR-IOV provider (DKMS {kernel['state']}; own xe: {kernel['kernel_xe']})"
         lines.append(f"{label}: {kernel['release']}, {what}")
+    if providers.get("running_conflict"):
+        lines.append(f"running kernel: {providers['running_conflict']}")
     return lines
 
 
@@ -294,11 +216,15 @@ def format_text(doc: dict[str, Any]) -> str:
     lines.append(
         f"settings: driver={settings['driver']} num_vfs={settings['num_vfs']} "
         f"bootloader={settings['bootloader']} ({detected}) pf={settings['pf']}"
+        + ("" if settings["file_exists"] else "  (no settings file: the defaults)")
     )
     lines += provider_lines(doc.get("providers"))
     if doc["pending"]:
         lines.append("differs from what is running:")
-        lines += [f"  - {item['what']}: {item['fix']}" for item in doc["pending"]]
+        lines += [
+            f"  - {item['what']}" + (f": {item['fix']}" if item["fix"] else "")
+            for item in doc["pending"]
+        ]
     else:
         lines.append("running as configured")
     return "\n".join(lines)

@@ -1,23 +1,30 @@
-"""Runtime VF work: create the configured VFs and bind each one per its role.
+"""Runtime VF work: create the configured VFs and bind each one per its role, and find
+who uses a VF (guests, and processes holding its DRM nodes open) before touching it.
 
-With apply.py, the only module that changes the system (modinfo.py keeps no more than a
-cache); this one writes sysfs. `restore`
-is idempotent and safe to run at any time: at boot (the unit), when the PF driver binds
-late (the udev rule; docs/notes.md, "VFs at boot and their bindings"), and after `vfs set`.
+This module writes sysfs; apply.py writes files (attach runs virsh and qm, modinfo.py keeps
+a cache). `restore` is idempotent and safe to run at any time: at boot (the unit), when
+the PF driver binds late (the udev rule; docs/notes.md, "VFs at boot and their
+bindings"), and after `vfs set`.
 """
 
-from collections.abc import Callable
+import os
+import re
+import stat
+import time
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
+from types import MappingProxyType
 from typing import TYPE_CHECKING, NamedTuple
 
 from irisxe_sriov import errors, host
 from irisxe_sriov.attach import libvirt_addresses
 from irisxe_sriov.choices import Role
+from irisxe_sriov.differences import capped_count
 from irisxe_sriov.paths import Paths
-from irisxe_sriov.roles import Detected
 from irisxe_sriov.settings import VFIO_DRIVER, Settings
 
 if TYPE_CHECKING:  # status imports this module for in_use(); it must not pay for subprocess
+    from irisxe_sriov.judgement import Verdicts
     from irisxe_sriov.process import Runner
 
 # driver_override of a VF that must stay unbound: no driver has this name, so nothing binds
@@ -36,7 +43,10 @@ class VfsError(errors.Failed):
 
 class User(NamedTuple):
     pid: int
-    name: str  # the guest's name when known, else the process's command
+    name: str  # the guest's name when known, else the process's command (and container)
+
+    def __str__(self) -> str:
+        return self.name
 
 
 # --- who uses a VF ------------------------------------------------------------------------
@@ -54,29 +64,97 @@ def qemu_name(cmdline: list[str]) -> str | None:
     return None
 
 
-def vfio_users(paths: Paths) -> dict[int, list[User]]:
-    """IOMMU group -> processes holding /dev/vfio/<group> open: the guests using VFs.
-    One pass over /proc, and none at all when no VFIO group device exists."""
-    if not any(paths.at("/dev/vfio").glob("[0-9]*")):
-        return {}
-    users: dict[int, list[User]] = {}
+# How a container runtime names a container in its processes' cgroup path (cgroup v2:
+# one line "0::/<path>"): Docker's and Podman's systemd scopes, LXC's and Incus'
+# lxc.payload.<name> (Incus runs its containers through liblxc).
+CONTAINER_RE = (
+    (re.compile(r"/docker-([0-9a-f]{12})[0-9a-f]*\.scope"), "docker container {}"),
+    (re.compile(r"/docker/([0-9a-f]{12})[0-9a-f]*"), "docker container {}"),
+    (re.compile(r"/libpod-([0-9a-f]{12})[0-9a-f]*\.scope"), "podman container {}"),
+    (re.compile(r"/lxc\.payload\.([^/\s]+)"), "container {}"),
+)
+
+
+def container_of(cgroup: str) -> str | None:
+    for pattern, words in CONTAINER_RE:
+        match = pattern.search(cgroup)
+        if match:
+            return words.format(match.group(1))
+    return None
+
+
+def describe_process(paths: Paths, process: Path) -> str:
+    """A QEMU guest by its name; any other process as `command (pid N)`, with the
+    container it runs in where its cgroup names one."""
+    raw = host.read_text(process / "cmdline", 1 << 16) or ""
+    argv = [a for a in raw.split("\0") if a]
+    guest = qemu_name(argv)
+    if guest is not None:
+        return guest
+    command = Path(argv[0]).name if argv else (host.read_text(process / "comm", 256) or "?").strip()
+    container = container_of(host.read_text(process / "cgroup", 1 << 16) or "")
+    where = f" in {container}" if container else ""
+    return f"{command} (pid {process.name}){where}"
+
+
+DRM_MAJOR = 226  # include/uapi/drm/drm.h: every DRM node is a char device of this major
+
+
+def drm_minor_of(target: Path, link_text: str) -> int | None:
+    """The DRM minor a process's open file is, where it is a DRM node: by the device the
+    link resolves to (the node a container mapped under another name included), else by
+    the name in the link's text (a root other than /, where no device is resolved)."""
+    try:
+        found = target.stat()
+    except OSError:
+        found = None
+    if found is not None and stat.S_ISCHR(found.st_mode):
+        if os.major(found.st_rdev) == DRM_MAJOR:
+            return os.minor(found.st_rdev)
+        return None
+    if link_text.startswith("/dev/dri/"):
+        return host.drm_minor(link_text.rsplit("/", 1)[1])
+    return None
+
+
+def open_files(
+    paths: Paths, want_vfio: bool, want_drm: frozenset[int]
+) -> tuple[dict[int, list[User]], dict[int, list[User]]]:
+    """One pass over /proc: IOMMU group -> processes holding /dev/vfio/<group> open (the
+    guests using VFs), and DRM minor -> processes holding that node open (containers and
+    host programs using a VF's render node), for the minors in `want_drm`."""
+    vfio: dict[int, list[User]] = {}
+    drm: dict[int, list[User]] = {}
+    if not want_vfio and not want_drm:
+        return vfio, drm
     for process in sorted(paths.at("/proc").glob("[0-9]*"), key=lambda p: int(p.name)):
+        groups: set[int] = set()
+        minors: set[int] = set()
         try:
-            targets = {str(fd.readlink()) for fd in (process / "fd").iterdir()}
+            descriptors = list((process / "fd").iterdir())
         except OSError:
             continue
-        groups = [
-            int(t.rsplit("/", 1)[1])
-            for t in targets
-            if t.startswith("/dev/vfio/") and t.rsplit("/", 1)[1].isdigit()
-        ]
-        if groups:
-            raw = host.read_text(process / "cmdline") or ""
-            argv = [a for a in raw.split("\0") if a]
-            user = User(int(process.name), qemu_name(argv) or " ".join(argv[:1]) or "?")
+        for descriptor in descriptors:
+            try:
+                text = str(descriptor.readlink())
+            except OSError:
+                continue
+            if want_vfio and text.startswith("/dev/vfio/") and text[10:].isdigit():
+                groups.add(int(text[10:]))
+            elif want_drm and text.startswith("/dev/"):
+                # at the host the magic link leads to the node itself (stat follows it);
+                # under another root the link is resolved inside it
+                target = descriptor if paths.at_host else paths.inside(descriptor)
+                minor = drm_minor_of(target, text)
+                if minor in want_drm:
+                    minors.add(minor)
+        if groups or minors:
+            user = User(int(process.name), describe_process(paths, process))
             for group in groups:
-                users.setdefault(group, []).append(user)
-    return users
+                vfio.setdefault(group, []).append(user)
+            for minor in minors:
+                drm.setdefault(minor, []).append(user)
+    return vfio, drm
 
 
 def libvirt_users(paths: Paths) -> dict[str, list[str]]:
@@ -89,24 +167,35 @@ def libvirt_users(paths: Paths) -> dict[str, list[str]]:
 
 
 class Usage(NamedTuple):
-    """Who uses VFs, read once: open VFIO groups and running libvirt domains."""
+    """Who uses VFs, read once: open VFIO groups, running libvirt domains, and processes
+    holding a VF's DRM nodes open."""
 
-    vfio: dict[int, list[User]]
-    libvirt: dict[str, list[str]]
-
-
-def usage(paths: Paths) -> Usage:
-    return Usage(vfio_users(paths), libvirt_users(paths))
+    vfio: Mapping[int, list[User]]
+    libvirt: Mapping[str, list[str]]
+    drm: Mapping[int, list[User]] = MappingProxyType({})
 
 
-def in_use(paths: Paths, vf: host.PciFunction, known: Usage | None = None) -> list[str]:
-    """Who uses this VF: guest names from open VFIO groups and libvirt's live domains."""
-    known = usage(paths) if known is None else known
+def usage(paths: Paths, vfs: Iterable[host.PciFunction] = ()) -> Usage:
+    """Who uses the VFs: /proc is read only when a VFIO group device exists or one of
+    `vfs` has DRM nodes, in one pass."""
+    want_vfio = any(paths.at("/dev/vfio").glob("[0-9]*"))
+    want_drm = frozenset(minor for vf in vfs for minor in vf.drm_minors)
+    vfio, drm = open_files(paths, want_vfio, want_drm)
+    return Usage(vfio, libvirt_users(paths), drm)
+
+
+def in_use(vf: host.PciFunction, known: Usage) -> list[str]:
+    """Who uses this VF: guests (open VFIO groups, libvirt's live domains) and processes
+    holding its DRM nodes open (a container's render node)."""
     group = [] if vf.iommu_group is None else known.vfio.get(vf.iommu_group, [])
     names = [user.name for user in group]
     for name in known.libvirt.get(vf.address, []):
         if name not in names:
             names.append(name)
+    for minor in vf.drm_minors:
+        for user in known.drm.get(minor, []):
+            if user.name not in names:
+                names.append(user.name)
     return names
 
 
@@ -160,38 +249,73 @@ class Sysfs:
             )
 
 
+def wait_for_driver(paths: Paths, address: str, seconds: float, log: Log) -> bool:
+    """At boot: poll until a driver binds the PF, at most `seconds`; whether one did.
+    The guest managers are ordered after the boot unit (conf/systemd), so VMs that
+    autostart find their VFs (docs/notes.md, "VFs at boot and their bindings")."""
+    deadline = time.monotonic() + seconds
+    log(f"{address} has no driver yet: waiting up to {seconds:g} s for it to bind")
+    while time.monotonic() < deadline:
+        if host.link_name(paths.pci_device(address) / "driver") is not None:
+            return True
+        time.sleep(WAIT_STEP)
+    return host.link_name(paths.pci_device(address) / "driver") is not None
+
+
+WAIT_STEP = 0.2  # seconds between two looks at the PF's driver link
+
+
 def restore(
     paths: Paths,
-    settings: Settings,
+    verdicts: "Verdicts",
     runner: "Runner",
     log: Log,
     force: bool = False,
-    machine: Detected | None = None,
+    sysfs: Sysfs | None = None,
 ) -> None:
     """Make the running VFs what the settings say. Idempotent. Only on a host, and only
-    for a PF that is a supported Intel GPU (`machine`, roles.decide; None: judged from
-    the scan): the boot unit runs this on every machine the package is installed on."""
-    state = host.scan(paths, settings.pf)
-    pf = state.pf
-    if machine is not None and machine.role != Role.HOST:
+    for a PF that is a supported Intel GPU (judgement's machine): the boot unit runs this
+    on every machine the package is installed on. Fails (VfsError, exit 1) when the
+    running kernel cannot make VFs, and names each VF that was not made. `sysfs`: the
+    writer (tests hand in one that plays the kernel's part on a fake root)."""
+    current = verdicts.settings
+    machine = verdicts.machine
+    pf = verdicts.host.pf
+    if machine.role != Role.HOST:
         log(f"this machine is a {machine.role} ({machine.reason}): no VFs to make")
         return
     if not pf.present:
-        log(f"no PCI device at {settings.pf}: nothing to restore")
+        log(f"no PCI device at {current.pf}: nothing to restore")
         return
     if pf.platform is None:
         raise VfsError(
-            f"{settings.pf} ({pf.vendor or '?'}:{pf.device or '?'}) is not a supported Intel "
+            f"{current.pf} ({pf.vendor or '?'}:{pf.device or '?'}) is not a supported Intel "
             "GPU: its VFs are not ours to make or bind"
         )
     if pf.driver is None:
-        log(f"{settings.pf} has no driver yet: the udev rule runs this again when it binds")
+        log(f"{current.pf} has no driver yet: the udev rule runs this again when it binds")
         return
+    running = verdicts.running
+    if running.makes_vfs is False:
+        problem = verdicts.problem("provider")
+        why = problem.what if problem else f"{pf.driver} on {running.release} makes no VFs"
+        fix = problem.fix if problem and problem.fix else None
+        raise VfsError(f"no VF can be made: {why}" + (f"; fix: {fix}" if fix else ""))
     if pf.sriov_totalvfs is None:
-        raise VfsError(
-            f"{settings.pf} ({pf.driver}) offers no SR-IOV: is the pinned driver loaded?"
+        raise VfsError(f"{current.pf} ({pf.driver}) offers no SR-IOV: is the pinned driver loaded?")
+    wanted = capped_count(current, pf.sriov_totalvfs)
+    if wanted < current.num_vfs:
+        log(
+            f"num_vfs {current.num_vfs} is above the {pf.sriov_totalvfs} VFs {pf.address} "
+            f"offers: making {wanted}"
         )
-    sysfs = Sysfs(paths, log)
+    if current.num_vfs and pf.sriov_totalvfs == 0:
+        raise VfsError(
+            f"{pf.address} offers 0 VFs (sriov_totalvfs): {pf.driver}.max_vfs did not apply; "
+            "run 'irisxe-sriov-ctl apply', then reboot"
+        )
+    known = verdicts.snapshot.usage or Usage({}, {})
+    sysfs = sysfs or Sysfs(paths, log)
     directory = sysfs.device(pf.address)
     # The PF keeps its driver even if vfio-pci learns the VFs' id (it is the PF's too).
     if pf.driver_override != pf.driver:
@@ -200,73 +324,74 @@ def restore(
             pf.driver,
             f"PF {pf.address}: driver_override {pf.driver}",
         )
-    autoprobe = all(role == "host" for _, role in settings.roles())
+    autoprobe = all(role == "host" for _, role in current.roles())
     if pf.sriov_drivers_autoprobe != autoprobe:
         sysfs.write(
             directory / "sriov_drivers_autoprobe",
             str(int(autoprobe)),
             f"PF {pf.address}: sriov_drivers_autoprobe {int(autoprobe)}",
         )
-    if pf.sriov_numvfs != settings.num_vfs:
-        if settings.num_vfs > pf.sriov_totalvfs:
-            raise VfsError(
-                f"num_vfs {settings.num_vfs} is above sriov_totalvfs "
-                f"{pf.sriov_totalvfs} of {pf.address}: allowed 0-{pf.sriov_totalvfs}"
-            )
+    state = verdicts.host
+    if pf.sriov_numvfs != wanted:
         if pf.sriov_numvfs:
-            refuse_if_in_use(paths, state.vfs, force, f"change the VF count to {settings.num_vfs}")
+            refuse_if_in_use(state.vfs, known, force, f"change the VF count to {wanted}")
             sysfs.write(directory / "sriov_numvfs", "0", f"PF {pf.address}: remove the VFs")
-        if settings.num_vfs:
+        if wanted:
             sysfs.write(
-                directory / "sriov_numvfs",
-                str(settings.num_vfs),
-                f"PF {pf.address}: create {settings.num_vfs} VFs",
+                directory / "sriov_numvfs", str(wanted), f"PF {pf.address}: create {wanted} VFs"
             )
-        state = host.scan(paths, settings.pf)
-    bind_all(paths, settings, state, sysfs, runner, log, force)
+        state = host.scan(paths, current.pf)
+    bind_all(paths, current, wanted, state, sysfs, runner, log, force, known)
 
 
 def bind_all(
     paths: Paths,
-    settings: Settings,
+    current: Settings,
+    count: int,
     state: host.HostState,
     sysfs: Sysfs,
     runner: "Runner",
     log: Log,
     force: bool,
+    known: Usage,
 ) -> None:
     vfs = {vf.number: vf for vf in state.vfs}
-    wanted = {
-        n: settings.expected_driver(n, state.pf.driver) for n in range(1, settings.num_vfs + 1)
-    }
+    wanted = {n: current.expected_driver(n, state.pf.driver) for n in range(1, count + 1)}
     if VFIO_DRIVER in wanted.values() and not paths.at("/sys/bus/pci/drivers/vfio-pci").is_dir():
         runner.run(["modprobe", VFIO_DRIVER])
     present = [(vfs[n], driver) for n, driver in wanted.items() if n in vfs]
-    for number in sorted(set(wanted) - set(vfs)):
-        log(f"VF {number} is missing after creating VFs")
     moving = [vf for vf, driver in present if vf.driver is not None and vf.driver != driver]
-    refuse_if_in_use(paths, moving, force, "rebind it")
+    refuse_if_in_use(moving, known, force, "rebind it")
     # Overrides first, for every VF, before anything probes (see UNBOUND).
     for vf, driver in present:
         sysfs.override(vf, driver)
     for vf, driver in present:
         sysfs.rebind(vf, driver)
-    log(f"VFs as configured: {settings.num_vfs} on {state.pf.address}")
+    missing = sorted(set(wanted) - set(vfs))
+    if missing:
+        raise VfsError(
+            *(
+                f"VF {n} ({current.vf_address(n)}) was not created: {state.pf.address} has "
+                f"{len(vfs)} of {count} VFs; see 'irisxe-sriov-ctl doctor'"
+                for n in missing
+            )
+        )
+    log(f"VFs as configured: {count} on {state.pf.address}")
 
 
 def refuse_if_in_use(
-    paths: Paths,
     vfs: tuple[host.PciFunction, ...] | list[host.PciFunction],
+    known: Usage,
     force: bool,
     action: str,
 ) -> None:
-    if force or not vfs:
+    """Refuse (VfsError) to touch a VF that a guest or a process uses, unless `force`."""
+    if force:
         return
-    known = usage(paths)
     for vf in vfs:
-        users = in_use(paths, vf, known)
+        users = in_use(vf, known)
         if users:
             raise VfsError(
                 f"VF {vf.number} ({vf.address}) is in use by {', '.join(users)}: "
-                f"will not {action}; stop the guest first, or use --force"
+                f"will not {action}; stop the guest or process first, or use --force"
             )
