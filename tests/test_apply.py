@@ -1,10 +1,15 @@
 import os
+import shutil
+import subprocess
+import tempfile
 import threading
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
 from irisxe_sriov import apply, configure, host, plan, process
+from irisxe_sriov.cli import cli
 from irisxe_sriov.paths import Paths
 from judged import judged
 
@@ -107,30 +112,108 @@ def test_the_reboot_notice_names_the_package_once(fake):
     assert notice == "*** System restart required ***\n"
 
 
-def blocked_on(lock: Path) -> bool:
-    """The kernel lists a process waiting for this file's flock ("->" in /proc/locks)."""
-    inode = f":{lock.stat().st_ino} "
-    return any(
-        "-> FLOCK" in line and inode in line
-        for line in Path("/proc/locks").read_text().splitlines()
-    )
-
-
 def test_lock_serialises_two_applies(tmp_path):
+    """A second run waits for the first, and says for what (no sleep here: the main
+    thread waits for the second run's announcement)."""
     paths = Paths(tmp_path)
     order = []
+    waiting = threading.Event()
+
+    def announce(line: str) -> None:
+        order.append(line)
+        waiting.set()
 
     def second():
-        with apply.locked(paths):
+        with apply.locked(paths, announce):
             order.append("second")
 
     with apply.locked(paths):
         thread = threading.Thread(target=second)
         thread.start()
-        # no sleep: wait until the kernel has the second apply waiting for the lock
-        while not blocked_on(paths.lock):
-            thread.join(0.01)
-            assert thread.is_alive(), "the second apply did not wait for the first"
+        assert waiting.wait(30), "the second run did not wait for the first"
         order.append("first")
     thread.join()
-    assert order == ["first", "second"]
+    assert order == [
+        f"waiting for process {os.getpid()} (python3), which holds "
+        "/var/lib/irisxe-sriov/lock (at most 300 s)",
+        "first",
+        "second",
+    ]
+
+
+def world_traversable_root() -> Path:
+    """A root every user can walk into (pytest's own tmp is root's alone, which would make
+    the permission tests below pass for the wrong reason)."""
+    root = Path(tempfile.mkdtemp(prefix="irisxe-lock."))
+    root.chmod(0o755)
+    return root
+
+
+def test_only_root_can_take_the_lock_and_a_waiting_run_gives_up(fake):
+    """The lock is root's alone (0600 in a 0755 directory): another user cannot open it,
+    so cannot flock it and stall dpkg, config set or the boot unit. A run that finds it
+    held (here by the real flock(1)) waits at most its bound, naming the holder, and
+    fails with exit 1."""
+    root = world_traversable_root()
+    try:
+        paths = Paths(root)
+        with apply.locked(paths):
+            pass
+        assert oct(paths.lock.stat().st_mode & 0o777) == "0o600"
+        assert oct(paths.state_dir.stat().st_mode & 0o777) == "0o755"
+        as_nobody = ["runuser", "-u", "nobody", "--", "flock", "-n", str(paths.lock), "true"]
+        refused = subprocess.run(as_nobody, capture_output=True, text=True, check=False)
+        assert refused.returncode != 0 and "Permission denied" in refused.stderr
+        (paths.state_dir / "readable").write_text("")  # the directory itself is open to all
+        readable = ["runuser", "-u", "nobody", "--", "cat", str(paths.state_dir / "readable")]
+        assert subprocess.run(readable, check=False).returncode == 0
+        holder = subprocess.Popen(
+            ["flock", str(paths.lock), "cat"], stdin=subprocess.PIPE, stdout=subprocess.DEVNULL
+        )
+        try:
+            lines: list[str] = []
+            while not lines:  # until flock(1) has it: our attempt announces the wait
+                try:
+                    with apply.locked(paths, lines.append, timeout=0.3):
+                        lines.clear()  # not held yet: give flock(1) its turn
+                except apply.LockBusy as busy:
+                    error = busy
+                    break
+            assert lines == [
+                f"waiting for process {holder.pid} (flock), which holds "
+                "/var/lib/irisxe-sriov/lock (at most 0.3 s)"
+            ]
+            assert str(error) == (
+                f"process {holder.pid} (flock) held /var/lib/irisxe-sriov/lock for 0.3 s: "
+                "gave up; try again once it has finished"
+            )
+            assert error.status == 1
+        finally:
+            holder.stdin.close()
+            holder.wait()
+    finally:
+        shutil.rmtree(root)
+
+
+@pytest.mark.parametrize("mask", [0o000, 0o077])
+def test_modes_do_not_follow_the_umask(fake, mask):
+    """Whatever the caller's umask, what we create has the mode we choose (Debian policy
+    10.9): directories 0755, files 0644, the lock and the journal root's alone."""
+    fake.healthy(numvfs=2)
+    (fake.root / "etc/modprobe.d").mkdir(parents=True, exist_ok=True)
+    old = os.umask(mask)
+    try:
+        result = CliRunner().invoke(cli, ["--root", str(fake.root), "config", "set", "num_vfs=2"])
+    finally:
+        os.umask(old)
+    assert result.exit_code == 0, result.output
+
+    def mode(path: str) -> str:
+        return oct((fake.root / path).stat().st_mode & 0o777)
+
+    assert mode("var/lib/irisxe-sriov") == "0o755"
+    assert mode("var/lib/irisxe-sriov/lock") == "0o600"
+    assert mode("var/lib/irisxe-sriov/written") == "0o755"
+    assert mode("etc/sysfs.d") == "0o755"  # made by this run
+    assert mode("etc/default/grub.d/irisxe-sriov.cfg") == "0o644"
+    assert mode("var/lib/irisxe-sriov/managed") == "0o644"

@@ -374,6 +374,7 @@ def test_errors_name_the_target_not_a_temporary(machine, monkeypatch):
         raise OSError(28, "No space left on device", f"{kwargs.get('dir')}/.tmp123")
 
     monkeypatch.setattr(tempfile, "mkstemp", full)
+    monkeypatch.setattr(tempfile, "mkdtemp", full)
     line = one_error_line(run(machine.root, "config", "set", "num_vfs=2"), 1)
     # the journal is the first file written
     assert line.endswith("No space left on device: /var/lib/irisxe-sriov/journal")
@@ -400,3 +401,101 @@ def test_a_local_edit_is_kept_and_the_new_version_lands_beside_it(machine):
     assert run(machine.root, "apply").output == "nothing to change\n"
     (machine.root / "etc/sysfs.d/irisxe-sriov.conf").unlink()
     assert ("/etc/sysfs.d/irisxe-sriov.conf", "removed") in host.drift(paths)
+
+
+# --- round two, 2: the journal replays only what apply itself could have written ----------
+
+
+def planted_journal(root: Path, entries: str, files: dict[str, str], commands: str = "") -> None:
+    journal = root / "var/lib/irisxe-sriov/journal"
+    journal.mkdir(parents=True, exist_ok=True)
+    (journal / "entries").write_text(entries)
+    (journal / "commands").write_text(commands)
+    for name, text in files.items():
+        (journal / name).write_text(text)
+
+
+@pytest.mark.parametrize(
+    ("entries", "files", "commands", "named"),
+    [
+        ("0 1 /etc/sudoers.d/irisxe\n", {"0.after": "ALL ALL=(ALL) NOPASSWD: ALL\n"}, "",
+         "/etc/sudoers.d/irisxe"),
+        ("0 1 /etc/passwd\n", {}, "", "/etc/passwd"),  # a removal
+        ("0 1 /etc/modprobe.d/../../etc/passwd\n", {}, "", "/etc/modprobe.d/../../etc/passwd"),
+        ("0 1 /var/lib/irisxe-sriov/written/etc:passwd\n", {"0.after": "x"}, "",
+         "/var/lib/irisxe-sriov/written/etc:passwd"),
+        ("0 1 /etc/modprobe.d/irisxe-sriov.conf\n", {"0.after": "# ok\n"},
+         "sh -c 'touch /pwned'\n", "sh -c 'touch /pwned'"),
+    ],
+)  # fmt: skip
+def test_a_planted_journal_is_carried_out_in_no_part(
+    machine, snapshot, entries, files, commands, named
+):
+    """The next run completes an interrupted apply from its journal; a journal naming a
+    path or a command apply never writes or runs (a local user's plant, or damage) is
+    ignored whole, said so, and removed."""
+    root = machine.root
+    (root / "etc/passwd").write_text("root:x:0:0::/root:/bin/sh\n")
+    planted_journal(root, entries, files, commands)
+    before = snapshot(root)
+    result = run(root, "apply")
+    assert result.exit_code == 0, result.output
+    assert f"ignored /var/lib/irisxe-sriov/journal: it names {named!r}" in result.output or (
+        f"ignored /var/lib/irisxe-sriov/journal: it names the command {named!r}" in result.output
+    )
+    assert not (root / "var/lib/irisxe-sriov/journal").exists()
+    assert not (root / "etc/sudoers.d").exists()
+    assert (root / "etc/passwd").read_text() == "root:x:0:0::/root:/bin/sh\n"
+    after = snapshot(root)
+    changed = {p for p, c in after.items() if before.get(p) != c}
+    assert changed <= {"var/lib/irisxe-sriov/journal/", "var/lib/irisxe-sriov/lock"} | {
+        p for p in before if p.startswith("var/lib/irisxe-sriov/journal")
+    }
+
+
+def test_pending_refreshes_run_only_known_commands(machine):
+    (machine.root / "var/lib/irisxe-sriov/pending-refresh").write_text(
+        "sh -c 'touch /pwned'\nupdate-grub\n"
+    )
+    result = run(machine.root, "apply")
+    assert "would run: update-grub" in result.output
+    assert "touch" not in result.output
+
+
+def test_the_postrm_replays_exactly_what_python_would(tmp_path):
+    """The sh postrm's `ours` (patterns put in by debian/rules from paths.shell_patterns)
+    accepts exactly the paths paths.is_replayable accepts: checked on the paths apply
+    writes and on hostile ones."""
+    import subprocess
+
+    from irisxe_sriov import paths as paths_module
+    from irisxe_sriov import render
+
+    source = Path(__file__).resolve().parent.parent / "debian/irisxe-sriov.postrm"
+    script = render.postrm(source.read_text())
+    functions = script[script.index("ours() {") : script.index("# reverse_journal")]
+    candidates = [
+        *paths_module.GENERATED,
+        "/etc/kernel/cmdline",
+        "/etc/driverctl.d/pci-0000:00:02.3",
+        "/etc/driverctl.d/pci-0000:00:02.0",  # the PF: never ours
+        "/etc/driverctl.d/pci-0000:00:02.3.ucf-dist",
+        "/etc/modprobe.d/irisxe-sriov.conf.ucf-dist",
+        "/var/lib/irisxe-sriov/written/etc:modprobe.d:irisxe-sriov.conf",
+        "/var/lib/irisxe-sriov/written/etc:driverctl.d:pci-0000:00:02.1",
+        "/var/lib/irisxe-sriov/written/etc:passwd",
+        "/etc/passwd",
+        "/etc/sudoers.d/irisxe",
+        "/etc/modprobe.d/../passwd",
+        "/etc/modprobe.d/irisxe-sriov.conf/../../passwd",
+        "/etc/default/irisxe-sriov.bak",
+        "/var/lib/irisxe-sriov/lock",
+    ]
+    check = functions + "".join(
+        f'if ours "{c}"; then echo 1; else echo 0; fi\n' for c in candidates
+    )
+    done = subprocess.run(["sh", "-c", check], capture_output=True, text=True, check=True)
+    in_sh = [line == "1" for line in done.stdout.split()]
+    in_python = [paths_module.is_replayable(c) for c in candidates]
+    assert in_sh == in_python, list(zip(candidates, in_sh, in_python, strict=True))
+    assert in_python[:3] == [True, True, True] and not any(in_python[-6:])

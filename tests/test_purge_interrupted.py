@@ -96,3 +96,61 @@ def test_purge_killed_after_any_step_is_completed_by_the_next_purge(chroot, base
             raise AssertionError(f"killed after step {kill_at} of:\n{trace}") from error
         finally:
             box.close()
+
+
+# Test-only, run inside the chroot: the installed irisxe-sriov-ctl, killed (os._exit, no
+# cleanup) after write step N of apply (apply.STEP_HOOKS, the fault-injection seam); N=0
+# runs to the end and prints the number of steps.
+KILLED_APPLY = """
+import os, sys
+from irisxe_sriov import apply
+kill_at, count = int(sys.argv[1]), [0]
+def hook(what):
+    count[0] += 1
+    if count[0] == kill_at:
+        os._exit(137)
+apply.STEP_HOOKS.append(hook)
+sys.argv = ["irisxe-sriov-ctl", "config", "set", "driver=xe", "num_vfs=1"]
+from irisxe_sriov import entry
+try:
+    entry.main()
+finally:
+    print("steps", count[0], file=sys.stderr)
+"""
+
+
+def test_purge_after_an_apply_killed_at_any_step_gives_the_admins_line_back(chroot, base, tmp_path):
+    """`config set` killed after every single write step, then `dpkg --purge` (the
+    package's Python gone by then: the sh postrm takes the journal back, then purges as
+    usual): the admin's /etc/kernel/cmdline comes back byte for byte, and nothing of ours
+    is left, the GRUB drop-in and directories included."""
+    chroot.write("/etc/kernel/cmdline", ADMIN_LINE)
+    install(chroot, {"num_vfs": "2", "bootloader": "systemd-boot"})
+    assert "intel_iommu=on" in chroot.read("/etc/kernel/cmdline")
+    wrap(chroot)  # update-initramfs a recorder: the chroot has no kernel
+    chroot.write("/root/killed-apply.py", KILLED_APPLY)
+    installed = tmp_path / "installed.tar"
+    chroot.save_upper(installed)
+    run = f"PATH={STEPS}:/usr/sbin:/usr/bin:/sbin:/bin python3 /root/killed-apply.py"
+    arm(chroot, 0)
+    whole = chroot.run(f"{run} 0", check=False)
+    assert whole.returncode == 0, whole.stdout
+    steps = int(whole.stdout.rsplit("steps ", 1)[1].split()[0])
+    assert steps > 10, whole.stdout
+    chroot.run(PURGE)
+    expected = listing(chroot)
+    check_purged(chroot, expected)
+    for kill_at in range(1, steps + 1):
+        scratch = tmp_path / f"kill-{kill_at}"
+        scratch.mkdir()
+        box = Chroot(base, scratch, upper=installed)
+        try:
+            arm(box, 0)
+            killed = box.run(f"{run} {kill_at}", check=False)
+            assert killed.returncode == 137, (kill_at, killed.stdout)
+            purged = box.run(PURGE, check=False)
+            assert purged.returncode == 0, (kill_at, purged.stdout)
+            assert box.read("/etc/kernel/cmdline") == ADMIN_LINE, kill_at
+            assert listing(box) == expected, kill_at
+        finally:
+            box.close()

@@ -4,13 +4,17 @@ prints "would run: ..." instead). The one other file the package writes is a cac
 (modinfo.py), and vfs.py writes sysfs.
 """
 
+from __future__ import annotations
+
 import contextlib
 import fcntl
-import json
 import os
 import re
 import shlex
+import shutil
+import stat
 import tempfile
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import NamedTuple
@@ -39,26 +43,65 @@ def step(what: str) -> None:
         hook(what)
 
 
-def atomic_write(path: Path, text: str, mode: int = 0o644) -> list[Path]:
-    """Replace `path` with `text` through a temporary file in the same directory.
+def atomic_write(
+    path: Path, text: str, mode: int = 0o644, keep: Attributes | None = None
+) -> list[Path]:
+    """Replace `path` with `text` through a temporary file in the same directory, with
+    `mode`, or with the attributes `keep` of the file it replaces (an admin's file).
 
     Returns the directories that had to be created, outermost first. An error names
     `path`, never the temporary file; a temporary a kill leaves behind is removed by the
     next run (clean_temporaries).
     """
     try:
-        return replace_file(path, text, mode)
+        return replace_file(path, text, mode, keep)
     except OSError as error:
         raise OSError(error.errno, error.strerror, str(path)) from error
 
 
-def replace_file(path: Path, text: str, mode: int) -> list[Path]:
+DIRECTORY_MODE = 0o755  # every directory we create (Debian policy 10.9), whatever the umask
+
+
+def make_dirs(path: Path) -> list[Path]:
+    """Create the missing directories of `path` (itself included), outermost first, each
+    with DIRECTORY_MODE set explicitly: mkdir's mode is masked by the caller's umask
+    (0700 under umask 077, 0777 under 000). Returns those it created."""
     created: list[Path] = []
-    for parent in reversed(path.parents):
-        if not parent.exists():
-            parent.mkdir(mode=0o755)
-            created.append(parent)
-            step(f"mkdir {parent}")
+    for directory in (*reversed(path.parents), path):
+        if not directory.exists():
+            directory.mkdir()
+            os.chmod(directory, DIRECTORY_MODE)  # noqa: PTH101 - not masked by the umask
+            created.append(directory)
+            step(f"mkdir {directory}")
+    return created
+
+
+class Attributes(NamedTuple):
+    """What an admin's file keeps when we replace it: its mode, owner, extended attributes."""
+
+    mode: int
+    uid: int
+    gid: int
+    xattrs: tuple[tuple[str, bytes], ...]
+
+
+def attributes_of(path: Path) -> Attributes | None:
+    try:
+        found = path.stat()
+    except FileNotFoundError:
+        return None
+    xattrs: list[tuple[str, bytes]] = []
+    try:
+        for name in os.listxattr(path):
+            with contextlib.suppress(OSError):
+                xattrs.append((name, os.getxattr(path, name)))
+    except OSError:
+        pass  # a file system without xattrs
+    return Attributes(stat.S_IMODE(found.st_mode), found.st_uid, found.st_gid, tuple(xattrs))
+
+
+def replace_file(path: Path, text: str, mode: int, keep: Attributes | None = None) -> list[Path]:
+    created = make_dirs(path.parent)
     descriptor, temporary = tempfile.mkstemp(
         prefix=f".{path.name}.", suffix=TEMPORARY_SUFFIX, dir=path.parent
     )
@@ -66,7 +109,14 @@ def replace_file(path: Path, text: str, mode: int) -> list[Path]:
         with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
             handle.write(text)
             handle.flush()
-            os.fchmod(handle.fileno(), mode)
+            if keep is None:
+                os.fchmod(handle.fileno(), mode)
+            else:
+                os.fchown(handle.fileno(), keep.uid, keep.gid)
+                os.fchmod(handle.fileno(), keep.mode)
+                for name, value in keep.xattrs:
+                    with contextlib.suppress(OSError):  # what the file system refuses
+                        os.setxattr(handle.fileno(), name, value)
             os.fsync(handle.fileno())
         step(f"temporary {temporary}")
         Path(temporary).replace(path)
@@ -74,11 +124,7 @@ def replace_file(path: Path, text: str, mode: int) -> list[Path]:
         with contextlib.suppress(FileNotFoundError):
             Path(temporary).unlink()
         raise
-    directory = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(directory)
-    finally:
-        os.close(directory)
+    fsync_directory(path.parent)
     step(f"write {path}")
     return created
 
@@ -101,16 +147,70 @@ def clean_temporaries(directories: list[Path]) -> None:
                 remove_file(entry)
 
 
+LOCK_WAIT = 300.0  # seconds a run waits for another to finish: a dpkg run with its
+# update-initramfs for every kernel takes minutes; anything longer is stuck
+LOCK_STEP = 0.05
+
+
+class LockBusy(errors.Failed):
+    """Another run held the lock for longer than we wait (exit 1)."""
+
+
+def lock_holder(paths: Paths, inode: int) -> str:
+    """Who holds the flock on the lock file: the kernel's own table (paths.kernel_locks)."""
+    try:
+        text = read_optional(paths.kernel_locks)
+    except (OSError, errors.Error):
+        text = None
+    for line in (text or "").splitlines():
+        fields = line.split()
+        # "1: FLOCK  ADVISORY  WRITE 1234 08:01:5678 0 EOF"; waiters' lines have "->"
+        if len(fields) >= 6 and fields[1] == "FLOCK" and fields[5].endswith(f":{inode}"):
+            pid = fields[4]
+            try:
+                command = read_optional(paths.kernel_process(pid) / "comm") or "?"
+            except (OSError, errors.Error):
+                command = "?"
+            return f"process {pid} ({command.strip()})"
+    return "another process"
+
+
 @contextlib.contextmanager
-def locked(paths: Paths) -> Iterator[None]:
-    """One apply at a time; a second one waits for the first."""
-    paths.state_dir.mkdir(parents=True, exist_ok=True)
-    with paths.lock.open("a") as handle:
-        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+def locked(paths: Paths, echo: Echo | None = None, timeout: float = LOCK_WAIT) -> Iterator[None]:
+    """One run at a time; another waits for the first, says for what, and gives up after
+    `timeout` seconds (LockBusy). The lock file is root's alone (0600 in a 0755
+    directory): nobody else can open it, so nobody else can hold it."""
+    make_dirs(paths.state_dir)
+    flags = os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC
+    descriptor = os.open(paths.lock, flags, 0o600)
+    try:
+        os.fchmod(descriptor, 0o600)  # one made by an older version under another umask
+        deadline = time.monotonic() + timeout
+        announced = False
+        while True:
+            try:
+                fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                holder = lock_holder(paths, os.fstat(descriptor).st_ino)
+                if not announced and echo is not None:
+                    echo(
+                        f"waiting for {holder}, which holds {paths.display(paths.lock)} "
+                        f"(at most {timeout:g} s)"
+                    )
+                    announced = True
+                if time.monotonic() >= deadline:
+                    raise LockBusy(
+                        f"{holder} held {paths.display(paths.lock)} for {timeout:g} s: "
+                        "gave up; try again once it has finished"
+                    ) from None
+                time.sleep(LOCK_STEP)
         try:
             yield
         finally:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+            fcntl.flock(descriptor, fcntl.LOCK_UN)
+    finally:
+        os.close(descriptor)
 
 
 def announce_reboot(paths: Paths) -> None:
@@ -165,9 +265,7 @@ class UcfWriter(DirectWriter):
     def write(self, path: Path, text: str) -> list[Path]:
         if not self.is_config(path):
             return atomic_write(path, text)
-        created = [parent for parent in reversed(path.parents) if not parent.exists()]
-        for parent in created:
-            parent.mkdir(mode=0o755)
+        created = make_dirs(path.parent)
         staged = self.staging / path.name
         atomic_write(staged, text)
         host_path = self.paths.display(path)
@@ -213,7 +311,7 @@ def echo_outcome(
         echo(f"{'created' if before is None else 'updated'} {change.path}")
 
 
-# --- the journal: every multi-file change completes or is rolled back (issue 11) ----------
+# --- the journal: every multi-file change completes, or purge takes it back ---------------
 
 
 class Entry(NamedTuple):
@@ -226,30 +324,154 @@ class Entry(NamedTuple):
 
 
 class Journal(NamedTuple):
+    """What an apply is about to do, on disk before its first change
+    (/var/lib/irisxe-sriov/journal/, docs/notes.md, "The journal"): the next run carries
+    it forward (recover), a purge takes it back (the postrm, in sh)."""
+
     entries: tuple[Entry, ...]
     manifest: str | None  # the manifest to write once the files are
     commands: tuple[tuple[str, ...], ...]
     reboot: bool
+    dirs: tuple[str, ...] = ()  # directories the entries need that do not exist yet
 
-    def dump(self) -> str:
-        return json.dumps(
-            {
-                "entries": [entry._asdict() for entry in self.entries],
-                "manifest": self.manifest,
-                "commands": [list(command) for command in self.commands],
-                "reboot": self.reboot,
-            }
-        )
 
-    @classmethod
-    def load(cls, text: str) -> "Journal":
-        data = json.loads(text)
-        return cls(
-            entries=tuple(Entry(**entry) for entry in data["entries"]),
-            manifest=data["manifest"],
-            commands=tuple(tuple(command) for command in data["commands"]),
-            reboot=bool(data["reboot"]),
+# The journal's own layout, which the postrm reads too (debian/irisxe-sriov.postrm):
+# `entries` has one "INDEX OWNED PATH" line per change in order; INDEX.before and
+# INDEX.after hold the contents (absent: no file); `dirs` the directories to be made.
+ENTRIES = "entries"
+DIRS = "dirs"
+MANIFEST = "manifest"
+COMMANDS = "commands"
+REBOOT = "reboot"
+
+
+def dump(journal: Journal) -> dict[str, str]:
+    """The journal as the files of its directory."""
+    files: dict[str, str] = {}
+    lines = []
+    for index, entry in enumerate(journal.entries):
+        lines.append(f"{index} {int(entry.owned)} {entry.path}\n")
+        if entry.before is not None:
+            files[f"{index}.before"] = entry.before
+        if entry.after is not None:
+            files[f"{index}.after"] = entry.after
+    files[ENTRIES] = "".join(lines)
+    files[DIRS] = "".join(f"{d}\n" for d in journal.dirs)
+    files[COMMANDS] = planning.format_pending(list(journal.commands))
+    if journal.manifest is not None:
+        files[MANIFEST] = journal.manifest
+    if journal.reboot:
+        files[REBOOT] = ""
+    return files
+
+
+class UnsafeJournal(Exception):
+    """A journal this package could not have written: a path it never writes, a command it
+    never runs (a damaged or planted one). Nothing of it is carried out."""
+
+
+def load(files: dict[str, str | None]) -> Journal:
+    """The journal of the files of its directory, every path and command checked against
+    what apply itself writes and runs (paths.replayable, planning.known_command)."""
+    entries = []
+    for line in (files.get(ENTRIES) or "").split("\n"):
+        if not line:
+            continue
+        index, owned, path = [*line.split(" ", 2), "", ""][:3]
+        if not index.isascii() or not index.isdigit() or owned not in ("0", "1"):
+            raise UnsafeJournal(f"a malformed entry {line[:80]!r}")
+        if not replayable(path):
+            raise UnsafeJournal(f"{path[:80]!r}, not a file irisxe-sriov writes")
+        entries.append(
+            Entry(path, files.get(f"{index}.before"), files.get(f"{index}.after"), owned == "1")
         )
+    dirs = [d for d in (files.get(DIRS) or "").split("\n") if d]
+    for directory in dirs:
+        if not directory.startswith("/") or "/." in directory or "//" in directory:
+            raise UnsafeJournal(f"the directory {directory[:80]!r}")
+    commands = []
+    for line in planning.parse_pending(files.get(COMMANDS)):
+        known = planning.parse_known(line)
+        if not known:
+            raise UnsafeJournal(f"the command {line[:80]!r}, not one irisxe-sriov runs")
+        commands += known
+    return Journal(
+        entries=tuple(entries),
+        manifest=files.get(MANIFEST),
+        commands=tuple(commands),
+        reboot=REBOOT in files,
+        dirs=tuple(dirs),
+    )
+
+
+def replayable(host_path: str) -> bool:
+    """A path an apply writes: a generated file, its .ucf-dist, our copy of it, or the
+    admin's boot line it edits (paths.is_replayable)."""
+    from irisxe_sriov.paths import is_replayable
+
+    return is_replayable(host_path)
+
+
+def write_journal(paths: Paths, journal: Journal) -> None:
+    """The journal directory, whole or not at all: written as a temporary directory, each
+    file synced, then renamed into place. An error names the journal, never the
+    temporary."""
+    try:
+        write_journal_files(paths, journal)
+    except OSError as error:
+        raise OSError(error.errno, error.strerror, str(paths.journal)) from error
+
+
+def write_journal_files(paths: Paths, journal: Journal) -> None:
+    make_dirs(paths.state_dir)
+    staging = Path(
+        tempfile.mkdtemp(prefix=".journal.", suffix=TEMPORARY_SUFFIX, dir=paths.state_dir)
+    )
+    try:
+        os.chmod(staging, 0o700)  # noqa: PTH101 - root's alone, like the lock
+        for name, text in dump(journal).items():
+            descriptor = os.open(staging / name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+                handle.write(text)
+                handle.flush()
+                os.fsync(handle.fileno())
+        step(f"journal files {staging}")
+        staging.replace(paths.journal)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    fsync_directory(paths.state_dir)
+    step(f"journal {paths.journal}")
+
+
+def read_journal(paths: Paths) -> dict[str, str | None] | None:
+    """The files of the journal directory, None when there is none."""
+    directory = paths.journal
+    if not directory.is_dir() or directory.is_symlink():
+        return None
+    files: dict[str, str | None] = {}
+    for entry in sorted(directory.iterdir()):
+        files[entry.name] = read_optional(entry, JOURNAL_FILE_LIMIT)
+    return files
+
+
+JOURNAL_FILE_LIMIT = 1 << 20  # the largest file apply writes is the settings file (64 KiB)
+
+
+def remove_journal(paths: Paths) -> None:
+    if paths.journal.is_dir() and not paths.journal.is_symlink():
+        shutil.rmtree(paths.journal)
+        step(f"remove {paths.journal}")
+    else:
+        remove_file(paths.journal)  # a file: an older version's journal, or a planted one
+
+
+def fsync_directory(directory: Path) -> None:
+    descriptor = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
 
 
 def entries_for(
@@ -279,18 +501,47 @@ def entries_for(
                 continue
             entries.append(Entry(copy_path, copy, change.new))
         entries.append(Entry(change.path, before, change.new, change.owned))
-    # The admin's file first, our record of it after (see recover for why the order
-    # no longer matters once the journal exists).
-    return sorted(entries, key=lambda entry: entry.owned)
+    # Our records of the admin's file first, the admin's file last: a run killed between
+    # them leaves the journal, which the next run carries forward and a purge takes back.
+    return sorted(entries, key=lambda entry: not entry.owned)
+
+
+def missing_dirs(paths: Paths, entries: list[Entry]) -> list[str]:
+    """The directories (host spelling) that writing `entries` will create."""
+    missing: list[str] = []
+    for entry in entries:
+        if entry.after is None:
+            continue
+        target = paths.at(entry.path)
+        for parent in reversed(target.parents):
+            if parent != paths.root and paths.root not in parent.parents:
+                continue  # above the root: never made by us
+            shown = paths.display(parent)
+            if not parent.exists() and shown not in missing:
+                missing.append(shown)
+    return missing
+
+
+def target_of(paths: Paths, entry: Entry) -> Path:
+    """Where an entry is written: through a symlink to the file it names, on the running
+    system as under --root (where Paths resolves every link inside the root); a removal
+    takes the link itself away."""
+    target = paths.at(entry.path, follow=entry.after is not None)
+    if entry.after is not None and paths.at_host and target.is_symlink():
+        target = Path(os.path.realpath(target))
+    return target
 
 
 def carry(
     entry: Entry, paths: Paths, writer: DirectWriter, echo: Echo, announce: bool
 ) -> list[Path]:
-    target = paths.at(entry.path, follow=entry.after is not None)
+    target = target_of(paths, entry)
     created: list[Path] = []
     if entry.after is None:
         writer.remove(target)
+    elif not entry.owned or target == paths.settings:
+        # the admin's files keep their mode, owner and extended attributes
+        created = atomic_write(target, entry.after, keep=attributes_of(target))
     else:
         created = writer.write(target, entry.after)
     if announce:
@@ -301,22 +552,20 @@ def carry(
     return created
 
 
-def write_manifest(paths: Paths, text: str | None, created: list[Path]) -> None:
-    state_dir = paths.state_dir
-    new_dirs = [
-        paths.display(d) + "/" for d in created if d != state_dir and state_dir not in d.parents
-    ]
-    if text is not None or new_dirs:
-        current = text if text is not None else read_optional(paths.manifest)
-        entries = planning.parse_manifest(current) + new_dirs
-        atomic_write(paths.manifest, planning.format_manifest(entries))
+def write_manifest(paths: Paths, text: str | None, dirs: list[str]) -> None:
+    """The manifest: `text` (the plan's) with every directory apply made, which purge
+    removes when empty."""
+    state_dir = paths.display(paths.state_dir)
+    new_dirs = [d + "/" for d in dirs if d != state_dir and not d.startswith(state_dir + "/")]
+    current = text if text is not None else read_optional(paths.manifest)
+    entries = planning.parse_manifest(current)
+    wanted = planning.format_manifest(entries + new_dirs)
+    if text is not None or wanted != planning.format_manifest(entries):
+        atomic_write(paths.manifest, wanted)
 
 
 def read_pending(paths: Paths) -> list[tuple[str, ...]]:
-    return [
-        tuple(shlex.split(line))
-        for line in planning.parse_pending(read_optional(paths.pending_refresh))
-    ]
+    return planning.parse_known(read_optional(paths.pending_refresh))
 
 
 def write_pending(paths: Paths, commands: list[tuple[str, ...]]) -> None:
@@ -326,10 +575,11 @@ def write_pending(paths: Paths, commands: list[tuple[str, ...]]) -> None:
         remove_file(paths.pending_refresh)
 
 
-def finish(paths: Paths, journal: Journal, created: list[Path], echo: Echo) -> None:
+def finish(paths: Paths, journal: Journal, echo: Echo) -> None:
     """After the files: the manifest, the refreshes still to run, the reboot notice, and
     only then the journal goes."""
-    write_manifest(paths, journal.manifest, created)
+    made = [d for d in journal.dirs if paths.at(d).is_dir()]
+    write_manifest(paths, journal.manifest, made)
     pending = read_pending(paths)
     wanted = pending + [c for c in journal.commands if c not in pending]
     if wanted != pending:
@@ -337,7 +587,7 @@ def finish(paths: Paths, journal: Journal, created: list[Path], echo: Echo) -> N
     if journal.reboot:
         announce_reboot(paths)
         echo("reboot needed: the kernel command line or module options changed")
-    remove_file(paths.journal)
+    remove_journal(paths)
 
 
 def recover(paths: Paths, echo: Echo) -> None:
@@ -347,44 +597,59 @@ def recover(paths: Paths, echo: Echo) -> None:
     it was planned from (or already as planned); a file changed since by someone else is
     left alone, and our record of /etc/kernel/cmdline then goes back to what it was, so
     that the record always describes the line on disk and purge can give the admin's
-    line back. Without a journal nothing had been written yet. Either way the
-    temporaries a kill left are removed.
+    line back. A journal naming a path or a command apply never writes or runs is
+    carried out in no part. Without a journal nothing had been written yet. Either way
+    the temporaries a kill left are removed.
     """
     directories = [paths.state_dir, paths.written_dir, paths.reboot_required.parent]
-    text = read_optional(paths.journal)
-    if text is not None:
+    for leftover in paths.state_dir.glob(".journal.*" + TEMPORARY_SUFFIX):
+        shutil.rmtree(leftover, ignore_errors=True)  # a journal never completed: nothing began
+    files = read_journal(paths)
+    if files is None and paths.journal.exists():
+        echo(f"ignored {paths.display(paths.journal)}: not a journal of this version")
+        remove_file(paths.journal)
+    if files is not None:
         try:
-            journal = Journal.load(text)
-        except (ValueError, KeyError, TypeError):
-            echo(f"ignored a damaged {paths.display(paths.journal)}")
-            remove_file(paths.journal)
+            journal: Journal | None = load(files)
+        except UnsafeJournal as error:
+            echo(f"ignored {paths.display(paths.journal)}: it names {error}")
+            remove_journal(paths)
             journal = None
         if journal is not None:
             echo("completing an interrupted apply")
-            record = paths.display(paths.cmdline_record)
-            skipped: set[str] = set()
-            created: list[Path] = []
-            for entry in journal.entries:
-                current = read_optional(paths.at(entry.path))
-                if current == entry.after:
-                    continue
-                if current != entry.before or (
-                    entry.path == record and paths.display(paths.kernel_cmdline) in skipped
-                ):
-                    skipped.add(entry.path)
-                    continue
-                created += carry(entry, paths, DirectWriter(), echo, announce=True)
-            for entry in journal.entries:
-                if entry.path == record and paths.display(paths.kernel_cmdline) in skipped:
-                    if entry.before is None:
-                        remove_file(paths.at(entry.path))
-                    else:
-                        atomic_write(paths.at(entry.path), entry.before)
-            finish(paths, journal, created, echo)
+            forward(paths, journal, echo)
             directories += [paths.at(entry.path).parent for entry in journal.entries]
     for line in planning.parse_manifest(read_optional(paths.manifest)):
         directories.append(paths.at(line) if line.endswith("/") else paths.at(line).parent)
     clean_temporaries(sorted(set(directories)))
+
+
+def forward(paths: Paths, journal: Journal, echo: Echo) -> None:
+    record = paths.display(paths.cmdline_record)
+    admin = paths.display(paths.kernel_cmdline)
+    skipped: set[str] = set()
+    # the admin's file is the last entry: whether it was left alone decides the record
+    for entry in journal.entries:
+        current = read_optional(paths.at(entry.path))
+        if current != entry.after and current != entry.before:
+            skipped.add(entry.path)
+    for entry in journal.entries:
+        current = read_optional(paths.at(entry.path))
+        if entry.path in skipped or current == entry.after:
+            continue
+        if entry.path == record and admin in skipped:
+            continue
+        carry(entry, paths, DirectWriter(), echo, announce=True)
+    if admin in skipped:
+        # someone else changed the admin's line since: our record goes back to what it
+        # was, so that it describes the line on disk
+        for entry in journal.entries:
+            if entry.path == record:
+                if entry.before is None:
+                    remove_file(paths.at(entry.path))
+                else:
+                    atomic_write(paths.at(entry.path), entry.before)
+    finish(paths, journal, echo)
 
 
 def execute(
@@ -397,20 +662,26 @@ def execute(
     """Write every pending change, record what we own, run the commands the changes need.
 
     The journal is written first: from then on the next run completes the change
-    whatever instant this one dies (recover). Commands are remembered as pending until
-    they succeed, so a failed update-grub runs again with the next apply.
+    whatever instant this one dies (recover), and a purge takes it back (the postrm).
+    Commands are remembered as pending until they succeed, so a failed update-grub runs
+    again with the next apply.
     """
     manifest = planning.parse_manifest(read_optional(paths.manifest))
     entries = entries_for(plan, paths, manifest, echo, ucf=isinstance(writer, UcfWriter))
-    journal = Journal(tuple(entries), plan.manifest, plan.commands, plan.reboot)
-    atomic_write(paths.journal, journal.dump())
-    created: list[Path] = []
+    journal = Journal(
+        tuple(entries),
+        plan.manifest,
+        plan.commands,
+        plan.reboot,
+        tuple(missing_dirs(paths, entries)),
+    )
+    write_journal(paths, journal)
     for entry in entries:
         chosen = (writer or DirectWriter()) if entry.owned else DirectWriter()
         quiet = entry.path.startswith(paths.display(paths.written_dir) + "/")
         announce = not quiet and not entry.path.endswith(".ucf-dist")
-        created += carry(entry, paths, chosen, echo, announce)
-    finish(paths, journal, created, echo)
+        carry(entry, paths, chosen, echo, announce)
+    finish(paths, journal, echo)
     failures = []
     pending = read_pending(paths)
     for command in plan.commands:

@@ -14,6 +14,7 @@ from irisxe_sriov.choices import BootPath
 from irisxe_sriov.fixes import Fix
 from irisxe_sriov.host import read_text
 from irisxe_sriov.paths import Paths
+from irisxe_sriov.plan import PROXMOX_REFRESH, UPDATE_GRUB, UPDATE_INITRAMFS
 
 # Where an ESP (or XBOOTLDR) is mounted on Debian, for systemd-boot's loader entries.
 ESP_MOUNTS = ("/boot/efi", "/efi", "/boot")
@@ -116,7 +117,7 @@ def locate(files: BootFiles, wanted: list[str]) -> Verdict:
                             f"make {name} append to GRUB_CMDLINE_LINUX_DEFAULT, or rename it "
                             "to sort before irisxe-sriov.cfg"
                         ),
-                        fixes.run("update-grub"),
+                        fixes.run(*UPDATE_GRUB),
                     ),
                 )
         lines = kernel_lines(files.grub_cfg or "", "linux")
@@ -124,7 +125,7 @@ def locate(files: BootFiles, wanted: list[str]) -> Verdict:
             return Verdict(
                 "/boot/grub/grub.cfg",
                 "/boot/grub/grub.cfg was not regenerated",
-                fixes.of(fixes.run("update-grub")),
+                fixes.of(fixes.run(*UPDATE_GRUB)),
             )
     else:
         text = files.kernel_cmdline or ""
@@ -135,7 +136,7 @@ def locate(files: BootFiles, wanted: list[str]) -> Verdict:
             return Verdict(
                 None,
                 "the boot entries may predate /etc/kernel/cmdline",
-                fixes.of(fixes.run("proxmox-boot-tool", "refresh")),
+                fixes.of(fixes.run(*PROXMOX_REFRESH)),
             )
         for name, entry in files.entries:
             options = " ".join(kernel_lines(entry, "options"))
@@ -143,6 +144,6 @@ def locate(files: BootFiles, wanted: list[str]) -> Verdict:
                 return Verdict(
                     name,
                     f"the loader entry {name} lacks the parameters",
-                    fixes.of(fixes.run("update-initramfs", "-u", "-k", "all")),
+                    fixes.of(fixes.run(*UPDATE_INITRAMFS)),
                 )
     return Verdict(None, "the boot configuration has the parameters", fixes.NONE)

@@ -13,6 +13,7 @@ from typing import NamedTuple
 from irisxe_sriov import host
 from irisxe_sriov.choices import BootPath
 from irisxe_sriov.paths import Paths
+from irisxe_sriov.plan import PROXMOX_REFRESH, UPDATE_GRUB, UPDATE_INITRAMFS
 
 
 class Detection(NamedTuple):
@@ -133,11 +134,11 @@ def refresh_command(name: BootPath | None, paths: Paths) -> list[str] | None:
     if name == BootPath.GRUB:
         # update-grub on a system whose grub.cfg was never generated fails (docs/notes.md, "Debian's
         # boot paths").
-        return ["update-grub"] if paths.grub_cfg.exists() else None
+        return list(UPDATE_GRUB) if paths.grub_cfg.exists() else None
     if name == BootPath.SYSTEMD_BOOT:
         # Re-runs systemd-boot's kernel-install hook for every kernel in /boot (docs/notes.md,
         # "Debian's boot paths").
-        return ["update-initramfs", "-u", "-k", "all"]
+        return list(UPDATE_INITRAMFS)
     if name == BootPath.PROXMOX:
-        return ["proxmox-boot-tool", "refresh"]
+        return list(PROXMOX_REFRESH)
     return None

@@ -184,7 +184,7 @@ def restore_now(paths: Paths, force: bool, wait: float = 0.0) -> None:
 
     runner = process.Runner(live=paths.is_host, echo=echo)
     verdicts_of(paths, "restore")  # bad settings are refused before anything is touched
-    with apply.locked(paths):
+    with apply.locked(paths, echo):
         verdicts = verdicts_of(paths, "restore")
         pf = verdicts.host.pf
         # only while no driver has bound the GPU: any driver's bind ends the wait
@@ -459,7 +459,7 @@ def carry_out(
         return
     if refusal is not None:
         raise Refused(refusal)
-    with apply.locked(paths):
+    with apply.locked(paths, echo):
         apply.recover(paths, echo)  # an apply killed midway completes first
         plan, refusal = plan_now()  # again under the lock: another apply may have run
         if refusal is not None:

@@ -1,7 +1,5 @@
 """Render and plan from the verdicts: everything `apply` needs, nothing written."""
 
-import shlex
-
 from irisxe_sriov import bootcheck, bootloader, render
 from irisxe_sriov import plan as planning
 from irisxe_sriov.choices import BootPath
@@ -9,9 +7,8 @@ from irisxe_sriov.host import read_optional
 from irisxe_sriov.judgement import Verdicts
 from irisxe_sriov.paths import Paths, is_generated
 
-UPDATE_INITRAMFS = ("update-initramfs", "-u", "-k", "all")
-# initramfs-tools' trigger: inside a dpkg run it rebuilds the newest initrd once, at the end
-TRIGGER_INITRAMFS = ("dpkg-trigger", "--no-await", "update-initramfs")
+UPDATE_INITRAMFS = planning.UPDATE_INITRAMFS
+TRIGGER_INITRAMFS = planning.TRIGGER_INITRAMFS
 
 
 def desired(paths: Paths, verdicts: Verdicts) -> render.Rendered:
@@ -113,9 +110,8 @@ def make_plan(
         notes = (
             f"kernel parameters not written ({why}): {bootcheck.by_hand(list(rendered.tokens))}",
         )
-    pending = planning.parse_pending(read_optional(paths.pending_refresh))
     return planning.from_files(
-        pending_commands=tuple(tuple(shlex.split(line)) for line in pending),
+        pending_commands=tuple(planning.parse_known(read_optional(paths.pending_refresh))),
         notes=notes,
         owned=owned,
         edited=rendered.edited,

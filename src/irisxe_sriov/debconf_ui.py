@@ -304,7 +304,7 @@ def postinst(db: Any, paths: Paths) -> None:
         print(f"irisxe-sriov: {line}", file=sys.stderr)
 
     runner = process.Runner(live=paths.is_host, echo=echo)
-    with tempfile.TemporaryDirectory(prefix="irisxe-sriov.") as staging, apply.locked(paths):
+    with tempfile.TemporaryDirectory(prefix="irisxe-sriov.") as staging, apply.locked(paths, echo):
         # an apply killed half-way (by a person or a power cut) is completed first, so
         # that the plan starts from a consistent state (apply.recover)
         apply.recover(paths, echo)

@@ -337,9 +337,11 @@ def scan(paths: Paths, pf_address: str) -> HostState:
 def pending_refreshes(paths: Paths) -> list[str]:
     """Boot refresh commands (update-grub, ...) that failed or were cut off; the next
     apply runs them. One shell-quoted command each."""
+    import shlex
+
     from irisxe_sriov import plan
 
-    return plan.parse_pending(read_text(paths.pending_refresh))
+    return [shlex.join(c) for c in plan.parse_known(read_text(paths.pending_refresh))]
 
 
 def drift(paths: Paths) -> list[tuple[str, str]]:

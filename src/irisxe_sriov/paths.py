@@ -40,6 +40,52 @@ def is_generated(host_path: str) -> bool:
     return host_path in GENERATED or DRIVERCTL_OVERRIDE_RE.fullmatch(host_path) is not None
 
 
+# The admin's files apply edits in place (design.md: only our tokens of them).
+EDITED = ("/etc/kernel/cmdline",)
+STATE_DIR = "/var/lib/irisxe-sriov"
+WRITTEN_DIR = STATE_DIR + "/written"
+
+
+def written_name(host_path: str) -> str:
+    """The name of apply's copy of a generated file under WRITTEN_DIR."""
+    return host_path.strip("/").replace("/", ":")
+
+
+def is_replayable(host_path: str) -> bool:
+    """Is `host_path` one apply may write or remove: a generated file, its .ucf-dist, our
+    copy of one, or an admin's file it edits? The journal and the postrm's purge replay
+    nothing else, whatever their records say (a damaged or planted journal). Pure."""
+    if host_path in EDITED:
+        return True
+    base = host_path.removesuffix(".ucf-dist")
+    if is_generated(base):
+        return True
+    prefix = WRITTEN_DIR + "/"
+    if host_path.startswith(prefix):
+        name = host_path[len(prefix) :]
+        return name in {written_name(g) for g in GENERATED} or (
+            WRITTEN_DRIVERCTL_RE.fullmatch(name) is not None
+        )
+    return False
+
+
+# written_name of a driverctl override: its PCI address keeps its own colons
+WRITTEN_DRIVERCTL_RE = re.compile(
+    r"etc:driverctl\.d:pci-[0-9a-f]{4}:[0-9a-f]{2}:[0-9a-f]{2}\.[1-7]"
+)
+
+
+def shell_patterns() -> list[str]:
+    """sh case patterns that match what is_replayable accepts, for the postrm, which has
+    no Python (debian/rules puts them in; tests/test_packaging.py compares the two)."""
+    hex_ = "[0-9a-f]"
+    driverctl = f"/etc/driverctl.d/pci-{hex_ * 4}:{hex_ * 2}:{hex_ * 2}.[1-7]"
+    generated = [*GENERATED, driverctl]
+    patterns = [*EDITED, *generated, *(f"{g}.ucf-dist" for g in generated)]
+    patterns += [f"{WRITTEN_DIR}/{written_name(g)}" for g in generated]
+    return patterns
+
+
 class Paths:
     """Host paths under `root`. `display()` gives the spelling a person sees on the host.
 
@@ -154,7 +200,7 @@ class Paths:
 
     @property
     def state_dir(self) -> Path:
-        return self.at("/var/lib/irisxe-sriov")
+        return self.at(STATE_DIR)
 
     @property
     def manifest(self) -> Path:
@@ -197,7 +243,8 @@ class Paths:
 
     @property
     def journal(self) -> Path:
-        """The changes of an apply in progress: the next run completes them (issue 11)."""
+        """The changes of an apply in progress, a directory (apply.Journal): the next run
+        completes them, a purge takes them back."""
         return self.state_dir / "journal"
 
     @property
@@ -209,10 +256,10 @@ class Paths:
     def written_dir(self) -> Path:
         """A copy of the version of each generated /etc file that apply last wrote: a file
         that differs from its copy was edited locally (ucf's cache, for the CLI)."""
-        return self.state_dir / "written"
+        return self.at(WRITTEN_DIR)
 
     def written_copy(self, host_path: str) -> Path:
-        return self.written_dir / host_path.strip("/").replace("/", ":")
+        return self.written_dir / written_name(host_path)
 
     @property
     def reboot_required(self) -> Path:
@@ -279,6 +326,16 @@ class Paths:
     @property
     def iommu_class(self) -> Path:
         return self.at("/sys/class/iommu")
+
+    @property
+    def kernel_locks(self) -> Path:
+        """The running kernel's table of file locks, whatever the root: a lock taken on a
+        file under the root is the running kernel's too."""
+        return Path("/proc/locks")
+
+    def kernel_process(self, pid: str) -> Path:
+        """A process of the running kernel (the holder of a lock), whatever the root."""
+        return Path("/proc") / pid
 
     @property
     def proc_cmdline(self) -> Path:

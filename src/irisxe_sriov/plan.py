@@ -129,9 +129,40 @@ def from_files(
 # --- the state apply keeps under /var/lib/irisxe-sriov -----------------------------------
 
 
+# The commands an apply runs after changing files (docs/notes.md, "Debian's boot paths"),
+# and nothing else: the journal, the pending refreshes and purge's record are replayed only
+# where they name one of these.
+UPDATE_GRUB = ("update-grub",)
+UPDATE_INITRAMFS = ("update-initramfs", "-u", "-k", "all")
+PROXMOX_REFRESH = ("proxmox-boot-tool", "refresh")
+# initramfs-tools' trigger: inside a dpkg run it rebuilds the newest initrd once, at the end
+TRIGGER_INITRAMFS = ("dpkg-trigger", "--no-await", "update-initramfs")
+KNOWN_COMMANDS = frozenset({UPDATE_GRUB, UPDATE_INITRAMFS, PROXMOX_REFRESH, TRIGGER_INITRAMFS})
+
+
+def known_command(command: tuple[str, ...]) -> bool:
+    return command in KNOWN_COMMANDS
+
+
 def parse_pending(text: str | None) -> list[str]:
     """Boot refresh commands still to run (one shell-quoted command a line)."""
     return [line for line in (text or "").split("\n") if line.strip()]
+
+
+def parse_known(text: str | None) -> list[tuple[str, ...]]:
+    """The commands of a pending-refresh record that apply runs (KNOWN_COMMANDS); any other
+    line (damage, or a plant) is no command of ours and is never run."""
+    import shlex
+
+    found = []
+    for line in parse_pending(text):
+        try:
+            command = tuple(shlex.split(line))
+        except ValueError:
+            continue
+        if known_command(command):
+            found.append(command)
+    return found
 
 
 def format_pending(commands: list[tuple[str, ...]]) -> str:

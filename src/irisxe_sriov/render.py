@@ -46,6 +46,25 @@ def dkms_override() -> str:
     )
 
 
+def postrm(text: str) -> str:
+    """The postrm with what it may replay put in from the one source of each fact (debian/rules
+    runs this at build): the case patterns of the files irisxe-sriov writes
+    (paths.shell_patterns) and the refresh commands apply records (plan.KNOWN_COMMANDS).
+    The postrm runs when this package's Python is gone, so it cannot ask."""
+    from irisxe_sriov import paths, plan
+
+    files = "\t\t" + "|".join(paths.shell_patterns()) + ") return 0 ;;"
+    commands = (
+        "\t\t\t"
+        + "|".join(f'"{shlex.join(command)}"' for command in sorted(plan.KNOWN_COMMANDS))
+        + ") ;;"
+    )
+    for marker in ("#IRISXE_REPLAYABLE#", "#IRISXE_COMMANDS#"):
+        if text.count(marker) != 1:
+            raise ValueError(f"the postrm has {text.count(marker)} {marker}, not one")
+    return text.replace("#IRISXE_REPLAYABLE#", files).replace("#IRISXE_COMMANDS#", commands)
+
+
 def settings_file(settings: Settings) -> str:
     """A fresh, commented /etc/default/irisxe-sriov."""
     return environment().get_template("settings.j2").render(values=settings.values(), pin=pin)
