@@ -152,19 +152,81 @@ def test_a_replaced_open_quote_is_recorded_where_it_moves():
 
 
 def test_undo_with_fewer_duplicates_than_were_normalised():
-    """Both intel_iommu= were ours to set; the admin removed one since. Each replaced
+    """Both i915.max_vfs= were ours to set; the admin removed one since. Each replaced
     token goes back at its occurrence, or at the last one when there are fewer."""
-    result = cmdline.apply("intel_iommu=off quiet intel_iommu=pt\n", WANT)
-    assert result.edits[:2] == (
-        Edit("intel_iommu=off", "intel_iommu=on", 0),
-        Edit("intel_iommu=pt", "intel_iommu=on", 1),
+    result = cmdline.apply("i915.max_vfs=1 quiet i915.max_vfs=2\n", ["i915.max_vfs=7"])
+    assert result.edits == (
+        Edit("i915.max_vfs=1", "i915.max_vfs=7", 0),
+        Edit("i915.max_vfs=2", "i915.max_vfs=7", 1),
     )
-    edited = "quiet intel_iommu=on i915.enable_guc=3 i915.max_vfs=7 module_blacklist=xe\n"
-    assert cmdline.undo(edited, result.edits) == "quiet intel_iommu=pt\n"
+    edited = "quiet i915.max_vfs=7\n"
+    assert cmdline.undo(edited, result.edits) == "quiet i915.max_vfs=2\n"
+
+
+@pytest.mark.parametrize(
+    ("line", "after"),
+    [
+        ("ro intel_iommu=on,sm_on\n", "ro intel_iommu=on,sm_on\n"),  # has on: untouched
+        ("ro intel_iommu=sm_on\n", "ro intel_iommu=sm_on,on\n"),
+        ("ro intel_iommu=off,sm_on\n", "ro intel_iommu=sm_on,on\n"),
+        (
+            "ro intel_iommu=igfx_off intel_iommu=off\n",
+            "ro intel_iommu=igfx_off,on intel_iommu=on\n",
+        ),
+    ],
+)
+def test_intel_iommu_is_an_option_list(line, after):
+    """intel_iommu takes a comma list of options (on, off, sm_on, igfx_off, ...; every
+    occurrence counts): ours is `on`, the admin's others stay, `off` goes; undo gives the
+    line back, and the running line judged by its options."""
+    result = cmdline.apply(line, ["intel_iommu=on"])
+    assert result.line == after
+    assert cmdline.undo(result.line, result.edits) == line
+    assert cmdline.missing_from(result.line, ["intel_iommu=on"]) == []
+    assert cmdline.missing_from(line, ["intel_iommu=on"]) == (
+        [] if "on," in line.replace("igfx_off", "") else ["intel_iommu=on"]
+    )
+
+
+@pytest.mark.parametrize(
+    ("running", "missing"),
+    [
+        ("intel_iommu=on,sm_on", []),
+        ("intel_iommu=sm_on", ["intel_iommu=on"]),
+        ("intel_iommu=on intel_iommu=sm_on", []),  # each occurrence counts: on stays said
+        ("intel_iommu=on intel_iommu=off", ["intel_iommu=on"]),
+        ("intel_iommu=off,on", []),
+        ("intel_iommu=on,off", ["intel_iommu=on"]),
+    ],
+)
+def test_the_iommu_in_force_is_the_last_on_or_off_said(running, missing):
+    assert cmdline.missing_from(running, ["intel_iommu=on"]) == missing
+
+
+COMMENTED = "# my boot line, kept by hand\nroot=UUID=1 ro\n  # quiet intel_iommu=on\nquiet\n"
+
+
+def test_comment_lines_are_not_the_boot_line():
+    """kernel-install (systemd 257) drops lines that begin with # before it joins the
+    rest: a token inside one never reaches the kernel. Ours go on the last line that is
+    no comment; a parameter in a comment is no parameter; undo leaves the comments."""
+    assert cmdline.split(COMMENTED) == ["root=UUID=1", "ro", "quiet"]
+    assert cmdline.missing_from(COMMENTED, ["intel_iommu=on"]) == ["intel_iommu=on"]
+    result = cmdline.apply(COMMENTED, ["intel_iommu=on", "module_blacklist=xe"])
+    assert result.line == (
+        "# my boot line, kept by hand\nroot=UUID=1 ro\n  # quiet intel_iommu=on\n"
+        "quiet intel_iommu=on module_blacklist=xe\n"
+    )
+    assert cmdline.undo(result.line, result.edits) == COMMENTED
+    only_comments = "# nothing here yet\n"
+    result = cmdline.apply(only_comments, ["intel_iommu=on"])
+    assert result.line == "# nothing here yet\nintel_iommu=on\n"
+    assert cmdline.undo(result.line, result.edits) == only_comments
 
 
 def test_undo_sed_edits_every_line_unless_told_first_line_only():
     script = (
+        "/^[[:space:]]*#/b\n"  # comment lines: kernel-install drops them, we leave them
         "t e0c\n:e0c\n"
         "s/^\\(.*\\)[[:space:]]a=1\\([[:space:]]\\|$\\)/\\1\\2/\nt e0\n"
         "s/^\\([[:space:]]*\\)a=1\\([[:space:]]\\+\\|$\\)/\\1/\nt e0\n"

@@ -197,3 +197,70 @@ def test_a_reader_that_went_away_gets_no_error_line_on_either_path(machine, comm
             os.close(writer)
         assert done.returncode == 1, done.stderr
         assert done.stderr == f"click imported: {not fast}\n", done.stderr
+
+
+def test_a_reader_gone_never_stops_the_work(machine):
+    """`irisxe-sriov-ctl apply | head -1` (here the reader is gone before the first line):
+    every file is written, the manifest recorded, no journal left, exit 1 and no error
+    line. Output must never interrupt a write sequence."""
+    settings = machine.root / "etc/default/irisxe-sriov"
+    settings.write_text('NUM_VFS="3"\nDRIVER="xe"\n')
+    reader, writer = os.pipe()
+    os.close(reader)
+    try:
+        done = run(["--root", str(machine.root), "apply"], fast=False, stdout=writer)
+    finally:
+        os.close(writer)
+    assert done.returncode == 1, done.stderr
+    assert done.stderr == "click imported: True\n", done.stderr
+    state = machine.root / "var/lib/irisxe-sriov"
+    assert not (state / "journal").exists()
+    managed = (state / "managed").read_text().splitlines()
+    for name in (
+        "/etc/modprobe.d/irisxe-sriov.conf",
+        "/etc/sysfs.d/irisxe-sriov.conf",
+        "/etc/udev/rules.d/70-irisxe-sriov.rules",
+        "/etc/default/grub.d/irisxe-sriov.cfg",
+    ):
+        assert name in managed
+        assert (machine.root / name.lstrip("/")).exists(), name
+    assert "options xe" in (machine.root / "etc/modprobe.d/irisxe-sriov.conf").read_text()
+
+
+@pytest.mark.parametrize(("signal_name", "status"), [("SIGTERM", 143), ("SIGHUP", 129)])
+def test_sigterm_and_sighup_are_one_line_and_their_exit_status(machine, signal_name, status):
+    """systemd stopping the boot unit, or a closed terminal, ends a command as Ctrl-C
+    does: one line naming the signal and 128 + its number (Python's default ended it
+    silently). The command is caught waiting for the lock that flock(1) holds."""
+    import signal
+
+    lock = machine.root / "var/lib/irisxe-sriov/lock"
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    holder = subprocess.Popen(["flock", str(lock), "cat"], stdin=subprocess.PIPE)
+    # until the kernel lists flock(1)'s lock on the file (no sleep)
+    while not (
+        lock.exists()
+        and f":{lock.stat().st_ino} " in Path("/proc/locks").read_text().replace(" EOF", " ")
+    ):
+        assert holder.poll() is None
+    try:
+        environment = {**os.environ, "PYTHONPATH": str(SOURCE)}
+        environment.pop("IRISXE_SRIOV_DEBUG", None)
+        command = subprocess.Popen(
+            [sys.executable, "-m", "irisxe_sriov", "--root", str(machine.root), "vfs", "restore"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=environment,
+        )
+        assert command.stdout is not None
+        first = command.stdout.readline()  # it waits for the lock now
+        assert first.startswith("waiting for process "), first
+        command.send_signal(getattr(signal, signal_name))
+        _, stderr = command.communicate(timeout=30)
+        assert command.returncode == status
+        assert stderr == f"irisxe-sriov-ctl: error: stopped by {signal_name}\n"
+    finally:
+        assert holder.stdin is not None
+        holder.stdin.close()
+        holder.wait()

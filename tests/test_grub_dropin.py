@@ -3,8 +3,10 @@
 import subprocess
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from irisxe_sriov import render
+from irisxe_sriov import cmdline, render
 from irisxe_sriov.paths import Paths
 from irisxe_sriov.settings import Settings
 
@@ -70,6 +72,19 @@ I915 = "intel_iommu=on i915.enable_guc=3 i915.max_vfs=7"
         ),
         ("", "foo=* xe.force_probe=*", "", f"foo=* {I915} module_blacklist=xe"),
         ("intel_iommu=off", "module_blacklist=xe", "", f"{I915} module_blacklist=xe"),
+        # intel_iommu's other options are the admin's: they stay, off goes, on comes
+        (
+            "",
+            "quiet intel_iommu=sm_on",
+            "",
+            "quiet intel_iommu=sm_on,on i915.enable_guc=3 i915.max_vfs=7 module_blacklist=xe",
+        ),
+        (
+            "intel_iommu=off,igfx_off",
+            "intel_iommu=on,sm_on",
+            "",
+            "intel_iommu=igfx_off,on,sm_on i915.enable_guc=3 i915.max_vfs=7 module_blacklist=xe",
+        ),
     ],
 )
 def test_sourced_dropin_merges(tmp_path, linux, default, want_linux, want_default):
@@ -92,3 +107,54 @@ def test_dropin_is_shellcheck_clean(tmp_path):
         check=False,
     )
     assert done.returncode == 0, done.stdout
+
+
+# --- the drop-in and cmdline.py decide alike (the one is sh, the other Python) ------------
+
+ADMIN_TOKENS = ["quiet", "ro", "splash", "foo=1", "i915.max_vfs=2", "xe.max_vfs=3"]
+MEMBER_TOKENS = [
+    "module_blacklist=xe",
+    "module_blacklist=i915",
+    "module_blacklist=snd,xe",
+    "module_blacklist=nouveau",
+    "intel_iommu=off",
+    "intel_iommu=on",
+    "intel_iommu=sm_on",
+    "intel_iommu=igfx_off,off",
+    "intel_iommu=on,sm_off",
+]
+
+
+def in_force(line: str) -> tuple[frozenset[str], frozenset[str], str | None, list[str]]:
+    """What the kernel goes by: the blacklist in force, intel_iommu's options (less on/off),
+    whether the IOMMU is on, and the tokens of keys that are no concern of ours."""
+    blacklist = frozenset(cmdline.members_in_force(line, "module_blacklist"))
+    options = cmdline.members_in_force(line, "intel_iommu")
+    said = [m for m in options if m in ("on", "off")]
+    others = [
+        t
+        for t in cmdline.split(line)
+        if cmdline.key_of(t) not in (*cmdline.MANAGED_KEYS, "module_blacklist")
+    ]
+    return blacklist, frozenset(options) - {"on", "off"}, said[-1] if said else None, sorted(others)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(st.sampled_from(ADMIN_TOKENS + MEMBER_TOKENS), max_size=5),
+    st.lists(st.sampled_from(ADMIN_TOKENS + MEMBER_TOKENS), max_size=5),
+    st.sampled_from(["i915", "xe"]),
+)
+def test_the_dropin_and_cmdline_py_agree(tmp_path_factory, linux, default, driver):
+    """For any admin line, what the kernel goes by after the GRUB drop-in is sourced (sh)
+    is what it goes by after cmdline.apply edits /etc/kernel/cmdline (Python): the same
+    parameters of ours, blacklist, intel_iommu options and admin tokens."""
+    tmp_path = tmp_path_factory.mktemp("dropin")
+    wanted = cmdline.wanted_tokens(Settings(driver=driver), "a7a0")
+    by_grub = " ".join(
+        source(tmp_path, dropin(tmp_path, driver), " ".join(linux), " ".join(default))[:2]
+    )
+    by_python = cmdline.apply(" ".join([*linux, *default]), wanted).line
+    assert cmdline.missing_from(by_grub, wanted) == []
+    assert cmdline.missing_from(by_python, wanted) == []
+    assert in_force(by_grub) == in_force(by_python), (by_grub, by_python)

@@ -499,3 +499,141 @@ def test_the_postrm_replays_exactly_what_python_would(tmp_path):
     in_python = [paths_module.is_replayable(c) for c in candidates]
     assert in_sh == in_python, list(zip(candidates, in_sh, in_python, strict=True))
     assert in_python[:3] == [True, True, True] and not any(in_python[-6:])
+
+
+# --- round two, 6: bounds -------------------------------------------------------------------
+
+
+def test_config_set_never_writes_a_settings_file_every_later_command_refuses(machine, snapshot):
+    """A settings file is read up to 64 KiB; `config set` on one close to that (long
+    comments) would write one past it, which status, doctor and the boot unit would then
+    all refuse. It is refused instead, and nothing changes."""
+    path = machine.root / "etc/default/irisxe-sriov"
+    text = path.read_text()
+    path.write_text(text + "#" * (64 * 1024 - len(text) - 2) + "\n")
+    before = snapshot(machine.root)
+    line = one_error_line(run(machine.root, "config", "set", "vf_roles=1:none 2:none 3:host"), 2)
+    assert "/etc/default/irisxe-sriov would be 65" in line and "more than the 65536" in line
+    assert snapshot(machine.root) == before
+    assert run(machine.root, "status").exit_code == 0
+
+
+def test_a_kernel_cmdline_past_what_a_kernel_takes_is_refused(machine, snapshot):
+    """/etc/kernel/cmdline is bounded at 8 KiB (the kernel takes 2048 bytes on x86): a
+    larger one is one error, exit 1, nothing written; the postrm's sed fallback stays
+    bounded too (test_the_undo_sed_script_grows_linearly)."""
+    (machine.root / "etc/default/irisxe-sriov").write_text('BOOTLOADER="systemd-boot"\n')
+    line = machine.root / "etc/kernel/cmdline"
+    line.parent.mkdir(parents=True, exist_ok=True)
+    line.write_text("ro " + "intel_iommu=off " * 600 + "\n")
+    before = snapshot(machine.root)
+    error = one_error_line(run(machine.root, "apply"), 1)
+    assert error.endswith("/etc/kernel/cmdline is larger than 8192 bytes")
+    assert snapshot(machine.root) == before
+
+
+def test_the_undo_sed_script_grows_linearly():
+    """Repeated managed tokens: the script has two patterns an edit at most (it had one
+    per occurrence before each, quadratic: 48 KB of intel_iommu=off took 11 s and 2.8 GB
+    to make)."""
+    for count in (100, 200, 400):
+        line = "ro " + "intel_iommu=off " * count + "\n"
+        result = cmdline.apply(line, ["intel_iommu=on", "i915.max_vfs=7"])
+        script = cmdline.undo_sed(result.edits)
+        assert script.count("\ns/") <= 2 * len(result.edits)
+        assert len(result.edits) == count + 1
+
+
+# --- round two, 7: special files and links inside the root --------------------------------
+
+
+def test_special_files_at_efivars_cache_and_header_probes_never_hang(fake):
+    """A FIFO, a character device or a sparse 200 MB file where the LoaderInfo efivar,
+    the modinfo cache or a kernel header the compat check reads should be: every read is
+    bounded and refuses what is no regular file (host.open_regular), so status, doctor,
+    kernels and the hook answer at once (pytest-timeout fails a hang)."""
+    from fakesys import install_kernel
+
+    fake.healthy(numvfs=2)
+    release = "6.12.118+deb13-amd64"
+    install_kernel(fake.root, release)
+    headers = fake.root / "usr/src" / f"linux-headers-{release}" / "include/linux"
+    headers.mkdir(parents=True)
+    os.mkfifo(headers / "uaccess.h")
+    (fake.root / f"lib/modules/{release}/build").symlink_to(f"/usr/src/linux-headers-{release}")
+    efivars = fake.root / "sys/firmware/efi/efivars"
+    efivars.mkdir(parents=True, exist_ok=True)
+    os.mkfifo(efivars / "LoaderInfo-4a67b082-0a4c-41cf-b6c7-440b29bb8c4f")
+    cache = fake.root / "var/cache/irisxe-sriov/modinfo.json"
+    cache.parent.mkdir(parents=True)
+    with cache.open("wb") as sparse:
+        sparse.truncate(200 << 20)
+    os.mknod(fake.root / "var/cache/irisxe-sriov/probe", 0o600 | 0o020000, os.makedev(1, 5))
+    for args in (["status"], ["doctor"], ["kernels"], ["kernels", "--notify", release]):
+        result = run(fake.root, *args)
+        assert result.exit_code in (0, 1), (args, result.output)
+        assert "Traceback" not in result.output
+
+
+def test_header_reads_stay_in_the_root_through_a_link_below_a_resolved_directory(fake):
+    """/lib/modules/R/build links to the headers inside the root, and in them include/
+    is an absolute link: it too resolves inside the root, never on this machine (where
+    /irisxe-test-headers does not exist)."""
+    release = "6.12.118+deb13-amd64"
+    tree = fake.root / "usr/src" / f"linux-headers-{release}"
+    tree.mkdir(parents=True)
+    (tree / "include").symlink_to("/irisxe-test-headers/include")
+    real = fake.root / "irisxe-test-headers/include/linux"
+    real.mkdir(parents=True)
+    (real / "uaccess.h").write_text("copy_from_user_inatomic_nontemporal\n")
+    modules = fake.root / "lib/modules" / release
+    (modules / "kernel").mkdir(parents=True)
+    (modules / "build").symlink_to(f"/usr/src/linux-headers-{release}")
+    assert not Path("/irisxe-test-headers").exists()
+    found, texts = compat.read_headers(Paths(fake.root), release)
+    assert found
+    assert texts["include/linux/uaccess.h"] == "copy_from_user_inatomic_nontemporal\n"
+
+
+# --- round two, 9: odds and ends ------------------------------------------------------------
+
+
+def test_a_vf_given_two_roles_is_refused(machine, snapshot):
+    before = snapshot(machine.root)
+    line = one_error_line(run(machine.root, "config", "set", "vf_roles=1:vfio 1:host"), 2)
+    assert line.endswith("vf_roles: VF 1 is given a role twice: give each VF one")
+    assert snapshot(machine.root) == before
+
+
+def test_a_negative_sriov_totalvfs_is_unknown(machine):
+    """sysfs never says -1 for a count; a root that does is damaged: unknown, and the
+    allowed range stays 0-7 (it read "allowed 0--1")."""
+    (machine.device_dir("0000:00:02.0") / "sriov_totalvfs").write_text("-1\n")
+    state = host.scan(Paths(machine.root), "0000:00:02.0")
+    assert state.pf.sriov_totalvfs is None
+    line = one_error_line(run(machine.root, "config", "set", "num_vfs=8"), 2)
+    assert line.endswith("num_vfs: 8 is out of range: allowed 0-7")
+
+
+def test_the_admins_kernel_cmdline_keeps_mode_owner_and_attributes(machine):
+    """Rewriting /etc/kernel/cmdline (a file of the admin's) keeps its mode, owner and
+    extended attributes; a symlink there is written through (under --root as on /)."""
+    line = machine.root / "etc/kernel/cmdline"
+    line.parent.mkdir(parents=True, exist_ok=True)
+    target = machine.root / "etc/kernel/cmdline.real"
+    target.write_text("root=UUID=1 ro\n")
+    line.symlink_to("cmdline.real")
+    target.chmod(0o640)
+    os.chown(target, 65534, 65534)
+    try:
+        os.setxattr(target, "user.irisxe-test", b"kept")
+    except OSError:
+        pytest.skip("this file system has no user extended attributes")
+    (machine.root / "etc/default/irisxe-sriov").write_text('BOOTLOADER="systemd-boot"\n')
+    result = run(machine.root, "apply")
+    assert result.exit_code == 0, result.output
+    assert line.is_symlink()
+    assert "intel_iommu=on" in target.read_text()
+    found = target.stat()
+    assert (oct(found.st_mode & 0o777), found.st_uid, found.st_gid) == ("0o640", 65534, 65534)
+    assert os.getxattr(target, "user.irisxe-test") == b"kept"

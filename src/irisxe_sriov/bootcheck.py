@@ -103,8 +103,9 @@ def locate(files: BootFiles, wanted: list[str]) -> Verdict:
         return Verdict(None, f"nothing writes the kernel parameters ({why})", by_hand_fix(wanted))
     if path == BootPath.GRUB:
         dropin = "/etc/default/grub.d/irisxe-sriov.cfg"
-        # the blacklist is merged when grub-mkconfig sources the drop-in
-        plain = [t for t in wanted if cmdline.key_of(t) != cmdline.BLACKLIST_KEY]
+        # the blacklist and intel_iommu's options are merged when grub-mkconfig sources
+        # the drop-in: not literally in it
+        plain = [t for t in wanted if cmdline.key_of(t) not in cmdline.MEMBERS]
         if files.dropin is None or not all(t in files.dropin for t in plain):
             return Verdict(dropin, f"{dropin} is missing or out of date", APPLY)
         for name, text in files.later_dropins:

@@ -18,7 +18,7 @@ PROG = failure.PROG
 
 
 def echo(line: str) -> None:
-    click.echo(line)
+    failure.Output.say(line)
 
 
 print_json = reading.print_json
@@ -70,9 +70,12 @@ class Group(click.Group):
         as_json = "--json" in argv[: argv.index("--")] if "--" in argv else "--json" in argv
         context: list[click.Context] = []
         try:
-            return super().main(
+            result = super().main(
                 argv, prog_name, complete_var, standalone_mode=False, **extra, obj=context
             )
+            if not failure.Output.gone:
+                return result
+            code = int(errors.ExitStatus.FAILED)  # the work was done; its reader went away
         except click.exceptions.Exit as done:
             code = done.exit_code
         except SystemExit as done:
@@ -84,6 +87,8 @@ class Group(click.Group):
                 raise
             paths = context[0].obj if context and isinstance(context[0].obj, Paths) else None
             code = report_error(error, paths, as_json)
+        if failure.Output.gone and code == 0:
+            code = int(errors.ExitStatus.FAILED)
         if standalone_mode:
             sys.exit(code)
         return code

@@ -5,7 +5,9 @@ separator of theirs, replace only conflicting values of the keys we manage, and 
 record of exactly what was added or replaced so that `undo` gives their line back.
 """
 
+import bisect
 import re
+from collections.abc import Callable
 from typing import NamedTuple
 
 from irisxe_sriov import pciids, pin
@@ -13,8 +15,28 @@ from irisxe_sriov.choices import Driver
 from irisxe_sriov.settings import Settings
 
 BLACKLIST_KEY = "module_blacklist"
-# Keys whose values this package sets for either driver; module_blacklist is merged instead.
-MANAGED_KEYS = ("intel_iommu", "i915.enable_guc", "i915.max_vfs", "xe.max_vfs", "xe.force_probe")
+IOMMU_KEY = "intel_iommu"
+# Keys whose values this package sets for either driver; module_blacklist and intel_iommu
+# are merged instead (MEMBERS).
+MANAGED_KEYS = (IOMMU_KEY, "i915.enable_guc", "i915.max_vfs", "xe.max_vfs", "xe.force_probe")
+
+
+class Members(NamedTuple):
+    """A parameter whose value is a comma list the admin may share with us: we add our
+    member and take its opposite out, and keep every other member of theirs."""
+
+    opposite: Callable[[str], str | None]  # the member ours replaces, if any
+    cumulative: bool  # every occurrence counts (a __setup handler), else the last one
+
+
+MEMBERS: dict[str, Members] = {
+    # module_blacklist is one charp parameter: the last occurrence is the list
+    BLACKLIST_KEY: Members(lambda member: Driver(member).other, cumulative=False),
+    # intel_iommu's __setup handler takes each occurrence's options in turn (on, off,
+    # sm_on, igfx_off, ...: drivers/iommu/intel/iommu.c, intel_iommu_setup): on/off, the
+    # last one said, decides; the admin's other options stay
+    IOMMU_KEY: Members(lambda member: {"on": "off", "off": "on"}.get(member), cumulative=True),
+}
 
 
 def wanted_tokens(settings: Settings, device: str | None, role: str = "host") -> list[str]:
@@ -45,8 +67,15 @@ def wanted_tokens(settings: Settings, device: str | None, role: str = "host") ->
 
 # A token: non-space characters and double-quoted stretches; an unterminated quote runs to
 # the end of the line (the kernel's next_arg does the same), so no byte of the admin's
-# line is ever dropped (found by hypothesis, issue 11).
+# line is ever dropped (found by hypothesis).
 TOKEN_RE = r'(?:[^\s"]|"[^"]*"?)+'
+# A comment line of /etc/kernel/cmdline: systemd 257's kernel-install drops it before it
+# joins the other lines (90-loaderentry.install: grep -Gv '^\s*#' | tr -s "$IFS" ' '), so
+# a token in it never reaches the kernel. Comment lines belong to the separators here.
+COMMENT_LINE = r"^[ \t\r\f\v]*#[^\n]*"
+COMMENT_AT = re.compile(r"[ \t\r\f\v]*#[^\n]*")  # at the start of a line
+SPACE_AT = re.compile(r"[^\S\n]+|\n")  # never past a line start, where a comment may begin
+TOKEN_AT = re.compile(TOKEN_RE)
 
 
 def key_of(token: str) -> str:
@@ -54,8 +83,9 @@ def key_of(token: str) -> str:
 
 
 def split(line: str) -> list[str]:
-    """Whitespace-separated tokens; a double-quoted value keeps its spaces."""
-    return re.findall(TOKEN_RE, line)
+    """Whitespace-separated tokens, comment lines left out; a double-quoted value keeps
+    its spaces."""
+    return [token for _, token in pieces_of(line)[0]]
 
 
 def effective_value(line: str | None, key: str) -> str | None:
@@ -79,17 +109,29 @@ def effective(line: str | None) -> dict[str, str]:
     return values
 
 
+def members_in_force(line: str | None, key: str) -> list[str]:
+    """The members of a MEMBERS key the kernel goes by: the last occurrence's, or for a
+    cumulative one every occurrence's in turn."""
+    values = [t.partition("=")[2] for t in split(line or "") if key_of(t) == key]
+    if not MEMBERS[key].cumulative:
+        values = values[-1:]
+    return [member for value in values for member in value.split(",") if member]
+
+
 def missing_from(running: str | None, wanted: list[str]) -> list[str]:
-    """Wanted tokens whose value is not the effective one (module_blacklist by member of
-    its last occurrence): `intel_iommu=on ... intel_iommu=off` lacks intel_iommu=on."""
+    """Wanted tokens whose value is not the one in force: a plain key by its last
+    occurrence (`intel_iommu=on ... intel_iommu=off` lacks intel_iommu=on), a MEMBERS key
+    by its members (intel_iommu=on,sm_on has on; module_blacklist=snd,xe has xe), where a
+    later opposite member (off) takes ours back."""
     missing = []
     for token in wanted:
         key, _, value = token.partition("=")
-        current = effective_value(running, key)
-        if key == BLACKLIST_KEY:
-            if current is None or value not in current.split(","):
+        if key in MEMBERS:
+            opposite = MEMBERS[key].opposite(value)
+            said = [m for m in members_in_force(running, key) if m in (value, opposite)]
+            if not said or said[-1] != value:
                 missing.append(token)
-        elif current != value:
+        elif effective_value(running, key) != value:
             missing.append(token)
     return missing
 
@@ -114,30 +156,52 @@ Pieces = list[tuple[str, str]]
 
 
 def pieces_of(line: str) -> tuple[Pieces, str]:
+    """The line's tokens, each with the separator before it (whitespace and comment
+    lines), and the trailer after the last token: rejoined, every byte comes back. An
+    unterminated quote runs to the end of the text but not into its trailing whitespace."""
     body = line.rstrip()
-    trailer = line[len(body) :]
-    pieces = [(m.group(1), m.group(2)) for m in re.finditer(rf"(\s*)({TOKEN_RE})", body)]
-    return pieces, trailer
+    pieces: Pieces = []
+    position = start = 0
+    while position < len(body):
+        if position == 0 or body[position - 1] == "\n":
+            comment = COMMENT_AT.match(body, position)
+            if comment:
+                position = comment.end()
+                continue
+        space = SPACE_AT.match(body, position)
+        if space:
+            position = space.end()
+            continue
+        token = TOKEN_AT.match(body, position)
+        assert token is not None  # any other character begins a token
+        pieces.append((body[start:position], token.group(0)))
+        position = start = token.end()
+    return pieces, body[start:] + line[len(body) :]
 
 
 def join(pieces: Pieces, trailer: str) -> str:
     return "".join(sep + token for sep, token in pieces) + trailer
 
 
-def merge_blacklist(existing: str, add: str, remove: str) -> str:
+def merge_members(existing: str, key: str, add: str) -> str:
+    """An occurrence of a MEMBERS key with our member added and its opposite taken out,
+    the admin's other members kept in their order."""
+    remove = MEMBERS[key].opposite(add)
     members = [m for m in existing.partition("=")[2].split(",") if m and m != remove]
     if add not in members:
         members.append(add)
-    return f"{BLACKLIST_KEY}={','.join(members)}"
+    return f"{key}={','.join(members)}"
 
 
 def apply(line: str, wanted: list[str]) -> EditResult:
     """Put `wanted` into `line`, recording every token added or replaced.
 
     Every occurrence of a key we set is normalised, not only the first: the kernel uses
-    the last one (issue 11). A token of the admin's with such a key (e.g. i915.max_vfs=2)
-    is replaced in place; each module_blacklist list gains our member and loses the
-    driver we now use.
+    the last one. A token of the admin's with such a key (e.g. i915.max_vfs=2) is
+    replaced in place; each module_blacklist list gains our member and loses the driver
+    we now use, each intel_iommu list gains on and loses off. A token added goes on the
+    last line that is no comment (kernel-install drops comment lines), or on a line of
+    its own after a file of comments alone.
     """
     pieces, trailer = pieces_of(line)
     # In the order of `wanted`: (position, before) of a replaced token, (-1, None) added.
@@ -149,7 +213,14 @@ def apply(line: str, wanted: list[str]) -> EditResult:
             # After an unterminated quote a token would be swallowed by it: go before it.
             open_quote = next((i for i, (_, t) in enumerate(pieces) if t.count('"') % 2), None)
             if open_quote is None:
-                pieces.append((" " if pieces else "", token))
+                if pieces:
+                    pieces.append((" ", token))
+                elif trailer.strip():  # comments alone: a line of its own after them
+                    lead = trailer if trailer.endswith("\n") else trailer + "\n"
+                    pieces.append((lead, token))
+                    trailer = "\n"
+                else:
+                    pieces.append(("", token))
                 changed.append((len(pieces) - 1, None))
             else:
                 separator, quoted = pieces[open_quote]
@@ -163,19 +234,18 @@ def apply(line: str, wanted: list[str]) -> EditResult:
             continue
         for position in found:
             separator, current = pieces[position]
-            if key == BLACKLIST_KEY:
-                member = token.partition("=")[2]
-                keep = Driver(member).other
-                new = merge_blacklist(current, member, keep)
-            else:
-                new = token
+            value = token.partition("=")[2]
+            new = merge_members(current, key, value) if key in MEMBERS else token
             if new != current:
                 pieces[position] = (separator, new)
                 changed.append((position, current))
     edits = []
+    seen: dict[str, list[int]] = {}  # token -> its positions, for the occurrence numbers
+    for position, (_, token) in enumerate(pieces):
+        seen.setdefault(token, []).append(position)
     for position, before in changed:
         after = pieces[position][1]
-        occurrence = sum(1 for _, t in pieces[:position] if t == after) if before else 0
+        occurrence = bisect.bisect_left(seen[after], position) if before else 0
         edits.append(Edit(before, after, occurrence))
     return EditResult(join(pieces, trailer), tuple(edits))
 
@@ -186,8 +256,9 @@ def undo(line: str, edits: tuple[Edit, ...]) -> str:
     Tokens the admin changed after us are left alone: we only undo what is still ours.
     """
     pieces, trailer = pieces_of(line)
+    where = token_positions(pieces)
     for edit in reversed(edits):
-        positions = [i for i, (_, t) in enumerate(pieces) if t == edit.after]
+        positions = where.get(edit.after, [])
         if not positions:
             continue
         if edit.before is None:
@@ -196,10 +267,30 @@ def undo(line: str, edits: tuple[Edit, ...]) -> str:
             del pieces[position]
             if position == 0 and pieces:  # the line's leading space (or none) stays first
                 pieces[0] = (separator, pieces[0][1])
+            elif position == 0:  # the only token, after a file of comments alone
+                trailer = separator if separator.strip() else trailer
+            elif re.search(COMMENT_LINE, separator, re.MULTILINE):
+                # comment lines before our token stay, before whatever follows it
+                if position < len(pieces):
+                    pieces[position] = (separator + pieces[position][0], pieces[position][1])
+                else:
+                    trailer = separator + trailer
+            where = token_positions(pieces)  # rare: only the few tokens we add
         else:
             position = positions[min(edit.occurrence, len(positions) - 1)]
             pieces[position] = (pieces[position][0], edit.before)
+            positions.remove(position)
+            bisect.insort(where.setdefault(edit.before, []), position)
     return join(pieces, trailer)
+
+
+def token_positions(pieces: Pieces) -> dict[str, list[int]]:
+    """Each token's positions in the line, in order: undo looks tokens up here instead of
+    scanning the line once per edit (a line of thousands of managed tokens stays quick)."""
+    where: dict[str, list[int]] = {}
+    for position, (_, token) in enumerate(pieces):
+        where.setdefault(token, []).append(position)
+    return where
 
 
 def undo_then_apply(line: str, previous: tuple[Edit, ...], wanted: list[str]) -> EditResult:
@@ -218,11 +309,12 @@ def undo_sed(edits: tuple[Edit, ...], first_line_only: bool = False) -> str:
     purge's fallback, replayed by the postrm, which has no Python (docs/notes.md, "Purge").
     It follows `undo` as far as sed can: newest edit first; an added token goes from its
     last occurrence (or from the start of the line); a replaced one gets its old value at
-    its occurrence, or at the last one when there are fewer. `first_line_only`: Proxmox VE
-    reads the first line alone.
+    its occurrence, or at the last one when there are fewer. Comment lines are left alone
+    (kernel-install drops them). `first_line_only`: Proxmox VE reads the first line alone.
 
-    Each edit tries its patterns in turn: `t` jumps past the rest once one matched, and a
-    `t` to the very next label first clears the flag an earlier edit set."""
+    Two patterns an edit at most, so the script grows with the edits, not with their
+    square. Each edit tries its patterns in turn: `t` jumps past the rest once one
+    matched, and a `t` to the very next label first clears the flag an earlier edit set."""
     space = "[[:space:]]"
     commands = []
     for number, edit in enumerate(reversed(edits)):
@@ -237,14 +329,18 @@ def undo_sed(edits: tuple[Edit, ...], first_line_only: bool = False) -> str:
         else:
             before = sed_literal(edit.before)
             match = rf"\(^\|{space}\)\({after}\)\({space}\|$\)"
-            nth = [
-                rf"s/{match}/\1{before}\3/{count}" for count in range(edit.occurrence + 1, 1, -1)
-            ]
-            patterns = [*nth, rf"s/{match}/\1{before}\3/"]
+            # the greedy .* makes the last occurrence the one replaced
+            last = rf"s/^\(.*\)\(^\|{space}\){after}\({space}\|$\)/\1\2{before}\3/"
+            if edit.occurrence:
+                patterns = [rf"s/{match}/\1{before}\3/{edit.occurrence + 1}", last]
+            else:
+                patterns = [rf"s/{match}/\1{before}\3/"]
         commands += [f"t {done}c", f":{done}c"]
         for pattern in patterns:
             commands += [pattern, f"t {done}"]
         commands.append(f":{done}")
+    if commands:
+        commands = [f"/^{space}*#/b", *commands]
     if first_line_only and commands:
         commands = ["1{", *commands, "}"]
     return "".join(command + "\n" for command in commands)

@@ -1,6 +1,6 @@
 """Render and plan from the verdicts: everything `apply` needs, nothing written."""
 
-from irisxe_sriov import bootcheck, bootloader, render
+from irisxe_sriov import bootcheck, bootloader, render, settings
 from irisxe_sriov import plan as planning
 from irisxe_sriov.choices import BootPath
 from irisxe_sriov.host import read_optional
@@ -11,13 +11,19 @@ UPDATE_INITRAMFS = planning.UPDATE_INITRAMFS
 TRIGGER_INITRAMFS = planning.TRIGGER_INITRAMFS
 
 
+# The kernel takes at most 2048 bytes of command line on x86 (COMMAND_LINE_SIZE): a longer
+# /etc/kernel/cmdline is refused (exit 1), which also bounds purge's sed fallback (about a
+# second for 8 KiB of managed tokens, measured; docs/notes.md, "Purge").
+KERNEL_CMDLINE_LIMIT = 8 * 1024
+
+
 def desired(paths: Paths, verdicts: Verdicts) -> render.Rendered:
     return render.render(
         verdicts.settings,
         paths,
         device=verdicts.machine.device or verdicts.host.pf.device,
         boot_path=verdicts.boot.name,
-        kernel_cmdline=read_optional(paths.kernel_cmdline),
+        kernel_cmdline=read_optional(paths.kernel_cmdline, KERNEL_CMDLINE_LIMIT),
         proc_cmdline=verdicts.host.cmdline,
         cmdline_record=read_optional(paths.cmdline_record),
         role=verdicts.machine.role,
@@ -59,6 +65,12 @@ def make_plan(
         refresh = bootloader.refresh_command(rendered.bootloader, paths)
         commands[kernel_cmdline] = tuple(refresh or ())
     settings_path = paths.display(paths.settings)
+    if settings_text is not None and len(settings_text.encode()) > settings.MAX_FILE_SIZE:
+        # every later command would refuse the file, the boot unit included
+        raise settings.SettingsError(
+            f"{settings_path} would be {len(settings_text.encode())} bytes, more than the "
+            f"{settings.MAX_FILE_SIZE} allowed: shorten its comments first"
+        )
     if settings_text is None:
         settings_text = verdicts.snapshot.settings_file.text or render.settings_file(
             verdicts.settings

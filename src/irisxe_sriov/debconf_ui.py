@@ -350,6 +350,7 @@ def main(argv: list[str]) -> int:
         return errors.ExitStatus.BAD_INPUT
     # Always the running system: tests run the maintainer scripts inside a chroot.
     paths = Paths("/")
+    os.umask(0o022)
     db = connect()
     try:
         if argv[1] == "config":

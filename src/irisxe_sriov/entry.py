@@ -48,6 +48,10 @@ def fast_command(args: Sequence[str], environ: Mapping[str, str]) -> FastCommand
 
 
 def main() -> None:
+    # what we create has the modes we give it, whatever the caller's umask (apply also
+    # sets them explicitly): Debian policy 10.9
+    os.umask(0o022)
+    failure.on_signals()
     found = fast_command(sys.argv[1:], os.environ)
     if found is None:
         from irisxe_sriov import cli

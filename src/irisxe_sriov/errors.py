@@ -17,6 +17,8 @@ class ExitStatus(enum.IntEnum):
     FAILED = 1  # a failed check or operation, or a state the host is in (no free VF)
     BAD_INPUT = 2  # the request itself is wrong; nothing on disk has changed
     INTERRUPTED = 130  # Ctrl-C: 128 + SIGINT, as a shell reports it
+    HANGUP = 129  # SIGHUP: 128 + 1
+    TERMINATED = 143  # SIGTERM (systemd stopping the unit, kill): 128 + 15
 
 
 class Error(Exception):
@@ -46,3 +48,14 @@ class Failed(Error):
     """A valid request that failed: an operation, a check, or the state of the host."""
 
     status = ExitStatus.FAILED
+
+
+class Signalled(BaseException):
+    """SIGTERM or SIGHUP arrived: the command stops as after Ctrl-C, with one line and
+    128 + the signal's number (what is half done is the journal's to complete). A
+    BaseException, like KeyboardInterrupt, so that no `except Exception` swallows it."""
+
+    def __init__(self, signal_number: int, name: str) -> None:
+        super().__init__(name)
+        self.signal_number = signal_number
+        self.name = name

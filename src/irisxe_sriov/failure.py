@@ -41,6 +41,18 @@ def bounded(problems: list[str]) -> list[str]:
     return clipped
 
 
+def on_signals() -> None:
+    """SIGTERM and SIGHUP end a command as Ctrl-C does: one line, no traceback, exit 128
+    plus the signal (Python's defaults end it silently, with no line at all)."""
+    import signal
+
+    def stop(number: int, frame: object) -> None:
+        raise errors.Signalled(number, signal.Signals(number).name)
+
+    for number in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(number, stop)
+
+
 def classify(error: BaseException, paths: Paths | None) -> tuple[list[str], int]:
     """Any error of any command but click's own -> (problem lines, exit status). An
     errors.Error carries its own status: the same problem exits the same way from every
@@ -51,6 +63,8 @@ def classify(error: BaseException, paths: Paths | None) -> tuple[list[str], int]
         return [describe_os_error(error, paths)], errors.ExitStatus.FAILED
     if isinstance(error, KeyboardInterrupt):
         return ["interrupted"], errors.ExitStatus.INTERRUPTED
+    if isinstance(error, errors.Signalled):
+        return [f"stopped by {error.name}"], 128 + error.signal_number
     if isinstance(error, RecursionError | MemoryError):
         message = f"{type(error).__name__}: the input is too large or too deep"
         return [message], errors.ExitStatus.FAILED
@@ -79,10 +93,29 @@ def report(problems: list[str], code: int, as_json: bool, on_stderr: bool = True
             reader_gone()
 
 
+class Output:
+    """Standard output for a command's lines. Its reader going away (`| head`) must never
+    stop the work under way (an apply between two files, a restore between two VFs): the
+    line is dropped, stdout goes to /dev/null, the work goes on, and the command ends with
+    exit 1 (`gone`). One per process: standard output is one per process too."""
+
+    gone = False
+
+    @classmethod
+    def say(cls, text: str) -> None:
+        if cls.gone:
+            return
+        try:
+            print(text, flush=True)
+        except BrokenPipeError:
+            reader_gone()
+
+
 def reader_gone() -> int:
     """Standard output's reader went away (`| head`): there is no one to tell, so no
     error line, and stdout goes to /dev/null so that Python's flush at exit finds nothing
     to complain about (Python's documentation, "Note on SIGPIPE"). Exit status 1."""
+    Output.gone = True
     with contextlib.suppress(OSError):
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
@@ -104,4 +137,4 @@ def guarded(command: Callable[[], None], paths: Paths | None, as_json: bool) -> 
         problems, code = classify(error, paths)
         report(problems, int(code), as_json)
         return int(code)
-    return 0
+    return int(errors.ExitStatus.FAILED) if Output.gone else 0

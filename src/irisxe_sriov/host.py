@@ -90,6 +90,13 @@ def parse_int(text: str | None) -> int | None:
     return int(value) if re.fullmatch(r"-?[0-9]{1,9}", value) else None
 
 
+def parse_count(text: str | None) -> int | None:
+    """A count the kernel reports (sriov_totalvfs, sriov_numvfs): never negative; anything
+    else is unknown."""
+    value = parse_int(text)
+    return value if value is None or value >= 0 else None
+
+
 def parse_class(text: str | None) -> str | None:
     """'0x030000\\n' -> '030000'."""
     if text is None:
@@ -250,8 +257,8 @@ def read_pf(paths: Paths, address: str) -> PciFunction:
         return PciFunction(address=address)
     autoprobe = parse_int(read_text(device_dir / "sriov_drivers_autoprobe"))
     return read_function(device_dir, address, 0)._replace(
-        sriov_totalvfs=parse_int(read_text(device_dir / "sriov_totalvfs")),
-        sriov_numvfs=parse_int(read_text(device_dir / "sriov_numvfs")),
+        sriov_totalvfs=parse_count(read_text(device_dir / "sriov_totalvfs")),
+        sriov_numvfs=parse_count(read_text(device_dir / "sriov_numvfs")),
         sriov_drivers_autoprobe=None if autoprobe is None else autoprobe == 1,
     )
 

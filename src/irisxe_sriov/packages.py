@@ -8,7 +8,11 @@ bench). Versions are compared by python-debian, whose version module is cheap to
 
 from debian.debian_support import Version
 
+from irisxe_sriov import host
 from irisxe_sriov.paths import Paths
+
+# dpkg's status file is a few MB on a desktop with thousands of packages
+STATUS_LIMIT = 64 << 20
 
 # dpkg's "want flag status" triple ends in the status; these leave no installed package
 GONE = ("not-installed", "config-files")
@@ -51,9 +55,8 @@ def stanzas_naming(text: str, package: str) -> list[str]:
 
 def installed_version(paths: Paths, package: str) -> str | None:
     """Version of `package` when dpkg has it installed (any config state), else None."""
-    try:
-        text = paths.dpkg_status.read_text(encoding="utf-8", errors="replace")
-    except OSError:
+    text = host.read_text(paths.dpkg_status, STATUS_LIMIT)
+    if text is None:
         return None
     for stanza in stanzas_naming(text, package):
         fields = stanza_fields(stanza)

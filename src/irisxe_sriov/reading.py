@@ -15,11 +15,12 @@ import sys
 from collections.abc import Callable
 
 from irisxe_sriov import errors
+from irisxe_sriov.failure import Output
 from irisxe_sriov.paths import Paths
 
 
 def echo(text: str) -> None:
-    print(text, flush=True)
+    Output.say(text)
 
 
 def print_json(document: object) -> None:

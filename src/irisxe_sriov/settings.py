@@ -222,6 +222,8 @@ def parse_roles(text: str, problems: list[str]) -> dict[int, VfRole]:
                 f"vf_roles: role {shown(name)} of VF {index} is not one of "
                 f"{', '.join(VfRole.values())}"
             )
+        elif index in roles:
+            problems.append(f"vf_roles: VF {index} is given a role twice: give each VF one")
         else:
             roles[index] = role
     return roles

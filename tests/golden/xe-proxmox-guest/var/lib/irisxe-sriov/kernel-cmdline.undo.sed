@@ -1,4 +1,5 @@
 1{
+/^[[:space:]]*#/b
 t e0c
 :e0c
 s/^\(.*\)[[:space:]]module_blacklist=i915\([[:space:]]\|$\)/\1\2/

@@ -1,3 +1,4 @@
+/^[[:space:]]*#/b
 t e0c
 :e0c
 s/\(^\|[[:space:]]\)\(module_blacklist=foo,i915\)\([[:space:]]\|$\)/\1module_blacklist=foo,xe\3/
