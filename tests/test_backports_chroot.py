@@ -70,8 +70,14 @@ def test_backports_kernel_is_a_kernel_xe_provider_and_satisfies_the_dependency(b
     assert backports.run("irisxe-sriov-ctl kernels --notify " + release).stdout == (
         f"irisxe-sriov: kernel {release}: SR-IOV by kernel-xe (xe; configured driver xe)\n"
     )
-    # an upgrade keeps an answer; dpkg-reconfigure proposes xe again
-    backports.run("irisxe-sriov-ctl config set driver=i915")
+    # i915 is refused where no installed kernel offers it (exit 1, nothing changed) ...
+    refused = backports.run("irisxe-sriov-ctl config set driver=i915", check=False)
+    assert refused.returncode == 1, refused.stdout
+    assert f"no installed kernel offers i915 ({release} offers xe)" in refused.stdout
+    assert 'DRIVER="xe"' in backports.read("/etc/default/irisxe-sriov")
+    # ... and given with --force; an upgrade keeps an answer; dpkg-reconfigure proposes xe
+    backports.run("irisxe-sriov-ctl config set --force driver=i915")
+    assert 'DRIVER="i915"' in backports.read("/etc/default/irisxe-sriov")
     backports.run("dpkg-reconfigure -f noninteractive irisxe-sriov")
     assert 'DRIVER="xe"' in backports.read("/etc/default/irisxe-sriov")
     listing = json.loads(backports.run("irisxe-sriov-ctl kernels --json").stdout)

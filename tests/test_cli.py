@@ -147,6 +147,7 @@ def test_config_set_apply_then_nothing_to_change(host, snapshot):
         "vf_roles": "3:none",
         "pf": "0000:00:02.0",
         "machine_role": "auto",
+        "kernel_hold": "auto",
         "file_exists": True,
     }
     before = snapshot(host.root)

@@ -234,3 +234,5 @@ def test_failed_build_reports_the_first_compiler_error(kernels):
     assert state.detail.startswith(
         "the build failed: standin.c:5:10: fatal error: drm/drm_buddy.h: No such file or directory"
     )
+    # the fix is manual: report it, and keep booting a kernel the pinned build serves
+    assert str(state.fix).endswith("keep booting a kernel whose state is installed meanwhile")

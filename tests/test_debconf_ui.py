@@ -7,6 +7,7 @@ import pytest
 
 from irisxe_sriov import apply, settings
 from irisxe_sriov import debconf_ui as ui
+from irisxe_sriov.choices import KernelHold
 from irisxe_sriov.paths import Paths
 from irisxe_sriov.process import Runner
 from irisxe_sriov.settings import Settings
@@ -15,7 +16,13 @@ SOURCE = Path(__file__).resolve().parent.parent
 
 
 def test_answers_round_trip():
-    current = Settings(driver="xe", num_vfs=4, bootloader="grub", vf_roles={2: "none", 4: "host"})
+    current = Settings(
+        driver="xe",
+        num_vfs=4,
+        bootloader="grub",
+        vf_roles={2: "none", 4: "host"},
+        kernel_hold=KernelHold.OFF,
+    )
     answers = ui.answers_from(current)
     assert answers == {
         ui.Q_DRIVER: "xe",
@@ -23,6 +30,7 @@ def test_answers_round_trip():
         ui.Q_BOOTLOADER: "grub",
         ui.Q_VF_UNBOUND: "2",
         ui.Q_VF_HOST: "4",
+        ui.Q_KERNEL_HOLD: "off",
     }
     assert settings.build(ui.values_from(answers)) == current
 

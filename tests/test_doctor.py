@@ -12,6 +12,7 @@ HEALTHY_IDS = [
     "iommu.enabled",
     "provider",
     "kernel.6.12.40-amd64",
+    "kernel.hold",
     "secureboot.key",
     "driver.package",
     "module.loaded",

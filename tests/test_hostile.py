@@ -501,6 +501,52 @@ def test_the_postrm_replays_exactly_what_python_would(tmp_path):
     assert in_python[:3] == [True, True, True] and not any(in_python[-6:])
 
 
+def test_the_postrm_purges_the_temporaries_a_killed_apply_leaves(tmp_path):
+    """Every temporary apply makes beside one of our files outside the state directory
+    (apply.replace_file's names, made here by the same mkstemp call) is removed by the
+    postrm's purge_temporaries; an admin's look-alike beside another file, and a symlink,
+    stay. The globs are rebased under tmp_path: they are absolute in the postrm."""
+    import subprocess
+    import tempfile
+
+    from irisxe_sriov import apply as apply_module
+    from irisxe_sriov import paths as paths_module
+    from irisxe_sriov import render
+
+    source = Path(__file__).resolve().parent.parent / "debian/irisxe-sriov.postrm"
+    script = render.postrm(source.read_text())
+    function = script[script.index("purge_temporaries() {") : script.index("# restore_cmdline")]
+    function = function.replace(" /etc/", f" {tmp_path}/etc/")
+    ours = [
+        *(f for f in paths_module.GENERATED if f.startswith("/etc/")),
+        *paths_module.EDITED,
+        "/etc/driverctl.d/pci-0000:00:02.3",
+    ]
+    made = []
+    for host_path in ours:
+        directory = tmp_path / host_path.lstrip("/")
+        directory.parent.mkdir(parents=True, exist_ok=True)
+        handle, name = tempfile.mkstemp(
+            prefix=f".{directory.name}.", suffix=paths_module.TEMPORARY_SUFFIX, dir=directory.parent
+        )
+        os.close(handle)
+        assert apply_module.TEMPORARY_RE.fullmatch(Path(name).name), name
+        made.append(Path(name))
+    decoys = [
+        tmp_path / "etc/default/.grub.abcdefgh.irisxe-tmp",
+        tmp_path / "etc/modprobe.d/.irisxe-sriov.conf.abc.irisxe-tmp",
+        tmp_path / "etc/default/.irisxe-sriov.abcdefgh.irisxe-tmp.bak",
+    ]
+    for decoy in decoys:
+        decoy.write_text("admin\n")
+    link = tmp_path / "etc/sysfs.d/.irisxe-sriov.conf.12345678.irisxe-tmp"
+    link.symlink_to("/etc/passwd")
+    subprocess.run(["sh", "-c", function + "purge_temporaries\n"], check=True)
+    assert [m for m in made if m.exists()] == []
+    assert all(d.read_text() == "admin\n" for d in decoys)
+    assert link.is_symlink()
+
+
 # --- round two, 6: bounds -------------------------------------------------------------------
 
 

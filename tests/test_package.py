@@ -12,6 +12,7 @@ import pty
 import select
 import signal
 import time
+from pathlib import Path
 
 import pytest
 
@@ -126,6 +127,7 @@ def test_preseeded_install_i915_with_4_vfs(chroot):
         "VF_ROLES": "",
         "PF": "0000:00:02.0",
         "MACHINE_ROLE": "auto",
+        "KERNEL_HOLD": "auto",
     }
     modprobe = chroot.read("/etc/modprobe.d/irisxe-sriov.conf")
     assert "\noptions i915 enable_guc=3 max_vfs=7\n" in modprobe and "\nblacklist xe\n" in modprobe
@@ -339,13 +341,18 @@ def test_installed_ctl_runs_on_debian_13(chroot):
     completion = chroot.read("/usr/share/bash-completion/completions/irisxe-sriov-ctl")
     assert "complete -o nosort -F _irisxe_sriov_ctl_completion irisxe-sriov-ctl" in completion
     assert chroot.path("/usr/share/man/man8/irisxe-sriov-ctl.8.gz").exists()
+    # both units enabled: the VFs at boot, and the release of a stale kernel hold
+    wants = chroot.path("/etc/systemd/system/multi-user.target.wants")
+    for unit in ("irisxe-sriov-restore.service", "irisxe-sriov-hold.service"):
+        assert (wants / unit).readlink() == Path(f"/usr/lib/systemd/system/{unit}"), unit
+        assert chroot.path(f"/usr/lib/systemd/system/{unit}").is_file(), unit
 
 
 def test_interactive_reconfigure_rejects_a_bad_count(chroot):
     install(chroot, {"num_vfs": "4", "bootloader": "none"})
     chroot.write("/proc/sys/kernel/osrelease", "6.19.2-amd64\n")  # /proc is a plain dir here
     # readline frontend through a real pty: driver xe (2), 9 VFs (refused), 3 VFs,
-    # boot path none (5), VF 3 unbound, VF 1 for the host
+    # boot path none (5), VF 3 unbound, VF 1 for the host, the kernel hold off (2)
     transcript = converse(
         [
             "chroot",
@@ -361,7 +368,7 @@ def test_interactive_reconfigure_rejects_a_bad_count(chroot):
             "readline",
             "irisxe-sriov",
         ],
-        ["2", "9", "3", "5", "3", "1"],
+        ["2", "9", "3", "5", "3", "1", "2"],
     )
     # no GPU in the chroot's /sys and a kernel past the pin: one note each, then the questions
     assert transcript.count("No supported Intel GPU found") == 1
@@ -372,6 +379,7 @@ def test_interactive_reconfigure_rejects_a_bad_count(chroot):
     assert 'The value "9" cannot be used: 9 is out of range: allowed 0-7.' in transcript
     assert transcript.count("Number of virtual functions (0-7):") == 2
     assert "Virtual functions to leave without a driver:" in transcript
+    assert "Kernel hold while a new kernel has no SR-IOV driver:" in transcript
     assert settings_values(chroot) == {
         "DRIVER": "xe",
         "NUM_VFS": "3",
@@ -379,6 +387,7 @@ def test_interactive_reconfigure_rejects_a_bad_count(chroot):
         "VF_ROLES": "1:host 3:none",
         "PF": "0000:00:02.0",
         "MACHINE_ROLE": "auto",
+        "KERNEL_HOLD": "off",
     }
     # no GPU yet (an image): no driverctl override acts blindly at boot
     assert not chroot.path("/etc/driverctl.d/pci-0000:00:02.2").exists()

@@ -46,9 +46,13 @@ def test_the_built_package_depends_on_the_pin(package):
 
 
 def commands(group: click.Group, prefix: str = "") -> list[str]:
+    """Every command line that runs something: the leaves, and a group that runs by
+    itself (`kernels`, with `kernels hold` and `kernels release` under it)."""
     names = []
     for name, command in sorted(group.commands.items()):
         if isinstance(command, click.Group):
+            if command.invoke_without_command:
+                names.append(prefix + name)
             names += commands(command, f"{prefix}{name} ")
         else:
             names.append(prefix + name)
@@ -83,6 +87,8 @@ def test_man_page_documents_every_command_and_option():
         "config show",
         "doctor",
         "kernels",
+        "kernels hold",
+        "kernels release",
         "snippet",
         "status",
         "vfs restore",
@@ -103,7 +109,10 @@ def test_man_page_documents_every_command_and_option():
             assert option in shown.output, (name, option)
             assert option in page, (name, option)
     # the options come from click's declarations, not from help text that may be empty
-    assert declared == {"--connect", "--dry-run", "--force", "--json", "--notify", "--vf", "--wait"}
+    assert declared == {
+        "--boot", "--connect", "--dry-run", "--force", "--json", "--notify", "--removed", "--vf",
+        "--wait",
+    }  # fmt: skip
     assert options_of(cli) == ["--version", "--root"]
     assert "IRISXE_SRIOV_ROOT" in page and "--root" in page and "--version" in page
 

@@ -221,10 +221,12 @@ def test_systemd_boot_default(tmp_path):
         STOCK, f"systemd-boot: loader.conf's default 'abc-{STOCK}*'"
     )
     efivar = tmp_path / "sys/firmware/efi/efivars" / nextboot.LOADER_ENTRY_DEFAULT_EFIVAR
+    # systemd-boot's entry ids are the file names with .conf (src/boot/boot.c), as bootctl
+    # set-default takes them
     fakesys.write(efivar, b"\x06\x00\x00\x00" + f"abc-{BACKPORTS}.conf".encode("utf-16-le"))
-    assert nextboot.read(paths, "systemd-boot").release is None  # names no entry id
-    fakesys.write(efivar, b"\x06\x00\x00\x00" + f"abc-{BACKPORTS}".encode("utf-16-le"))
     assert nextboot.read(paths, "systemd-boot").release == BACKPORTS
+    fakesys.write(efivar, b"\x06\x00\x00\x00" + f"abc-{BACKPORTS}".encode("utf-16-le"))
+    assert nextboot.read(paths, "systemd-boot").release is None  # names no entry id
     assert nextboot.read(paths, "proxmox").release is None
     assert nextboot.read(paths, None).evidence == "not known for boot path none found"
 
@@ -505,7 +507,7 @@ def test_kernels_json(fake):
         (BACKPORTS, "kernel-xe", ["xe"], True),
     ]
     assert set(document[0]) == {
-        "release", "provider", "drivers", "state", "detail", "kernel_xe", "boots_next",
+        "release", "provider", "drivers", "state", "detail", "kernel_xe", "boots_next", "held",
     }  # fmt: skip
     text = CliRunner().invoke(cli, ["--root", str(fake.root), "kernels"]).output
     assert f"{BACKPORTS}  kernel-xe: xe  (boots next)\n" in text

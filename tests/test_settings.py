@@ -83,7 +83,7 @@ def test_malformed_lines_name_the_line():
     assert problems(settings.parse_lines, text, "/etc/default/irisxe-sriov") == [
         "/etc/default/irisxe-sriov:2: 'NUM_VFS=4' is not a KEY=\"value\" line",
         "/etc/default/irisxe-sriov:3: unknown key 'FOO': known keys are DRIVER, NUM_VFS, "
-        "BOOTLOADER, VF_ROLES, PF, MACHINE_ROLE",
+        "BOOTLOADER, VF_ROLES, PF, MACHINE_ROLE, KERNEL_HOLD",
         "/etc/default/irisxe-sriov:4: DRIVER is set a second time",
         '/etc/default/irisxe-sriov:5: \'PF="a$b"\' is not a KEY="value" line',
     ]
@@ -96,9 +96,9 @@ def test_assignments():
     }
     assert problems(settings.parse_assignments, ["colour=red", "num_vfs", 'pf="x"']) == [
         "unknown key 'colour': known keys are driver, num_vfs, bootloader, vf_roles, pf, "
-        "machine_role",
+        "machine_role, kernel_hold",
         "'num_vfs' is not KEY=VALUE: known keys are driver, num_vfs, bootloader, vf_roles, pf, "
-        "machine_role",
+        "machine_role, kernel_hold",
         "pf: '\"x\"' may not contain quotes, $, ` or \\",
     ]
 
@@ -172,7 +172,7 @@ def test_each_line_is_read_as_it_is():
         "f:1: driver: 'i9\\x01' contains '\\x01': allowed are printable ASCII characters "
         "(letters, digits, punctuation, space)",
         "f:2: unknown key 'FOO': known keys are DRIVER, NUM_VFS, BOOTLOADER, VF_ROLES, PF, "
-        "MACHINE_ROLE",
+        "MACHINE_ROLE, KERNEL_HOLD",
     ]
 
 

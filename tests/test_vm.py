@@ -119,9 +119,10 @@ def test_boot_with_three_vfio_vfs_then_runtime_set_then_purge(vm_pool):
 
 def test_pf_driver_binding_late(vm_pool):
     """The measured race (docs/notes.md, "VFs at boot and their bindings"): the PF driver
-    binds 8 s after sysfsutils ran, so its write of sriov_numvfs fails. The restore unit
-    waits for the bind, and a guest manager ordered after it (a stand-in for Proxmox VE's
-    pve-guests, tests/vm.py) finds the VFs made and bound when it starts its guests."""
+    binds after sysfsutils ran (once the restore unit waits for it: tests/vm.py), so its
+    write of sriov_numvfs fails. The restore unit waits for the bind, and a guest manager
+    ordered after it (a stand-in for Proxmox VE's pve-guests, tests/vm.py) finds the VFs
+    made and bound when it starts its guests."""
     result = result_of(vm_pool, "pf_driver_binding_late")
     assert result.numvfs["boot"] == "3"
     assert result.drivers["boot"] == vfio(1, 2, 3)

@@ -103,7 +103,11 @@ Description=irisxe-sriov VM test: load the PF driver late (test only)
 
 [Service]
 Type=oneshot
-ExecStart=/bin/sh -c 'sleep 8; modprobe nvme'
+# Binds once the restore unit says it waits (at the latest after 50 s), so the race is
+# the same however slowly Python starts on a loaded host; then 2 s into its wait.
+ExecStart=/bin/sh -c 'for i in $(seq 100); do \\
+    journalctl -b -o cat -u irisxe-sriov-restore.service | grep -q "has no driver yet" && break; \\
+    sleep 0.5; done; sleep 2; modprobe nvme'
 
 [Install]
 WantedBy=multi-user.target

@@ -22,7 +22,7 @@ from typing import NamedTuple
 from irisxe_sriov import configure, errors
 from irisxe_sriov import plan as planning
 from irisxe_sriov.host import read_optional
-from irisxe_sriov.paths import PACKAGE, Paths
+from irisxe_sriov.paths import PACKAGE, TEMPORARY_SUFFIX, Paths
 from irisxe_sriov.process import Echo, Runner
 
 
@@ -34,7 +34,6 @@ class ApplyError(errors.Failed):
 # step that changes the disk, with a word saying which; a hook that kills the process there
 # shows what the next run finds.
 STEP_HOOKS: list[Callable[[str], None]] = []
-TEMPORARY_SUFFIX = ".irisxe-tmp"
 TEMPORARY_RE = re.compile(r"\..+\.[A-Za-z0-9_]{8}" + re.escape(TEMPORARY_SUFFIX))
 
 
@@ -225,8 +224,10 @@ def announce_reboot(paths: Paths) -> None:
 class DirectWriter:
     """Writes files itself: irisxe-sriov-ctl, and every file outside /etc."""
 
-    def write(self, path: Path, text: str) -> list[Path]:
-        return atomic_write(path, text)
+    def write(self, path: Path, text: str, keep: Attributes | None = None) -> list[Path]:
+        """Write `text` to `path`, with the attributes `keep` where given (the settings
+        file, which an admin may have given their own mode or owner)."""
+        return atomic_write(path, text, keep=keep)
 
     def remove(self, path: Path) -> None:
         remove_file(path)
@@ -262,9 +263,9 @@ class UcfWriter(DirectWriter):
             return False
         return current == read_optional(self.paths.written_copy(host_path))
 
-    def write(self, path: Path, text: str) -> list[Path]:
+    def write(self, path: Path, text: str, keep: Attributes | None = None) -> list[Path]:
         if not self.is_config(path):
-            return atomic_write(path, text)
+            return atomic_write(path, text, keep=keep)
         created = make_dirs(path.parent)
         staged = self.staging / path.name
         atomic_write(staged, text)
@@ -272,7 +273,7 @@ class UcfWriter(DirectWriter):
         if path.exists() and self.written_by_us(path):
             # ours, not the admin's: replace it, then let ucf record it afresh (an
             # unregistered file identical to the new version is just registered)
-            atomic_write(path, text)
+            atomic_write(path, text, keep=keep)
             self.check(["ucf", "--purge", host_path])
         self.check(["ucf", "--three-way", "--debconf-ok", str(staged), host_path], debconf=True)
         self.check(["ucfr", PACKAGE, host_path])
@@ -539,11 +540,13 @@ def carry(
     created: list[Path] = []
     if entry.after is None:
         writer.remove(target)
-    elif not entry.owned or target == paths.settings:
+    elif not entry.owned:
         # the admin's files keep their mode, owner and extended attributes
         created = atomic_write(target, entry.after, keep=attributes_of(target))
     else:
-        created = writer.write(target, entry.after)
+        # so does the settings file, registered with ucf like every generated /etc file
+        keep = attributes_of(target) if target == paths.settings else None
+        created = writer.write(target, entry.after, keep)
     if announce:
         after = read_optional(paths.at(entry.path))
         echo_outcome(
@@ -575,16 +578,16 @@ def write_pending(paths: Paths, commands: list[tuple[str, ...]]) -> None:
         remove_file(paths.pending_refresh)
 
 
-def finish(paths: Paths, journal: Journal, echo: Echo) -> None:
-    """After the files: the manifest, the refreshes still to run, the reboot notice, and
-    only then the journal goes."""
+def finish(paths: Paths, journal: Journal, echo: Echo, announce: bool = True) -> None:
+    """After the files: the manifest, the refreshes still to run, the reboot notice (where
+    `announce`), and only then the journal goes."""
     made = [d for d in journal.dirs if paths.at(d).is_dir()]
     write_manifest(paths, journal.manifest, made)
     pending = read_pending(paths)
     wanted = pending + [c for c in journal.commands if c not in pending]
     if wanted != pending:
         write_pending(paths, wanted)
-    if journal.reboot:
+    if journal.reboot and announce:
         announce_reboot(paths)
         echo("reboot needed: the kernel command line or module options changed")
     remove_journal(paths)
@@ -658,6 +661,7 @@ def execute(
     runner: Runner,
     echo: Echo,
     writer: DirectWriter | None = None,
+    announce: bool = True,
 ) -> None:
     """Write every pending change, record what we own, run the commands the changes need.
 
@@ -679,9 +683,8 @@ def execute(
     for entry in entries:
         chosen = (writer or DirectWriter()) if entry.owned else DirectWriter()
         quiet = entry.path.startswith(paths.display(paths.written_dir) + "/")
-        announce = not quiet and not entry.path.endswith(".ucf-dist")
-        carry(entry, paths, chosen, echo, announce)
-    finish(paths, journal, echo)
+        carry(entry, paths, chosen, echo, not quiet and not entry.path.endswith(".ucf-dist"))
+    finish(paths, journal, echo, announce)
     failures = []
     pending = read_pending(paths)
     for command in plan.commands:

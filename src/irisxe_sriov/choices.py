@@ -73,6 +73,23 @@ class MachineRole(Closed):
     NONE = Role.NONE.value
 
 
+class KernelHold(Closed):
+    """The KERNEL_HOLD setting: keep the boot on the newest kernel that has an SR-IOV
+    provider when the one that would boot next has none (AUTO), or never (OFF: the newest
+    kernel boots, security fixes first, VFs maybe not)."""
+
+    AUTO = "auto"
+    OFF = "off"
+
+
+class HoldKind(Closed):
+    """Who decided a kernel hold: the judgement (released when its reason is gone) or the
+    admin with `kernels hold` (released by `kernels release` only)."""
+
+    AUTO = "auto"
+    MANUAL = "manual"
+
+
 class Provider(Closed):
     """What makes SR-IOV VFs on a kernel: the pinned DKMS build, or the kernel's own xe."""
 

@@ -148,20 +148,111 @@ def doctor(context: click.Context, as_json: bool) -> None:
     reading.doctor(paths_of(context), as_json)
 
 
-@cli.command()
+@cli.group(invoke_without_command=True)
 @click.option("--json", "as_json", is_flag=True, help="Print the kernels as JSON.")
 @click.option(
     "--notify",
     metavar="RELEASE",
-    help="For the kernel hooks: say which SR-IOV provider kernel RELEASE has; when it has "
-    "none for the configured driver, warn on stderr and leave a reboot notice. Always "
-    "exits 0.",
+    help="For the kernel hooks: say which SR-IOV provider the newly installed kernel "
+    "RELEASE has, warn on stderr when it has none for the configured driver, and hold the "
+    "boot on the newest kernel that has one (kernel_hold=auto). Never asks for a reboot; "
+    "always exits 0.",
+)
+@click.option(
+    "--removed",
+    metavar="RELEASE",
+    help="For the kernel hooks: kernel RELEASE was removed; hold or release the boot "
+    "again. Always exits 0.",
+)
+@click.option(
+    "--boot",
+    "at_boot",
+    is_flag=True,
+    help="For the boot unit irisxe-sriov-hold.service: release a kernel hold whose reason "
+    "is gone (never take one). Always exits 0.",
 )
 @click.pass_context
-def kernels(context: click.Context, as_json: bool, notify: str | None) -> None:
+def kernels(
+    context: click.Context,
+    as_json: bool,
+    notify: str | None,
+    removed: str | None,
+    at_boot: bool,
+) -> None:
     """Show every installed kernel with its SR-IOV provider (the pinned DKMS build or the
-    kernel's own xe), the DKMS state of the pinned driver, and which kernel boots next."""
-    reading.kernels(paths_of(context), as_json, notify)
+    kernel's own xe), the DKMS state of the pinned driver, and which kernel boots next and
+    why (a kernel hold). `kernels hold RELEASE` and `kernels release` hold and release the
+    boot by hand."""
+    if context.invoked_subcommand is not None:
+        return
+    paths = paths_of(context)
+    if notify is None and removed is None and not at_boot:
+        reading.kernels(paths, as_json)
+        return
+    if notify is not None:
+        reading.kernels(paths, as_json, notify)
+    hold_in_hook(paths, release_only=at_boot)
+
+
+def hold_in_hook(paths: Paths, release_only: bool = False) -> None:
+    """The kernel hooks' hold: where the hold must change (taken, moved or released;
+    `release_only`, at boot: released), what apply would write now, the hold included;
+    nothing else otherwise. It never announces a reboot (the kernel's own hooks do, and
+    the hold decides where it lands) and never fails the kernel's installation or removal,
+    nor the boot: a problem is one warning line."""
+    from irisxe_sriov import judgement, snapshot
+
+    try:
+        verdicts = judgement.judge(snapshot.gather(paths, snapshot.Depth.CHANGE))
+        if verdicts.hold.record == verdicts.snapshot.hold_record:
+            return
+        if release_only and verdicts.hold.record is not None:
+            return
+        carry_out(paths, False, None, quiet=True, announce=False)
+    except Exception as error:
+        problems, _ = failure.classify(error, paths)
+        for line in problems:
+            print(
+                f"irisxe-sriov: warning: the kernel hold was not updated: {line}", file=sys.stderr
+            )
+
+
+@kernels.command("hold")
+@click.argument("release")
+@DRY_RUN
+@click.pass_context
+def kernels_hold(context: click.Context, release: str, dry_run: bool) -> None:
+    """Hold the boot on installed kernel RELEASE (it must have an SR-IOV provider of the
+    configured driver) until 'kernels release'."""
+    from irisxe_sriov import judgement
+
+    paths = paths_of(context)
+    verdicts = verdicts_of(paths, "kernels")
+    found = {k.release: k for k in verdicts.kernels}
+    kernel = found.get(release)
+    if kernel is None:
+        listed = ", ".join(found) or "none"
+        raise errors.BadInput(f"{release!r} is no installed kernel: installed are {listed}")
+    if verdicts.settings.driver not in kernel.drivers:
+        serving = [k.release for k in verdicts.kernels if verdicts.settings.driver in k.drivers]
+        raise errors.BadInput(
+            f"{release} has no SR-IOV provider for {verdicts.settings.driver}: hold on one "
+            f"that has: {', '.join(serving) or 'none is installed'}"
+        )
+    carry_out(paths, dry_run, None, request=judgement.HoldRequest(release))
+
+
+@kernels.command("release")
+@DRY_RUN
+@click.pass_context
+def kernels_release(context: click.Context, dry_run: bool) -> None:
+    """Release a kernel hold now: the newest kernel boots next. With kernel_hold=auto the
+    next kernel installation or apply may hold again while the newest has no provider;
+    kernel_hold=off keeps it released."""
+    from irisxe_sriov import judgement
+
+    # exactly what the admin asked for: the newest kernel boots, with SR-IOV or without
+    carry_out(paths_of(context), dry_run, None, force=True, request=judgement.HoldRequest(None))
 
 
 @cli.group()
@@ -426,15 +517,25 @@ class Refused(errors.Failed):
 
 
 def carry_out(
-    paths: Paths, dry_run: bool, values: dict[str, str] | None, force: bool = False
+    paths: Paths,
+    dry_run: bool,
+    values: dict[str, str] | None,
+    force: bool = False,
+    request: Any = None,
+    quiet: bool = False,
+    announce: bool = True,
 ) -> None:
-    """Validate, plan and (unless dry_run) write: the common part of apply and config set.
-    A configuration the kernel that boots next cannot serve is refused unless `force`."""
-    from irisxe_sriov import apply, configure, judgement, process, render
+    """Validate, plan and (unless dry_run) write: the common part of apply, config set and
+    the kernel hold. A configuration the kernel that boots next cannot serve is refused
+    unless `force`; `request` is the admin's `kernels hold`/`release`; `quiet`: say
+    nothing when there is nothing to change (the kernel hooks); `announce`: whether a
+    change that needs a reboot leaves Debian's reboot notice (the hooks leave none)."""
+    from irisxe_sriov import apply, configure, judgement, process, render, snapshot
     from irisxe_sriov import settings as settings_file
 
-    def plan_now() -> tuple[Any, str | None]:
-        verdicts = verdicts_of(paths, "change", values)
+    def plan_now() -> tuple[Any, str | None, bool]:
+        gathered = snapshot.gather(paths, snapshot.Depth.CHANGE, values)
+        verdicts = judgement.judge(gathered, request=request)
         text = None
         if values:
             existing = verdicts.snapshot.settings_file.text
@@ -445,9 +546,9 @@ def carry_out(
         plan = configure.make_plan(paths, verdicts, text)
         # only a change of what the next boot loads can lose VFs there
         refusal = None if not plan.reboot or force else judgement.refusal_to_boot(verdicts)
-        return plan, refusal
+        return plan, refusal, judgement.reboot_lands_on_vfs(verdicts)
 
-    plan, refusal = plan_now()
+    plan, refusal, _ = plan_now()
     runner = process.Runner(live=paths.is_host and not dry_run, echo=echo)
     for note in plan.notes:
         echo(f"note: {note}")
@@ -466,13 +567,16 @@ def carry_out(
         raise Refused(refusal)
     with apply.locked(paths, echo):
         apply.recover(paths, echo)  # an apply killed midway completes first
-        plan, refusal = plan_now()  # again under the lock: another apply may have run
+        plan, refusal, lands = plan_now()  # again under the lock: another run may have been
         if refusal is not None:
             raise Refused(refusal)
         if plan.empty:
-            echo("nothing to change")
+            if not quiet:
+                echo("nothing to change")
             return
-        apply.execute(plan, paths, runner, echo)
+        if plan.reboot and not lands:
+            echo("no reboot notice: the kernel that boots next has no SR-IOV provider")
+        apply.execute(plan, paths, runner, echo, announce=announce and lands)
 
 
 @config.command("set")
@@ -494,7 +598,9 @@ def config_set(
     from irisxe_sriov import settings
 
     values = settings.parse_assignments(list(assignments))
-    carry_out(paths_of(context), dry_run, values, force)
+    # kernel_hold=off asks for exactly this: the newest kernel boots, SR-IOV or not
+    asked = values.get("kernel_hold") == "off"
+    carry_out(paths_of(context), dry_run, values, force or asked)
 
 
 @cli.command("apply")

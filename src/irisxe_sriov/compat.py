@@ -143,7 +143,7 @@ def state_of(files: DkmsFiles) -> KernelState:
             "layer does not bridge yet",
             fixes.of(
                 fixes.manual(f"report the error in {files.log} to irisxe-sriov"),
-                fixes.manual("boot a kernel whose pinned build is installed meanwhile"),
+                fixes.manual("keep booting a kernel whose state is installed meanwhile"),
             ),
         )
     if not judgement.in_range:

@@ -28,6 +28,7 @@ def desired(paths: Paths, verdicts: Verdicts) -> render.Rendered:
         cmdline_record=read_optional(paths.cmdline_record),
         role=verdicts.machine.role,
         binds=verdicts.machine.binds,
+        held=verdicts.hold.record,
     )
 
 
@@ -89,6 +90,18 @@ def make_plan(
     ]
     if modprobe in rendered.owned and UPDATE_INITRAMFS not in purge_refresh:
         purge_refresh.append(TRIGGER_INITRAMFS)
+    # The hold outside GRUB is a boot loader setting, not a file: a change of our record
+    # runs the command that sets or releases it, and purge releases it (docs/notes.md,
+    # "The kernel hold").
+    record = paths.display(paths.kernel_hold)
+    held = verdicts.hold.record
+    if held is not None and held.boot in planning.HOLD_COMMANDS:
+        commands[record] = planning.hold_command(held.boot, held.target)
+    recorded = verdicts.snapshot.hold_record
+    if held is None and recorded is not None and recorded.boot in planning.HOLD_COMMANDS:
+        commands[record] = planning.RELEASE_COMMANDS[recorded.boot]
+    if held is not None and held.boot in planning.RELEASE_COMMANDS:
+        purge_refresh.append(planning.RELEASE_COMMANDS[held.boot])
     if purge_refresh:
         owned[paths.display(paths.purge_refresh)] = planning.format_pending(purge_refresh)
     manifest_text = read_optional(paths.manifest)
@@ -129,7 +142,7 @@ def make_plan(
         edited=rendered.edited,
         on_disk=on_disk,
         manifest_text=manifest_text,
-        reboot_files=frozenset({grub, kernel_cmdline, modprobe}),
+        reboot_files=frozenset({grub, kernel_cmdline, modprobe, record}),
         commands_by_file=commands,
     )
 

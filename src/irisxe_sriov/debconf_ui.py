@@ -27,6 +27,7 @@ Q_DRIVER = "irisxe-sriov/driver"
 Q_NUM_VFS = "irisxe-sriov/num_vfs"
 Q_NUM_VFS_INVALID = "irisxe-sriov/num_vfs_invalid"
 Q_BOOTLOADER = "irisxe-sriov/bootloader"
+Q_KERNEL_HOLD = "irisxe-sriov/kernel_hold"
 Q_VF_UNBOUND = "irisxe-sriov/vf_unbound"
 Q_VF_HOST = "irisxe-sriov/vf_host"
 Q_NO_GPU = "irisxe-sriov/no_gpu"
@@ -55,6 +56,7 @@ def answers_from(current: settings.Settings) -> dict[str, str]:
         Q_DRIVER: current.driver,
         Q_NUM_VFS: str(current.num_vfs),
         Q_BOOTLOADER: current.bootloader,
+        Q_KERNEL_HOLD: str(current.kernel_hold),
         Q_VF_UNBOUND: multiselect([n for n, role in current.roles() if role == VfRole.NONE]),
         Q_VF_HOST: multiselect([n for n, role in current.roles() if role == VfRole.HOST]),
     }
@@ -81,6 +83,7 @@ def values_from(answers: dict[str, str]) -> dict[str, str]:
         "num_vfs": count,
         "bootloader": answers[Q_BOOTLOADER],
         "vf_roles": settings.format_roles(roles),
+        "kernel_hold": answers.get(Q_KERNEL_HOLD) or "auto",
     }
 
 
@@ -277,6 +280,9 @@ def config(db: Any, paths: Paths) -> None:
     def unbound() -> bool:
         return role_choices(db, vf_count(db), Q_VF_UNBOUND, [])
 
+    def kernel_hold() -> bool:
+        return ask(db, "medium", Q_KERNEL_HOLD)
+
     def host_role() -> bool:
         exclude = parse_multiselect(db.get(Q_VF_UNBOUND))
         return role_choices(db, vf_count(db), Q_VF_HOST, exclude)
@@ -285,7 +291,7 @@ def config(db: Any, paths: Paths) -> None:
     steps: list[Callable[[], bool]] = (
         [driver, boot_path]
         if machine.role == Role.GUEST
-        else [driver, count, boot_path, unbound, host_role]
+        else [driver, count, boot_path, unbound, host_role, kernel_hold]
     )
     position = 0
     while 0 <= position < len(steps):
@@ -323,7 +329,8 @@ def postinst_plan(db: Any, paths: Paths) -> Plan:
     applied over the defaults."""
     from irisxe_sriov import configure, render
 
-    answers = {q: db.get(q) for q in (Q_DRIVER, Q_NUM_VFS, Q_BOOTLOADER, Q_VF_UNBOUND, Q_VF_HOST)}
+    questions = (Q_DRIVER, Q_NUM_VFS, Q_BOOTLOADER, Q_VF_UNBOUND, Q_VF_HOST, Q_KERNEL_HOLD)
+    answers = {q: db.get(q) for q in questions}
     values = values_from(answers)
     verdicts = judgement.judge(snapshot.gather(paths, snapshot.Depth.CHANGE, values), strict=False)
     current = verdicts.snapshot.settings_file

@@ -162,6 +162,31 @@ def kernel_findings(verdicts: Verdicts) -> list[Finding]:
     return findings
 
 
+def hold_finding(verdicts: Verdicts) -> Finding:
+    """Where the next boot lands: a hold on a kernel with a provider is fine; one called
+    for but blocked (an admin's default), or none possible, warns."""
+    hold = verdicts.hold
+    pending = verdicts.problem("kernel.hold")
+    if pending is not None:
+        return Finding("kernel.hold", pending.level, pending.what, pending.fix)
+    if hold.record is not None:
+        return Finding(
+            "kernel.hold",
+            OK,
+            f"the boot is held on {hold.record.release} ({hold.record.reason})",
+        )
+    if hold.blocked:
+        return Finding(
+            "kernel.hold",
+            WARN,
+            hold.reason,
+            fixes.of(fixes.manual("choose a kernel that has an SR-IOV provider as the default")),
+        )
+    if hold.reason and hold.natural is not None:
+        return Finding("kernel.hold", WARN, hold.reason, verdicts.advice or fixes.NONE)
+    return Finding("kernel.hold", OK, "no kernel hold is needed")
+
+
 def secure_boot_finding(verdicts: Verdicts) -> Finding:
     """Under Secure Boot a DKMS module loads only with its signing key enrolled."""
     secure = verdicts.snapshot.secure_boot
@@ -527,6 +552,7 @@ def driver_findings(verdicts: Verdicts) -> list[Finding]:
     return [
         provider_finding(verdicts),
         *kernel_findings(verdicts),
+        hold_finding(verdicts),
         secure_boot_finding(verdicts),
         package_finding(verdicts),
         *module_findings(verdicts),

@@ -17,9 +17,19 @@ their verdicts from `judge`, so they cannot disagree:
 from collections.abc import Mapping
 from typing import NamedTuple
 
-from irisxe_sriov import aptsources, cmdline, fixes, pin, providers, settings
+from irisxe_sriov import aptsources, cmdline, fixes, hold, pin, providers, settings
 from irisxe_sriov.bootloader import Detection, resolve_with
-from irisxe_sriov.choices import Closed, Driver, MachineRole, Provider, Role, VfRole
+from irisxe_sriov.choices import (
+    BootPath,
+    Closed,
+    Driver,
+    HoldKind,
+    KernelHold,
+    MachineRole,
+    Provider,
+    Role,
+    VfRole,
+)
 from irisxe_sriov.compat import state_of
 from irisxe_sriov.differences import Difference, Kind, find
 from irisxe_sriov.fixes import Fix
@@ -52,6 +62,79 @@ class Running(NamedTuple):
     conflict_fix: Fix = fixes.NONE
 
 
+class Hold(NamedTuple):
+    """Where the next boot lands, and why (docs/notes.md, "The kernel hold")."""
+
+    record: hold.Record | None  # the hold to be in place; None: none
+    natural: KernelProvider | None  # the kernel that would boot without a hold
+    reason: str  # in words: why held, or why not although the natural kernel has no provider
+    blocked: bool = False  # a hold is called for but cannot be made (the admin's default)
+
+
+class HoldRequest(NamedTuple):
+    """`kernels hold RELEASE` (release set) or `kernels release` (None): the admin's word,
+    which this judgement follows instead of deciding."""
+
+    release: str | None
+
+
+def decide_hold(
+    snapshot: Snapshot,
+    current: Settings,
+    machine: Detected,
+    kernels: tuple[KernelProvider, ...],
+    boot: BootPath | None,
+    request: HoldRequest | None,
+) -> Hold:
+    """Hold the boot on the newest kernel that has a provider of the driver when the
+    kernel that would boot next (without a hold: Debian's default, the newest) has none;
+    keep an admin's hold; respect an admin's own default and kernel_hold=off."""
+    record = snapshot.hold_record
+    defaults = snapshot.boot_defaults
+    if record is not None or not kernels:
+        natural = kernels[-1] if kernels else None
+    else:
+        upcoming = snapshot.next_boot.release
+        natural = next((k for k in kernels if k.release == upcoming), kernels[-1])
+    driver = current.driver
+    none = Hold(None, natural, "")
+    if machine.role != Role.HOST or boot not in (
+        BootPath.GRUB,
+        BootPath.SYSTEMD_BOOT,
+        BootPath.PROXMOX,
+    ):
+        return none
+    by_release = {k.release: k for k in kernels}
+
+    def held(target: KernelProvider, kind: HoldKind, reason: str) -> Hold:
+        goal = defaults.targets.get(target.release, target.release)
+        if boot != BootPath.PROXMOX and target.release not in defaults.targets:
+            return Hold(None, natural, f"no boot entry of {target.release} to hold on", True)
+        assert boot is not None
+        return Hold(hold.Record(target.release, kind, boot, goal, reason), natural, reason)
+
+    if request is not None:
+        if request.release is None:
+            return none._replace(reason="released by hand (irisxe-sriov-ctl kernels release)")
+        target = by_release[request.release]
+        return held(target, HoldKind.MANUAL, f"held by hand on {target.release}")
+    if record is not None and record.kind == HoldKind.MANUAL and record.release in by_release:
+        return held(by_release[record.release], HoldKind.MANUAL, record.reason)
+    if natural is None or driver in natural.drivers:
+        return none
+    lacking = f"{natural.release} has no SR-IOV provider for {driver}"
+    if current.kernel_hold == KernelHold.OFF:
+        return none._replace(reason=f"kernel_hold=off: {lacking}, and it boots next")
+    serving = [k for k in kernels if driver in k.drivers]
+    if not serving:
+        return none._replace(reason=f"{lacking}, nor has any installed kernel: nothing to hold on")
+    if defaults.admin_default is not None:
+        return Hold(
+            None, natural, f"{lacking}; {defaults.admin_default} is the admin's: not held", True
+        )
+    return held(serving[-1], HoldKind.AUTO, f"held: {lacking}")
+
+
 class Problem(NamedTuple):
     """One way the machine is not as the settings ask: a pending item of status and the
     failing (or warning) finding of doctor with the same id."""
@@ -73,10 +156,21 @@ class Verdicts(NamedTuple):
     kernels: tuple[KernelProvider, ...]  # the kernels read, oldest first
     running: Running
     next_kernel: KernelProvider | None  # the kernel that boots next, where known and read
-    advice: Fix | None  # what leads to VFs when the running kernel does not offer the driver
+    advice: Fix | None  # what leads to VFs: the running kernel lacks the driver, or none has one
     gpu_absent: str | None  # why no supported Intel GPU is here at all, on bare metal
     differences: tuple[Difference, ...]
     problems: tuple[Problem, ...]
+    hold: Hold = Hold(None, None, "")  # the hold to be in place (apply writes it)
+
+    @property
+    def boots_after_apply(self) -> KernelProvider | None:
+        """The kernel that boots next once apply has written the hold decided here."""
+        record = self.hold.record
+        if record is not None:
+            return next((k for k in self.kernels if k.release == record.release), None)
+        if self.snapshot.hold_record is not None:
+            return self.hold.natural
+        return self.next_kernel
 
     @property
     def host(self) -> HostState:
@@ -371,6 +465,20 @@ def provider_problem(running: Running, driver: str, advice: Fix | None) -> Probl
     return Problem("provider", what, advice or fixes.NONE, True)
 
 
+def hold_problems(snapshot: Snapshot, held: Hold) -> list[Problem]:
+    """Our hold is not where it should be: apply (or the next kernel hook) puts it there."""
+    wanted, in_place = held.record, snapshot.hold_record
+    if wanted == in_place:
+        return []
+    if wanted is not None:
+        what = f"the boot should be held on {wanted.release} ({wanted.reason})"
+    else:
+        assert in_place is not None
+        why = f": {held.reason}" if held.reason else ""
+        what = f"the hold on {in_place.release} should be released{why}"
+    return [Problem("kernel.hold", what, fixes.APPLY, False, Level.WARN)]
+
+
 def sets_driver(fix: Fix) -> bool:
     return any((step.argv or ())[:3] == ("irisxe-sriov-ctl", "config", "set") for step in fix.steps)
 
@@ -438,6 +546,7 @@ def problems_of(
     advice: Fix | None,
     found: tuple[Difference, ...],
     absent: str | None,
+    held: Hold,
 ) -> tuple[Problem, ...]:
     if absent is not None:
         return (Problem("gpu.present", absent, fixes.NONE, False),)
@@ -475,15 +584,17 @@ def problems_of(
                 Level.WARN,
             )
         )
+    problems += hold_problems(snapshot, held)
     return (*problems, *recorded_problems(snapshot))
 
 
 # --- the one judgement --------------------------------------------------------------------
 
 
-def judge(snapshot: Snapshot, strict: bool = True) -> Verdicts:
+def judge(snapshot: Snapshot, strict: bool = True, request: HoldRequest | None = None) -> Verdicts:
     """Every verdict about the snapshot. `strict`: bad settings raise SettingsError;
-    otherwise (doctor, debconf) they are recorded and the defaults stand in."""
+    otherwise (doctor, debconf) they are recorded and the defaults stand in. `request`:
+    the admin's `kernels hold`/`kernels release`."""
     raw = snapshot.raw_settings
     role_setting = MachineRole.of(raw.get("machine_role", "auto")) or MachineRole.AUTO
     machine = decide(snapshot.observed, role_setting)
@@ -497,9 +608,20 @@ def judge(snapshot: Snapshot, strict: bool = True) -> Verdicts:
     if current.driver != preliminary:
         running = judge_running(snapshot.host, kernels, current.driver)
     boot = resolve_with(current.bootloader, snapshot.boot)
+    held = decide_hold(snapshot, current, machine, kernels, boot.name, request)
+    in_place = snapshot.hold_record
+    if in_place is not None and in_place.release in {k.release for k in kernels}:
+        # as things stand: our hold decides where the boot lands
+        kernels = tuple(
+            k._replace(boots_next=k.release == in_place.release, held=k.release == in_place.release)
+            for k in kernels
+        )
     upcoming = next((k for k in kernels if k.boots_next), None)
     advice = None
-    if running.offers is False:
+    nowhere = running.offers is None and not any(k.provider for k in kernels)
+    if running.offers is False or nowhere:
+        # nowhere: the running kernel is unknown (a chroot, an image) and no installed
+        # kernel has a provider: what leads to one is still known
         advice = running.conflict_fix or providers.advice(
             list(kernels), running.release, current.driver, backports_fix(snapshot.apt)
         )
@@ -521,7 +643,8 @@ def judge(snapshot: Snapshot, strict: bool = True) -> Verdicts:
         advice=advice,
         gpu_absent=absent,
         differences=found,
-        problems=problems_of(snapshot, current, machine, running, advice, found, absent),
+        problems=problems_of(snapshot, current, machine, running, advice, found, absent, held),
+        hold=held,
     )
 
 
@@ -537,7 +660,7 @@ def refusal_to_boot(verdicts: Verdicts) -> str | None:
     driver = verdicts.settings.driver
     if verdicts.machine.role != Role.HOST or not verdicts.kernels:
         return None
-    upcoming = verdicts.next_kernel
+    upcoming = verdicts.boots_after_apply
     candidates = [upcoming] if upcoming is not None else list(verdicts.kernels)
     if any(driver in k.drivers for k in candidates):
         return None
@@ -571,11 +694,37 @@ def refusal_to_boot(verdicts: Verdicts) -> str | None:
     return None
 
 
+def hold_words(verdicts: Verdicts) -> str:
+    """Where the next boot lands and why, where a kernel hold decides it ("" otherwise)."""
+    record = verdicts.hold.record
+    if record is not None:
+        release = "'irisxe-sriov-ctl kernels release' releases it"
+        return f"{record.release} ({record.reason}; {release})"
+    return verdicts.hold.reason
+
+
+def reboot_lands_on_vfs(verdicts: Verdicts) -> bool:
+    """Whether a reboot after apply lands on a kernel with a provider of the driver (or
+    nothing says which kernel boots next): only then does apply leave Debian's reboot
+    notice, which unattended-upgrades may act on by itself."""
+    upcoming = verdicts.boots_after_apply
+    return upcoming is None or verdicts.settings.driver in upcoming.drivers
+
+
 def notify_line(verdicts: Verdicts, release: str) -> tuple[str, bool]:
     """The kernel hook's line for a newly installed `release`, and whether it is a
-    warning. A kernel without a provider for the driver never gets a reboot notice."""
+    warning. A kernel without a provider for the driver never gets a reboot notice; the
+    boot stays on one that has, where the hold may."""
     kernel = next((k for k in verdicts.kernels if k.release == release), None)
     driver = verdicts.settings.driver
+    record = verdicts.hold.record
+    if record is not None and record.release != release:
+        return (
+            f"irisxe-sriov: kernel {release} has no SR-IOV provider for {driver}: the boot "
+            f"stays on {record.release}, which has (held; 'irisxe-sriov-ctl kernels release' "
+            "releases it)",
+            True,
+        )
     if kernel is not None and driver in kernel.drivers:
         return (
             f"irisxe-sriov: kernel {release}: SR-IOV by {kernel.provider} "
@@ -588,8 +737,10 @@ def notify_line(verdicts: Verdicts, release: str) -> tuple[str, bool]:
         why = f"no provider: DKMS {kernel.state}: {kernel.detail}; own xe: {kernel.kernel_xe}"
     else:
         why = f"{kernel.provider} offers {', '.join(kernel.drivers)}, {driver} is configured"
+    why_not = f"; not held: {verdicts.hold.reason}" if verdicts.hold.reason else ""
     return (
         f"irisxe-sriov: warning: kernel {release} would boot without an SR-IOV driver for "
-        f"{driver} ({why}); no reboot is requested for it; see 'irisxe-sriov-ctl kernels'",
+        f"{driver} ({why}){why_not}; no reboot is requested for it; see 'irisxe-sriov-ctl "
+        "kernels'",
         True,
     )

@@ -4,12 +4,15 @@ GRUB: the generated /boot/grub/grub.cfg is what GRUB reads, so its `set default=
 grubenv's next_entry (grub-reboot) and saved_entry (GRUB_DEFAULT=saved) are resolved
 against its menu; Debian's default "0" is the newest kernel. systemd-boot: the
 LoaderEntryDefault efivar (bootctl set-default), else loader.conf's `default` glob, else
-the entry with the highest version. Anything else: unknown (None), said as such.
+the entry with the highest version. Proxmox VE: its kernel pin, where one is set.
+Anything else: unknown (None), said as such.
 Parsing is pure; `read` gathers the files.
 """
 
 import fnmatch
 import re
+from collections.abc import Mapping
+from types import MappingProxyType
 from typing import NamedTuple
 
 from irisxe_sriov import bootloader, debversion
@@ -127,10 +130,17 @@ def entry_release(text: str) -> str | None:
     return match.group(1) if match else None
 
 
+def matches(name: str, pattern: str) -> bool:
+    """Whether a default names the entry: systemd-boot's id of a Type #1 entry is its file
+    name, .conf included, in lower case (systemd's src/boot/boot.c: `entry->id =
+    xstrdup16(file); strtolower16(entry->id)`), and defaults are glob patterns on it."""
+    return fnmatch.fnmatchcase(f"{name}.conf".lower(), pattern)
+
+
 def systemd_boot_next(
-    entries: dict[str, str], loader_conf: str | None, efivar_default: str | None
+    entries: Mapping[str, str], loader_conf: str | None, efivar_default: str | None
 ) -> NextBoot:
-    """`entries`: entry id (file name) -> text."""
+    """`entries`: entry file name without .conf -> text."""
     releases = {name: entry_release(text) for name, text in entries.items()}
     known = {name: release for name, release in releases.items() if release}
     if not known:
@@ -144,7 +154,7 @@ def systemd_boot_next(
             if len(words) == 2 and words[0] == "default":
                 pattern = words[1].strip()
                 source = f"loader.conf's default {pattern!r}"
-    names = [n for n in known if pattern is None or fnmatch.fnmatchcase(n, pattern)]
+    names = [n for n in known if pattern is None or matches(n, pattern)]
     if not names:
         return NextBoot(None, f"{source} matches no entry")
     newest = max(names, key=lambda n: debversion.release_key(known[n]))
@@ -154,22 +164,52 @@ def systemd_boot_next(
 # --- reading ------------------------------------------------------------------------------
 
 
+class Loader(NamedTuple):
+    """systemd-boot's files: its entries and what says which is the default."""
+
+    entries: Mapping[str, str]  # entry file name without .conf -> text
+    conf: str | None  # loader.conf
+    efivar_default: str | None  # the LoaderEntryDefault EFI variable (bootctl set-default)
+
+    @property
+    def conf_default(self) -> str | None:
+        for line in (self.conf or "").splitlines():
+            words = line.split(None, 1)
+            if len(words) == 2 and words[0] == "default":
+                return words[1].strip()
+        return None
+
+
+def read_loader(paths: Paths) -> Loader | None:
+    """The ESP's loader files (where Debian mounts an ESP or XBOOTLDR), None when none."""
+    for esp in ESP_CANDIDATES:
+        directory = paths.at(esp) / "loader"
+        if not (directory / "entries").is_dir():
+            continue
+        entries = {
+            p.name.removesuffix(".conf"): read_text(p) or ""
+            for p in (directory / "entries").glob("*.conf")
+        }
+        efivar = paths.at("/sys/firmware/efi/efivars") / LOADER_ENTRY_DEFAULT_EFIVAR
+        return Loader(
+            MappingProxyType(entries),
+            read_text(directory / "loader.conf"),
+            bootloader.read_efivar_text(efivar),
+        )
+    return None
+
+
 def read(paths: Paths, boot_path: BootPath | None) -> NextBoot:
     """The next kernel for the boot path that carries the command line."""
     if boot_path == BootPath.GRUB:
         return grub_next(read_text(paths.grub_cfg), read_text(paths.at("/boot/grub/grubenv")))
     if boot_path == BootPath.SYSTEMD_BOOT:
-        for esp in ESP_CANDIDATES:
-            directory = paths.at(esp) / "loader"
-            if not (directory / "entries").is_dir():
-                continue
-            entries = {
-                p.name.removesuffix(".conf"): read_text(p) or ""
-                for p in (directory / "entries").glob("*.conf")
-            }
-            efivar = paths.at("/sys/firmware/efi/efivars") / LOADER_ENTRY_DEFAULT_EFIVAR
-            return systemd_boot_next(
-                entries, read_text(directory / "loader.conf"), bootloader.read_efivar_text(efivar)
-            )
-        return NextBoot(None, "no systemd-boot loader/entries found in /efi, /boot/efi, /boot")
+        loader = read_loader(paths)
+        if loader is None:
+            return NextBoot(None, "no systemd-boot loader/entries found in /efi, /boot/efi, /boot")
+        return systemd_boot_next(loader.entries, loader.conf, loader.efivar_default)
+    if boot_path == BootPath.PROXMOX:
+        pin = (read_text(paths.proxmox_boot_pin, 4096) or "").strip()
+        if pin:
+            return NextBoot(pin, f"Proxmox VE: the kernel pin {pin!r}")
     return NextBoot(None, f"not known for boot path {boot_path or 'none found'}")

@@ -29,6 +29,7 @@ GENERATED = (
     "/var/lib/irisxe-sriov/kernel-cmdline.purge",
     "/var/lib/irisxe-sriov/kernel-cmdline.undo.sed",
     "/var/lib/irisxe-sriov/purge-refresh",
+    "/var/lib/irisxe-sriov/kernel-hold",
 )
 DRIVERCTL_OVERRIDE_RE = re.compile(
     r"/etc/driverctl\.d/pci-[0-9a-f]{4}:[0-9a-f]{2}:[0-9a-f]{2}\.[1-7]"
@@ -84,6 +85,18 @@ def shell_patterns() -> list[str]:
     patterns = [*EDITED, *generated, *(f"{g}.ucf-dist" for g in generated)]
     patterns += [f"{WRITTEN_DIR}/{written_name(g)}" for g in generated]
     return patterns
+
+
+TEMPORARY_SUFFIX = ".irisxe-tmp"  # apply's temporary beside a file: .NAME.XXXXXXXX.irisxe-tmp
+
+
+def temporary_globs() -> list[str]:
+    """sh globs of the temporaries a killed apply can leave beside our files outside the
+    state directory (apply.replace_file), for the postrm's purge; the state directory
+    goes whole."""
+    files = [f for f in (*EDITED, *GENERATED) if not f.startswith(STATE_DIR + "/")]
+    files.append("/etc/driverctl.d/pci-*")
+    return [f"{Path(f).parent}/.{Path(f).name}.{'?' * 8}{TEMPORARY_SUFFIX}" for f in files]
 
 
 class Paths:
@@ -306,6 +319,16 @@ class Paths:
     @property
     def proxmox_boot_uuids(self) -> Path:
         return self.at("/etc/kernel/proxmox-boot-uuids")
+
+    @property
+    def proxmox_boot_pin(self) -> Path:
+        """proxmox-boot-tool's pinned kernel (`proxmox-boot-tool kernel pin`)."""
+        return self.at("/etc/kernel/proxmox-boot-pin")
+
+    @property
+    def kernel_hold(self) -> Path:
+        """Our kernel hold, as recorded (hold.Record): ours to release, purge's to undo."""
+        return self.state_dir / "kernel-hold"
 
     @property
     def grub_cfg(self) -> Path:

@@ -1,7 +1,9 @@
 """Desired files vs what is on disk -> a Plan of changes and the commands they need. Pure."""
 
+import re
 from typing import NamedTuple
 
+from irisxe_sriov.choices import BootPath
 from irisxe_sriov.paths import is_generated
 
 CREATE = "create"
@@ -137,11 +139,40 @@ UPDATE_INITRAMFS = ("update-initramfs", "-u", "-k", "all")
 PROXMOX_REFRESH = ("proxmox-boot-tool", "refresh")
 # initramfs-tools' trigger: inside a dpkg run it rebuilds the newest initrd once, at the end
 TRIGGER_INITRAMFS = ("dpkg-trigger", "--no-await", "update-initramfs")
-KNOWN_COMMANDS = frozenset({UPDATE_GRUB, UPDATE_INITRAMFS, PROXMOX_REFRESH, TRIGGER_INITRAMFS})
+# The kernel hold where it is a boot loader setting (docs/notes.md, "The kernel hold"):
+# bootctl set-default ENTRY (the LoaderEntryDefault EFI variable; "" removes it) and
+# proxmox-boot-tool kernel pin RELEASE / unpin.
+SYSTEMD_BOOT = BootPath.SYSTEMD_BOOT
+PROXMOX = BootPath.PROXMOX
+HOLD_COMMANDS = {
+    SYSTEMD_BOOT: ("bootctl", "set-default"),
+    PROXMOX: ("proxmox-boot-tool", "kernel", "pin"),
+}
+RELEASE_COMMANDS = {
+    SYSTEMD_BOOT: ("bootctl", "set-default", ""),
+    PROXMOX: ("proxmox-boot-tool", "kernel", "unpin"),
+}
+KNOWN_COMMANDS = frozenset(
+    {UPDATE_GRUB, UPDATE_INITRAMFS, PROXMOX_REFRESH, TRIGGER_INITRAMFS, *RELEASE_COMMANDS.values()}
+)
+ENTRY_ID_RE = re.compile(r"[0-9A-Za-z._+~-]{1,200}\.conf")
+RELEASE_RE = re.compile(r"[0-9][0-9A-Za-z.+_~-]{0,99}")
+
+
+def hold_command(boot: BootPath, target: str) -> tuple[str, ...]:
+    return (*HOLD_COMMANDS[boot], target)
 
 
 def known_command(command: tuple[str, ...]) -> bool:
-    return command in KNOWN_COMMANDS
+    """One of the commands apply runs: the refreshes, a release, or a hold of a target
+    that is an entry id or a release (checked: no option, no path)."""
+    if command in KNOWN_COMMANDS:
+        return True
+    for boot, pattern in ((SYSTEMD_BOOT, ENTRY_ID_RE), (PROXMOX, RELEASE_RE)):
+        prefix = HOLD_COMMANDS[boot]
+        if command[:-1] == prefix and len(command) == len(prefix) + 1:
+            return pattern.fullmatch(command[-1]) is not None
+    return False
 
 
 def parse_pending(text: str | None) -> list[str]:

@@ -60,6 +60,7 @@ class KernelProvider(NamedTuple):
     boots_next: bool | None = None  # None: which kernel boots next is unknown
     fix: Fix = fixes.NONE  # what makes the pinned build this kernel's provider
     xe_serves: bool = False  # the kernel's own xe is an SR-IOV PF for the GPU
+    held: bool = False  # the boot is held on this kernel (judgement.decide_hold)
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -70,6 +71,7 @@ class KernelProvider(NamedTuple):
             "detail": self.detail,
             "kernel_xe": self.kernel_xe,
             "boots_next": self.boots_next,
+            "held": self.held,
         }
 
 
@@ -274,16 +276,17 @@ def advice(
     return backports.then(then, fixes.REBOOT)
 
 
-def format_text(kernels: list[KernelProvider], next_evidence: str) -> str:
-    """The `kernels` listing: one block per kernel, newest last."""
+def format_text(kernels: list[KernelProvider], next_evidence: str, hold: str = "") -> str:
+    """The `kernels` listing: one block per kernel, newest last; `hold` says why the next
+    boot lands where it does, where a kernel hold decides it."""
     lines = []
     for k in kernels:
-        mark = "  (boots next)" if k.boots_next else ""
+        mark = "  (boots next, held)" if k.held else "  (boots next)" if k.boots_next else ""
         provider = f"{k.provider}: {', '.join(k.drivers)}" if k.provider else "no provider"
         lines.append(f"{k.release}  {provider}{mark}")
         detail = f"{k.detail} (fix: {k.fix})" if k.fix else k.detail
         lines.append(f"    dkms:   {k.state}: {detail}")
         lines.append(f"    own xe: {k.kernel_xe}")
     if kernels:
-        lines.append(f"next boot: {next_evidence}")
+        lines.append(f"next boot: {hold or next_evidence}")
     return "\n".join(lines)

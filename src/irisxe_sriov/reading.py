@@ -5,9 +5,9 @@ judge it once, render the verdicts.
 The commands of cli.py and the entry point's fast path (entry.py) both run these, so a
 command behaves the same whichever way it was started. This module imports no command
 line library, and the modules a command needs are imported inside it: these commands'
-start-up is measured (make bench, docs/performance.md). Only `--notify` writes anything:
-nothing but its line on stderr since it no longer asks for a reboot, and the modinfo
-cache that every `kernels` may refresh (modinfo.py).
+start-up is measured (make bench, docs/performance.md). They write nothing but the
+modinfo cache that `kernels` may refresh (modinfo.py); the kernel hook's hold is written
+by cli.hold_in_hook, through apply.
 """
 
 import json
@@ -73,7 +73,9 @@ def kernels(paths: Paths, as_json: bool, notify: str | None = None) -> None:
     if as_json:
         print_json([kernel.as_dict() for kernel in found])
     else:
-        text = providers.format_text(found, verdicts.snapshot.next_boot.evidence)
+        text = providers.format_text(
+            found, verdicts.snapshot.next_boot.evidence, judgement.hold_words(verdicts)
+        )
         echo(text or "no installed kernel found")
 
 

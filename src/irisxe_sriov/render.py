@@ -9,7 +9,7 @@ from typing import NamedTuple
 
 import jinja2
 
-from irisxe_sriov import cmdline, pin
+from irisxe_sriov import cmdline, hold, pin
 from irisxe_sriov.choices import BootPath
 from irisxe_sriov.paths import Paths
 from irisxe_sriov.settings import VFIO_DRIVER, Settings
@@ -49,7 +49,8 @@ def dkms_override() -> str:
 def postrm(text: str) -> str:
     """The postrm with what it may replay put in from the one source of each fact (debian/rules
     runs this at build): the case patterns of the files irisxe-sriov writes
-    (paths.shell_patterns) and the refresh commands apply records (plan.KNOWN_COMMANDS).
+    (paths.shell_patterns), the refresh commands apply records (plan.KNOWN_COMMANDS) and
+    the globs of the temporaries a killed apply leaves (paths.temporary_globs).
     The postrm runs when this package's Python is gone, so it cannot ask."""
     from irisxe_sriov import paths, plan
 
@@ -59,10 +60,15 @@ def postrm(text: str) -> str:
         + "|".join(f'"{shlex.join(command)}"' for command in sorted(plan.KNOWN_COMMANDS))
         + ") ;;"
     )
-    for marker in ("#IRISXE_REPLAYABLE#", "#IRISXE_COMMANDS#"):
+    temporaries = "\tset -- " + " ".join(paths.temporary_globs())  # unquoted: they expand
+    for marker in ("#IRISXE_REPLAYABLE#", "#IRISXE_COMMANDS#", "#IRISXE_TEMPORARIES#"):
         if text.count(marker) != 1:
             raise ValueError(f"the postrm has {text.count(marker)} {marker}, not one")
-    return text.replace("#IRISXE_REPLAYABLE#", files).replace("#IRISXE_COMMANDS#", commands)
+    return (
+        text.replace("#IRISXE_REPLAYABLE#", files)
+        .replace("#IRISXE_COMMANDS#", commands)
+        .replace("#IRISXE_TEMPORARIES#", temporaries)
+    )
 
 
 def settings_file(settings: Settings) -> str:
@@ -114,11 +120,13 @@ def render(
     cmdline_record: str | None,
     role: str = "host",
     binds: bool = True,
+    held: hold.Record | None = None,
 ) -> Rendered:
     """Every file for `role` (roles.Role): a host gets the driver's options, the udev rule
     and, where `binds` (its PF is a supported Intel GPU: roles.Detected.binds), the VF
     count and driverctl bindings; a guest gets the driver's guest options and parameters
-    only; a machine of role none gets nothing, and earlier files go (plan)."""
+    only; a machine of role none gets nothing, and earlier files go (plan). `held`: the
+    kernel hold, GRUB's GRUB_DEFAULT and our record of it (judgement.decide_hold)."""
     env = environment()
     wanted = cmdline.wanted_tokens(settings, device, role)
     other = settings.other_driver
@@ -177,6 +185,7 @@ def render(
             prefix=f"{cmdline.IOMMU_KEY}=$irisxe_sriov_options " if iommu else "",
             blacklist=other,
             driver=settings.driver,
+            held=held if held is not None and held.boot == BootPath.GRUB else None,
         )
     if boot_path in (BootPath.SYSTEMD_BOOT, BootPath.PROXMOX):
         text, record = edit_kernel_cmdline(
@@ -200,4 +209,6 @@ def render(
         edited[paths.display(paths.kernel_cmdline)] = undo_kernel_cmdline(
             kernel_cmdline, cmdline_record
         )
+    if held is not None:
+        owned[paths.display(paths.kernel_hold)] = hold.format_record(held)
     return Rendered(owned=owned, edited=edited, tokens=tuple(wanted), bootloader=boot_path)

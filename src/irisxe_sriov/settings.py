@@ -11,7 +11,7 @@ from types import MappingProxyType
 from typing import NamedTuple, TypeVar
 
 from irisxe_sriov import errors, pciids, pin
-from irisxe_sriov.choices import BootPath, Closed, Driver, MachineRole, VfRole
+from irisxe_sriov.choices import BootPath, Closed, Driver, KernelHold, MachineRole, VfRole
 
 C = TypeVar("C", bound=Closed)  # a closed set of choices.py
 
@@ -27,6 +27,7 @@ KEYS = {
     "vf_roles": "VF_ROLES",
     "pf": "PF",
     "machine_role": "MACHINE_ROLE",
+    "kernel_hold": "KERNEL_HOLD",
 }
 FILE_KEYS = {value: key for key, value in KEYS.items()}
 
@@ -99,6 +100,7 @@ class Settings(NamedTuple):
     vf_roles: Mapping[int, VfRole] = MappingProxyType({})
     pf: str = DEFAULT_PF
     machine_role: MachineRole = MachineRole.AUTO
+    kernel_hold: KernelHold = KernelHold.AUTO
 
     def role(self, index: int) -> VfRole:
         return self.vf_roles.get(index, DEFAULT_ROLE)
@@ -130,6 +132,7 @@ class Settings(NamedTuple):
             "vf_roles": format_roles(self.vf_roles),
             "pf": self.pf,
             "machine_role": str(self.machine_role),
+            "kernel_hold": str(self.kernel_hold),
         }
 
 
@@ -359,6 +362,14 @@ def build(
         problems,
     )
 
+    kernel_hold = closed_value(
+        values,
+        "kernel_hold",
+        fallback.kernel_hold,
+        f"one of {', '.join(KernelHold.values())}",
+        problems,
+    )
+
     roles = parse_roles(values.get("vf_roles", ""), problems)
     if "vf_roles" not in explicit:
         # default roles (those of VFs found working) go with a smaller count
@@ -380,6 +391,7 @@ def build(
         vf_roles=roles,
         pf=pf,
         machine_role=machine_role,
+        kernel_hold=kernel_hold,
     )
 
 

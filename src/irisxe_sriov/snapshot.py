@@ -18,6 +18,7 @@ from irisxe_sriov import (
     bootcheck,
     bootloader,
     compat,
+    hold,
     host,
     nextboot,
     packages,
@@ -103,6 +104,8 @@ class Snapshot(NamedTuple):
     next_boot: nextboot.NextBoot
     installed: tuple[str, ...]  # every installed kernel's release, oldest first
     kernels: Mapping[str, KernelFiles]  # every installed kernel's, by release
+    hold_record: hold.Record | None = None  # our kernel hold, as recorded
+    boot_defaults: hold.Defaults = hold.Defaults(None, None, MappingProxyType({}))
     boot_files: bootcheck.BootFiles | None = None
     packages: Mapping[str, str] | None = None  # installed version by package name
     apt: aptsources.AptSources | None = None
@@ -169,6 +172,7 @@ def gather(
         )
         for release in installed
     }
+    record = hold.parse_record(host.read_text(paths.kernel_hold, 4096))
     snapshot = Snapshot(
         depth=depth,
         settings_file=file,
@@ -179,6 +183,8 @@ def gather(
         next_boot=upcoming,
         installed=installed,
         kernels=MappingProxyType(kernels),
+        hold_record=record,
+        boot_defaults=hold.read_defaults(paths, boot_path, record),
     )
     if Part.BOOT_FILES in parts:
         snapshot = snapshot._replace(boot_files=bootcheck.read(paths, boot_path))

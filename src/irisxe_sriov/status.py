@@ -33,6 +33,22 @@ def provider_document(kernel: KernelProvider | None) -> dict[str, object] | None
     return None if kernel is None else kernel.as_dict()
 
 
+def hold_document(verdicts: Verdicts) -> dict[str, Any]:
+    """Where the next boot lands because of a kernel hold (docs/notes.md, "The kernel
+    hold"): `release` held on (null: none), `kind`, `reason`, `natural` (the kernel that
+    would boot without it), `blocked` (a hold is called for but an admin's default is
+    kept)."""
+    hold = verdicts.hold
+    record = hold.record
+    return {
+        "release": None if record is None else record.release,
+        "kind": None if record is None else str(record.kind),
+        "reason": hold.reason or None,
+        "natural": None if hold.natural is None else hold.natural.release,
+        "blocked": hold.blocked,
+    }
+
+
 def report(verdicts: Verdicts) -> dict[str, Any]:
     """The `status --json` document (schema in README.md)."""
     state = verdicts.host
@@ -139,6 +155,7 @@ def report(verdicts: Verdicts) -> dict[str, Any]:
             "next_boot": provider_document(verdicts.next_kernel),
             "next_boot_evidence": verdicts.snapshot.next_boot.evidence,
         },
+        "hold": hold_document(verdicts),
         "pending": [pending_item(p) for p in verdicts.problems],
         "reboot_pending": any(p.reboot for p in verdicts.problems),
     }
@@ -219,6 +236,14 @@ def format_text(doc: dict[str, Any]) -> str:
         + ("" if settings["file_exists"] else "  (no settings file: the defaults)")
     )
     lines += provider_lines(doc.get("providers"))
+    hold = doc.get("hold") or {}
+    if hold.get("release"):
+        lines.append(
+            f"kernel hold: {hold['release']} boots next ({hold['reason']}); "
+            "'irisxe-sriov-ctl kernels release' releases it"
+        )
+    elif hold.get("reason"):
+        lines.append(f"kernel hold: none ({hold['reason']})")
     if doc["pending"]:
         lines.append("differs from what is running:")
         lines += [
