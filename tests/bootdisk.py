@@ -41,7 +41,8 @@ What works here (no loop devices, nothing mounted, nothing of this machine confi
   (BIOS_EARLY), powers off right there; a test-only unit (BOOT_CHECK), ordered
   after the local file systems only, counts boots in /var/lib/irisxe-boot-test/boots,
   reports the firmware and the loader entries, runs that boot's step from
-  /etc/irisxe-boot-steps (`config set`, a second kernel package, purge) and powers off.
+  /etc/irisxe-boot-steps (`config set`, a second kernel package, a kernel hold or its
+  release, purge; several actions a line run in turn) and powers off.
   QEMU runs with -no-reboot; the test relaunches it on the same disk for the next boot.
 - Speed (TCG, about 60 s to multi-user.target and two minutes for a refresh with
   initramfs-tools' defaults): the initrds, the chroot's and the guest's, are built with
@@ -205,6 +206,8 @@ for action in $(sed -n "${n}p" /etc/irisxe-boot-steps); do
 		case "$action" in
 			set:*) irisxe-sriov-ctl config set "${action#set:}" ;;
 			kernel) dpkg -i /root/kernels/*.deb ;;
+			release) irisxe-sriov-ctl kernels release ;;
+			hold:*) irisxe-sriov-ctl kernels hold "${action#hold:}" ;;
 			purge) dpkg --purge irisxe-sriov ;;
 		esac
 		echo $? > /tmp/step.status

@@ -182,6 +182,26 @@ def test_the_kernel_hook_holds_and_never_asks_for_a_reboot(fake):
     assert not (root / "run/reboot-required").exists()
 
 
+@pytest.mark.parametrize("boot", ["grub", "systemd-boot"])
+def test_the_hook_holds_before_the_boot_loaders_own_hook_ran(fake, boot):
+    """In a kernel's postinst.d ours (zz-irisxe-sriov) runs before zz-update-grub and
+    zz-systemd-boot: grub.cfg and the loader entries still know the old kernel alone, and
+    say it boots next. Once their hooks ran the new one would: it is held back all the
+    same, on the old kernel's entry, which is there already."""
+    root = host_with_a_new_kernel(fake, boot)
+    if boot == "grub":
+        text = GRUB_CFG % {"default": "0", "newest": OLD, "older": "6.12.30-amd64"}
+        fakesys.write(root / "boot/grub/grub.cfg", text)
+    else:
+        (root / f"boot/efi/loader/entries/{MACHINE_ID}-{NEW}.conf").unlink()
+    hooked = ctl(root, "kernels", "--notify", NEW)
+    assert hooked.exit_code == 0, hooked.output
+    assert f"the boot stays on {OLD}" in hooked.output
+    record = (root / "var/lib/irisxe-sriov/kernel-hold").read_text()
+    target = GRUB_PATH if boot == "grub" else f"{MACHINE_ID}-{OLD}.conf"
+    assert f"release={OLD}\n" in record and f"target={target}\n" in record
+
+
 @pytest.mark.parametrize(
     ("boot", "own_default", "named"),
     [
@@ -237,8 +257,14 @@ def test_a_hold_by_hand_stays_until_released(fake):
     fakesys.write(root / f"lib/modules/{NEW}/updates/dkms/i915.ko.xz", b"")  # both serve
     refused = ctl(root, "kernels", "hold", "6.1.0-nope")
     assert refused.exit_code == 2 and "'6.1.0-nope' is no installed kernel" in refused.output
+    assert ctl(root, "apply").exit_code == 0  # both serve: no hold
+    for marker in ("run/reboot-required", "run/reboot-required.pkgs"):
+        (root / marker).unlink(missing_ok=True)
     held = ctl(root, "kernels", "hold", OLD)
     assert held.exit_code == 0, held.output
+    # the next boot lands elsewhere, but nothing the running system uses changed
+    assert "reboot needed" not in held.output
+    assert not (root / "run/reboot-required").exists()
     assert "kind=manual" in (root / "var/lib/irisxe-sriov/kernel-hold").read_text()
     assert ctl(root, "apply").output.strip() == "nothing to change"  # auto keeps it
     assert kernels_json(root)[OLD]["held"] is True

@@ -134,3 +134,48 @@ def test_a_kill_after_any_write_step_converges(fake, tmp_path, monkeypatch, args
     # killed before the journal was in place: nothing happened; after it: completed
     assert outcomes[0] is False and outcomes[-1] is True
     assert outcomes == sorted(outcomes)
+
+
+def test_a_full_disk_at_any_write_step_fails_cleanly_and_converges(fake, tmp_path, monkeypatch):
+    """The disk fills up at write step N (ENOSPC raised there, in the process, so that
+    its error handling runs): the command fails with one line naming the file, exit 1,
+    and the next run, with space again, ends where an uninterrupted one ends."""
+    import errno
+
+    monkeypatch.setattr(os, "fsync", lambda descriptor: None)
+    systemd_boot_host(fake)
+    assert invoke(fake.root, "apply") == 0
+    args = ["config", "set", "driver=xe", "num_vfs=1"]
+    reference = tmp_path / "reference"
+    shutil.copytree(fake.root, reference, symlinks=True)
+    code, steps = run_killed_at(reference, args, None)
+    assert code == 0
+    after = state(reference)
+    pristine = tmp_path / "pristine"
+    shutil.copytree(fake.root, pristine, symlinks=True)
+    for full_at in range(1, steps + 1):
+        root = tmp_path / f"full-{full_at}"
+        shutil.copytree(pristine, root, symlinks=True)
+        count = 0
+
+        def hook(what: str, full_at: int = full_at) -> None:
+            nonlocal count
+            count += 1
+            if count == full_at:
+                path = what.split(" ", 1)[-1]
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), path)
+
+        monkeypatch.setattr(apply, "STEP_HOOKS", [hook])
+        failed = CliRunner().invoke(cli, ["--root", str(root), *args])
+        monkeypatch.setattr(apply, "STEP_HOOKS", [])
+        assert failed.exit_code == 1, (full_at, failed.output)
+        lines = failed.output.strip().split("\n")
+        assert "No space left on device" in lines[-1], (full_at, failed.output)
+        assert "Traceback" not in failed.output
+        if full_at > 2:  # past the journal (steps 1 and 2): the next apply completes it
+            assert "'irisxe-sriov-ctl apply' " in lines[-1], lines[-1]
+        assert invoke(root, "apply") == 0, full_at
+        assert state(root) == (after if full_at > 1 else state(pristine)), full_at
+        assert invoke(root, *args) == 0 and state(root) == after, f"full at step {full_at}"
+        check_sound(root)
+        shutil.rmtree(root)

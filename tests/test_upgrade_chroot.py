@@ -61,10 +61,8 @@ def test_upgrade_from_the_previous_release(chroot, previous):
     # settings kept; a key the new version added, if written, has its default
     after = settings_values(chroot)
     assert {key: after.get(key) for key in before} == before
-    assert {key: value for key, value in after.items() if key not in before} in (
-        {},
-        {"MACHINE_ROLE": "auto"},
-    )
+    added = {key: value for key, value in after.items() if key not in before}
+    assert added.items() <= {"MACHINE_ROLE": "auto", "KERNEL_HOLD": "auto"}.items(), added
     # the local edit kept; where the new version differs it stands beside as ucf says
     kept = chroot.read(MODPROBE)
     assert kept.endswith("# local note\n") and "options i915 enable_guc=3 max_vfs=7" in kept

@@ -655,6 +655,11 @@ def forward(paths: Paths, journal: Journal, echo: Echo) -> None:
     finish(paths, journal, echo)
 
 
+def failure_text(error: OSError, paths: Paths) -> str:
+    where = f": {paths.shown(error.filename)}" if error.filename else ""
+    return f"{error.strerror or error}{where}"
+
+
 def execute(
     plan: planning.Plan,
     paths: Paths,
@@ -680,11 +685,19 @@ def execute(
         tuple(missing_dirs(paths, entries)),
     )
     write_journal(paths, journal)
-    for entry in entries:
-        chosen = (writer or DirectWriter()) if entry.owned else DirectWriter()
-        quiet = entry.path.startswith(paths.display(paths.written_dir) + "/")
-        carry(entry, paths, chosen, echo, not quiet and not entry.path.endswith(".ucf-dist"))
-    finish(paths, journal, echo, announce)
+    try:
+        for entry in entries:
+            chosen = (writer or DirectWriter()) if entry.owned else DirectWriter()
+            quiet = entry.path.startswith(paths.display(paths.written_dir) + "/")
+            carry(entry, paths, chosen, echo, not quiet and not entry.path.endswith(".ucf-dist"))
+        finish(paths, journal, echo, announce)
+    except OSError as error:
+        # a full disk, a read-only remount: the journal holds the change, so the next
+        # run completes it (recover) once the cause is gone
+        raise ApplyError(
+            f"{failure_text(error, paths)}; stopped half-way: once that is fixed, "
+            "'irisxe-sriov-ctl apply' completes the change"
+        ) from error
     failures = []
     pending = read_pending(paths)
     for command in plan.commands:
@@ -693,7 +706,13 @@ def execute(
             failures.append(f"{shlex.join(command)} failed with exit status {status}")
         elif command in pending:
             pending.remove(command)
-            write_pending(paths, pending)
+            try:
+                write_pending(paths, pending)
+            except OSError as error:
+                raise ApplyError(
+                    f"{failure_text(error, paths)}; the change is complete, and the next "
+                    "'irisxe-sriov-ctl apply' runs its boot refresh once more"
+                ) from error
     if failures:
         raise ApplyError(
             "; ".join(failures) + "; the files are written and the next apply runs it again"

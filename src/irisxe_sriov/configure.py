@@ -142,9 +142,27 @@ def make_plan(
         edited=rendered.edited,
         on_disk=on_disk,
         manifest_text=manifest_text,
-        reboot_files=frozenset({grub, kernel_cmdline, modprobe, record}),
+        reboot_files=frozenset(
+            {kernel_cmdline, modprobe} | boot_line_changes(grub, owned, on_disk)
+        ),
         commands_by_file=commands,
     )
+
+
+def boot_line_changes(grub: str, owned: dict[str, str], on_disk: dict[str, str | None]) -> set[str]:
+    """{grub} where the drop-in's change is more than its GRUB_DEFAULT line: a kernel hold
+    moves the next boot to another kernel, which needs no reboot of its own (the record
+    of the hold needs none either)."""
+
+    def without_default(text: str | None) -> list[str] | None:
+        if text is None:
+            return None
+        hold = ("GRUB_DEFAULT=", "# The kernel hold")  # the hold's lines (grub.cfg.j2)
+        return [line for line in text.splitlines() if line and not line.startswith(hold)]
+
+    if without_default(owned.get(grub)) == without_default(on_disk.get(grub)):
+        return set()
+    return {grub}
 
 
 def apply_local_config(paths: Paths, host_path: str) -> bool:

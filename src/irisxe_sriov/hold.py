@@ -76,7 +76,9 @@ def grub_default(texts: list[str]) -> str | None:
 def grub_targets(menu: tuple[nextboot.MenuEntry, ...]) -> dict[str, str]:
     """release -> the `>`-path of ids of its normal entry (not recovery mode) in grub.cfg,
     as GRUB_DEFAULT takes it: gnulinux-advanced-<id>>gnulinux-<release>-advanced-<id> on
-    Debian (10_linux), or the entry's own id where submenus are off."""
+    Debian (10_linux), or the entry's own id where submenus are off. Only ids that name
+    the release: gnulinux-simple-<id> is whichever kernel is newest when grub.cfg is made
+    again, the new one."""
     found: dict[str, str] = {}
 
     def walk(entries: tuple[nextboot.MenuEntry, ...], prefix: str) -> None:
@@ -86,9 +88,9 @@ def grub_targets(menu: tuple[nextboot.MenuEntry, ...]) -> dict[str, str]:
                 walk(entry.children, path)
             elif (
                 entry.release
+                and f"-{entry.release}-" in entry.id
                 and "recovery" not in entry.id
                 and entry.release not in found
-                and ("-advanced-" in entry.id or not prefix)
             ):
                 found[entry.release] = path
 

@@ -91,11 +91,13 @@ def decide_hold(
     keep an admin's hold; respect an admin's own default and kernel_hold=off."""
     record = snapshot.hold_record
     defaults = snapshot.boot_defaults
-    if record is not None or not kernels:
-        natural = kernels[-1] if kernels else None
-    else:
+    natural = kernels[-1] if kernels else None
+    if record is None and defaults.admin_default is not None:
+        # the admin's default decides; without one the newest kernel boots once the boot
+        # loader's own hooks ran, which in a kernel's postinst.d come after ours
+        # (zz-update-grub, zz-systemd-boot): grub.cfg and the entries still name the old
         upcoming = snapshot.next_boot.release
-        natural = next((k for k in kernels if k.release == upcoming), kernels[-1])
+        natural = next((k for k in kernels if k.release == upcoming), natural)
     driver = current.driver
     none = Hold(None, natural, "")
     if machine.role != Role.HOST or boot not in (
