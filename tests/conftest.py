@@ -31,13 +31,24 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         slow = item.get_closest_marker("chroot") or item.get_closest_marker("vm")
         if slow and not item.get_closest_marker("timeout"):
             item.add_marker(pytest.mark.timeout(CHROOT_TIMEOUT))
-    # The VM pool's tests one after another, where the first of them stood: while the
-    # pool's VMs run, no other heavy test competes for the cores (tests/vmpool.py).
-    pooled = [item for item in items if "vm_pool" in getattr(item, "fixturenames", ())]
-    if pooled:
-        first = items.index(pooled[0])
-        rest = [item for item in items if item not in pooled]
-        items[:] = [*rest[:first], *pooled, *rest[first:]]
+    # The VM pool's tests last: the pool starts with the session's first test
+    # (pool_from_the_start) and its VMs run while every other test does; its tests only
+    # read what the VMs reported (tests/vmpool.py).
+    pooled = [item for item in items if uses_the_pool(item)]
+    items[:] = [*(item for item in items if not uses_the_pool(item)), *pooled]
+
+
+def uses_the_pool(item: pytest.Item) -> bool:
+    return "vm_pool" in getattr(item, "fixturenames", ())
+
+
+@pytest.fixture(scope="session", autouse=True)
+def pool_from_the_start(request: pytest.FixtureRequest) -> None:
+    """Start the VM pool with the first test where any selected test uses it: the
+    chroot tier, mostly one process at a time (dpkg, apt), then runs beside the VMs
+    instead of after them, on the core they leave and in their I/O waits."""
+    if any(uses_the_pool(item) for item in request.session.items):
+        request.getfixturevalue("vm_pool")
 
 
 @pytest.fixture
@@ -90,7 +101,7 @@ def package() -> Path:
 
 @pytest.fixture(scope="session")
 def vm_pool(request, package, tmp_path_factory):
-    """Every VM module's VMs, started at the first VM test (tests/vmpool.py)."""
+    """Every VM module's VMs, started with the first test (pool_from_the_start)."""
     import vmpool
 
     pool = vmpool.start(request.session, package, tmp_path_factory.mktemp("vms"))
