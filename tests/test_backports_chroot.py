@@ -80,7 +80,7 @@ def test_backports_kernel_is_a_kernel_xe_provider_and_satisfies_the_dependency(b
     assert 'DRIVER="i915"' in backports.read("/etc/default/irisxe-sriov")
     backports.run("dpkg-reconfigure -f noninteractive irisxe-sriov")
     assert 'DRIVER="xe"' in backports.read("/etc/default/irisxe-sriov")
-    listing = json.loads(backports.run("irisxe-sriov-ctl kernels --json").stdout)
+    listing = json.loads(backports.run("irisxe-sriov-ctl kernels --json").stdout)["kernels"]
     assert [(k["release"], k["provider"], k["drivers"]) for k in listing] == [
         (release, "kernel-xe", ["xe"])
     ]
@@ -195,7 +195,7 @@ def test_backports_kernel_boots_with_xe_parameters_and_i915_blocked(vm_pool):
     assert result.value("xe-version") == "none"  # the kernel's own xe, not a DKMS build
     assert result.value("i915-loaded") == "no"
     assert result.value("i915-modprobe-exit") != "0"
-    kernels = json.loads(result.value("kernels") or "[]")
+    kernels = json.loads(result.value("kernels") or "{}").get("kernels")
     assert [k["provider"] for k in kernels] == ["kernel-xe"]
 
 

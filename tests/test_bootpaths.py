@@ -78,7 +78,7 @@ def test_a_later_grub_dropin_that_overrides_is_named(grub_host):
     write(grub_host, "/etc/default/grub.d/zz-local.cfg", 'GRUB_CMDLINE_LINUX_DEFAULT="quiet"\n')
     doc = status(grub_host.root)
     assert doc["kernel"]["not_applied"] == "/etc/default/grub.d/zz-local.cfg"
-    findings = json.loads(ctl(grub_host.root, "doctor", "--json").output)
+    findings = json.loads(ctl(grub_host.root, "doctor", "--json").output)["findings"]
     cmdline = next(f for f in findings if f["id"] == "cmdline.parameters")
     assert "zz-local.cfg sorts after" in cmdline["message"]
     assert "rename it to sort before irisxe-sriov.cfg" in cmdline["fix"]

@@ -16,6 +16,7 @@ import pytest
 from chroot import (
     BUILD_BASE,
     FRESH_BASE,
+    SOURCE,
     Chroot,
     base_tree,
     build_from_source,
@@ -24,6 +25,7 @@ from chroot import (
     run_with_proc,
     tree_tarball,
 )
+from irisxe_sriov import contract
 
 pytestmark = pytest.mark.chroot
 
@@ -60,6 +62,10 @@ def test_the_package_builds_from_its_build_depends_alone(box, tmp_path):
     listing = deb_listing(deb)
     assert "./usr/lib/python3/dist-packages/irisxe_sriov/cli.py" in listing
     assert "./usr/share/irisxe-sriov/dkms/i915-sriov-dkms.conf" in listing
+    for document in contract.Document:
+        schema = deb_file(deb, f"./usr/share/irisxe-sriov/schema/{document}.schema.json")
+        assert schema == (SOURCE / f"conf/schema/{document}.schema.json").read_text()
+    assert "./usr/share/doc/irisxe-sriov/NEWS.Debian.gz" in listing
     completion = deb_file(deb, "./usr/share/bash-completion/completions/irisxe-sriov-ctl")
     assert "complete -o nosort -F _irisxe_sriov_ctl_completion irisxe-sriov-ctl" in completion
     depends = subprocess.run(

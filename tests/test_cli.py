@@ -106,13 +106,15 @@ def test_doctor_exit_status(host, fake):
     result = run(host.root, "doctor")
     assert result.exit_code == 0, result.output
     assert "[OK  ] gpu.present" in result.output
-    findings = json.loads(run(host.root, "doctor", "--json").output)
+    findings = json.loads(run(host.root, "doctor", "--json").output)["findings"]
     assert all(set(f) == {"id", "level", "message", "fix", "steps"} for f in findings)
     assert {f["level"] for f in findings} == {"ok"}
     (host.root / "sys/module/i915/version").write_text("6.12.40\n")
     failing = run(host.root, "doctor", "--json")
     assert failing.exit_code == 1
-    assert [f["id"] for f in json.loads(failing.output) if f["level"] == "fail"] == ["provider"]
+    document = json.loads(failing.output)
+    assert [f["id"] for f in document["findings"] if f["level"] == "fail"] == ["provider"]
+    assert document["summary"]["fail"] == 1 and document["schema_version"] == "1.0"
 
 
 def test_doctor_reports_a_broken_settings_file_as_a_finding(host):
@@ -120,7 +122,7 @@ def test_doctor_reports_a_broken_settings_file_as_a_finding(host):
     (host.root / "etc/default/irisxe-sriov").write_text("NUM_VFS=3\n")
     result = run(host.root, "doctor", "--json")
     assert result.exit_code == 1
-    first = json.loads(result.output)[0]
+    first = json.loads(result.output)["findings"][0]
     assert first["id"] == "settings.valid" and first["level"] == "fail"
     assert (
         "/etc/default/irisxe-sriov:1: 'NUM_VFS=3' is not a KEY=\"value\" line" in first["message"]
@@ -141,10 +143,11 @@ def test_config_set_apply_then_nothing_to_change(host, snapshot):
     ]
     shown = json.loads(run(host.root, "config", "show", "--json").output)
     assert shown == {
+        "schema_version": "1.0",
         "driver": "i915",
         "num_vfs": 3,
         "bootloader": "auto",
-        "vf_roles": "3:none",
+        "vf_roles": {"1": "vfio", "2": "vfio", "3": "none"},
         "pf": "0000:00:02.0",
         "machine_role": "auto",
         "kernel_hold": "auto",
@@ -259,7 +262,7 @@ def test_kernels_lists_states_and_notifies(fake):
     (modules / "6.12.40-amd64/updates/dkms").mkdir(parents=True)
     (modules / "6.12.40-amd64/updates/dkms/i915.ko.xz").write_text("")
     (modules / "6.19.1-amd64/kernel").mkdir(parents=True)
-    listing = json.loads(run(fake.root, "kernels", "--json").output)
+    listing = json.loads(run(fake.root, "kernels", "--json").output)["kernels"]
     # 6.19 is outside the pin's range: no headers would make it buildable, so none are
     # asked for
     assert [(k["release"], k["state"]) for k in listing] == [
@@ -293,7 +296,9 @@ def test_doctor_advises_which_kernel_to_boot(host):
     (host.root / "lib/modules/6.19.1-amd64/kernel").mkdir(parents=True)
     (host.root / "proc/sys/kernel/osrelease").write_text("6.19.1-amd64\n")  # no provider
     (host.root / "sys/module/i915/version").unlink()  # running the stock module
-    findings = {f["id"]: f for f in json.loads(run(host.root, "doctor", "--json").output)}
+    findings = {
+        f["id"]: f for f in json.loads(run(host.root, "doctor", "--json").output)["findings"]
+    }
     assert findings["kernel.6.12.40-amd64"]["level"] == "ok"
     assert findings["provider"]["level"] == "fail"
     assert findings["provider"]["fix"] == "reboot and choose 6.12.40-amd64 in the boot menu"

@@ -48,7 +48,7 @@ def host_with_a_new_kernel(fake, boot: str) -> Path:
 
 
 def kernels_json(root: Path) -> dict[str, dict]:
-    return {k["release"]: k for k in json.loads(ctl(root, "kernels", "--json").output)}
+    return {k["release"]: k for k in json.loads(ctl(root, "kernels", "--json").output)["kernels"]}
 
 
 GRUB_PATH = f"gnulinux-advanced-u1>gnulinux-{OLD}-advanced-u1"
@@ -89,7 +89,7 @@ def test_a_new_kernel_without_a_provider_is_held_back_and_released(fake, boot):
     }
     text = ctl(root, "kernels").output
     assert f"next boot: {OLD} (held: {NEW} has no SR-IOV provider for i915; " in text
-    findings = {f["id"]: f for f in json.loads(ctl(root, "doctor", "--json").output)}
+    findings = {f["id"]: f for f in json.loads(ctl(root, "doctor", "--json").output)["findings"]}
     assert findings["kernel.hold"]["level"] == "ok"
     # a second apply holds as it is: nothing to change
     assert ctl(root, "apply").output.strip() == "nothing to change"
@@ -222,7 +222,7 @@ def test_an_admins_own_default_is_kept_and_said(fake, boot, own_default, named):
     result = ctl(root, "apply", "--force")
     assert result.exit_code == 0, result.output
     assert not (root / "var/lib/irisxe-sriov/kernel-hold").exists()
-    findings = {f["id"]: f for f in json.loads(ctl(root, "doctor", "--json").output)}
+    findings = {f["id"]: f for f in json.loads(ctl(root, "doctor", "--json").output)["findings"]}
     assert findings["kernel.hold"]["level"] == "warn"
     assert named in findings["kernel.hold"]["message"]
     assert json.loads(ctl(root, "status", "--json").output)["hold"]["blocked"] is True
@@ -232,7 +232,7 @@ def test_off_never_holds_and_no_provider_anywhere_is_a_warning(fake):
     root = host_with_a_new_kernel(fake, "grub")
     assert ctl(root, "config", "set", "kernel_hold=off").exit_code == 0
     assert not (root / "var/lib/irisxe-sriov/kernel-hold").exists()
-    findings = {f["id"]: f for f in json.loads(ctl(root, "doctor", "--json").output)}
+    findings = {f["id"]: f for f in json.loads(ctl(root, "doctor", "--json").output)["findings"]}
     assert findings["kernel.hold"]["level"] == "warn"
     assert findings["kernel.hold"]["message"] == (
         f"kernel_hold=off: {NEW} has no SR-IOV provider for i915, and it boots next"
@@ -244,7 +244,7 @@ def test_off_never_holds_and_no_provider_anywhere_is_a_warning(fake):
     assert ctl(root, "config", "set", "kernel_hold=auto").exit_code == 0
     for name in (root / f"lib/modules/{OLD}/updates/dkms").iterdir():
         name.unlink()
-    doctor = {f["id"]: f for f in json.loads(ctl(root, "doctor", "--json").output)}
+    doctor = {f["id"]: f for f in json.loads(ctl(root, "doctor", "--json").output)["findings"]}
     # (kernel_hold=auto held on the old kernel meanwhile: the hold has no reason left)
     assert doctor["kernel.hold"]["message"] == (
         f"the hold on {OLD} should be released: {NEW} has no SR-IOV provider for i915, nor "

@@ -125,7 +125,7 @@ def test_every_reader_takes_the_same_verdict(tmp_path, name, setting):
     document = json.loads(ctl(root, "status", "--json").output)
     assert [p["id"] for p in document["pending"]] == problems
     # doctor: each of them fails (or warns) with status's words and fix
-    findings = {f["id"]: f for f in json.loads(ctl(root, "doctor", "--json").output)}
+    findings = {f["id"]: f for f in json.loads(ctl(root, "doctor", "--json").output)["findings"]}
     for item in document["pending"]:
         finding = findings[item["id"]]
         assert finding["level"] in ("fail", "warn"), finding
@@ -135,7 +135,9 @@ def test_every_reader_takes_the_same_verdict(tmp_path, name, setting):
     backed = {p.id for p in verdicts.problems}
     assert backed == set(problems)
     # kernels: the same providers as doctor's and status's (read to another depth)
-    listing = {k["release"]: k for k in json.loads(ctl(root, "kernels", "--json").output)}
+    listing = {
+        k["release"]: k for k in json.loads(ctl(root, "kernels", "--json").output)["kernels"]
+    }
     assert {r: (k["provider"], k["boots_next"]) for r, k in listing.items()} == {
         k.release: (None if k.provider is None else str(k.provider), k.boots_next)
         for k in verdicts.kernels
@@ -187,7 +189,7 @@ def test_without_a_settings_file_the_cli_proposes_what_debconf_does(tmp_path, na
     assert (shown["driver"], shown["num_vfs"], shown["vf_roles"]) == (
         proposed.driver,
         proposed.num_vfs,
-        proposed.values()["vf_roles"],
+        {str(index): str(role) for index, role in proposed.roles()},
     )
     if name == "q35_guest" or name == "no_gpu":
         return

@@ -501,7 +501,7 @@ def test_kernels_json(fake):
     grub(fake.root)
     result = CliRunner().invoke(cli, ["--root", str(fake.root), "kernels", "--json"])
     assert result.exit_code == 0, result.output
-    document = json.loads(result.output)
+    document = json.loads(result.output)["kernels"]
     assert [(k["release"], k["provider"], k["drivers"], k["boots_next"]) for k in document] == [
         (STOCK, None, [], False),
         (BACKPORTS, "kernel-xe", ["xe"], True),
@@ -566,7 +566,7 @@ def test_special_files_in_place_of_kernel_files_do_not_hang(fake):
     os.mkfifo(fake.root / "boot/grub/grub.cfg")
     result = CliRunner().invoke(cli, ["--root", str(fake.root), "kernels", "--json"])
     assert result.exit_code == 0, result.output
-    kernel = json.loads(result.output)[0]
+    kernel = json.loads(result.output)["kernels"][0]
     assert (kernel["provider"], kernel["kernel_xe"]) == (None, "no kernel config found")
     assert kernel["boots_next"] is None
 
@@ -589,7 +589,7 @@ def test_local_edits_and_failed_refreshes_reach_status_and_doctor(fake):
     assert "the boot refresh 'update-grub' failed or was cut off (apply runs it again)" in whats
     assert status["reboot_pending"] is True
     result = CliRunner().invoke(cli, ["--root", root, "doctor", "--json"])
-    findings = {f["id"]: f for f in json.loads(result.output)}
+    findings = {f["id"]: f for f in json.loads(result.output)["findings"]}
     assert findings["files.local_edits"]["level"] == "warn"
     assert findings["boot.refresh"]["level"] == "fail"
     assert "(apply runs it again)" in findings["boot.refresh"]["message"]
@@ -603,4 +603,4 @@ def test_kernels_judges_the_gpu_not_whatever_sits_at_the_pf_address(fake):
     fake.virtual("QEMU")
     fakesys.install_kernel(fake.root, BACKPORTS, usr=True)
     result = CliRunner().invoke(cli, ["--root", str(fake.root), "kernels", "--json"])
-    assert json.loads(result.output)[0]["provider"] == "kernel-xe"
+    assert json.loads(result.output)["kernels"][0]["provider"] == "kernel-xe"

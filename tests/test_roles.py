@@ -180,7 +180,7 @@ def test_guest_status_and_doctor(fake):
     assert status["pending"] == []
     text = ctl(fake, "status").output
     assert "GPU 0000:06:00.0  8086:a7a0  driver i915  render node renderD128" in text
-    findings = {f["id"]: f for f in json.loads(ctl(fake, "doctor", "--json").output)}
+    findings = {f["id"]: f for f in json.loads(ctl(fake, "doctor", "--json").output)["findings"]}
     for host_only in ("sriov.numvfs", "pf.not_vfio", "driverctl.installed", "iommu.enabled"):
         assert host_only not in findings
     assert findings["guest.0000:06:00.0"]["level"] == "ok"
@@ -220,7 +220,7 @@ def test_something_else_at_the_pf_address_gets_nothing(fake):
     fake.grub()
     assert ctl(fake, "apply").exit_code == 0
     assert written(fake) == {"etc/default/irisxe-sriov"}
-    findings = {f["id"]: f for f in json.loads(ctl(fake, "doctor", "--json").output)}
+    findings = {f["id"]: f for f in json.loads(ctl(fake, "doctor", "--json").output)["findings"]}
     assert findings["machine.role"]["message"].startswith("none: 0000:00:02.0 (8086:51f0")
 
 

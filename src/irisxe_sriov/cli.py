@@ -490,12 +490,14 @@ def config() -> None:
 def config_show(context: click.Context, as_json: bool) -> None:
     """Show the settings (where the file is missing: the defaults this machine gets, as
     debconf would propose them)."""
+    from irisxe_sriov import contract, status
+
     paths = paths_of(context)
     verdicts = verdicts_of(paths, "change")
     values = verdicts.settings.values()
     exists = verdicts.snapshot.settings_file.text is not None
     if as_json:
-        print_json({**values, "num_vfs": verdicts.settings.num_vfs, "file_exists": exists})
+        print_json(contract.versioned(status.settings_document(verdicts)))
         return
     for name, value in values.items():
         echo(f"{name}={value}")

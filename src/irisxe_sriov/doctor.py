@@ -9,7 +9,7 @@ failing finding carries the fix, as commands where commands exist.
 
 from typing import Any, NamedTuple
 
-from irisxe_sriov import fixes, pciids, pin
+from irisxe_sriov import contract, fixes, pciids, pin
 from irisxe_sriov.choices import Provider, Role
 from irisxe_sriov.compat import package_fix
 from irisxe_sriov.fixes import Fix
@@ -591,6 +591,15 @@ def diagnose(verdicts: Verdicts) -> list[Finding]:
 
 def failed(findings: list[Finding]) -> bool:
     return any(finding.level == FAIL for finding in findings)
+
+
+def document(findings: list[Finding]) -> dict[str, Any]:
+    """The `doctor --json` document (conf/schema/doctor.schema.json): how many findings
+    of each level, then the findings in doctor's order."""
+    summary = {str(level): sum(f.level == level for f in findings) for level in Level}
+    return contract.versioned(
+        {"summary": summary, "findings": [finding.as_dict() for finding in findings]}
+    )
 
 
 def format_text(findings: list[Finding]) -> str:

@@ -13,7 +13,7 @@ import os
 import sys
 from collections.abc import Callable
 
-from irisxe_sriov import errors
+from irisxe_sriov import contract, errors
 from irisxe_sriov.paths import Paths
 
 PROG = "irisxe-sriov-ctl"
@@ -86,7 +86,12 @@ def report(problems: list[str], code: int, as_json: bool, on_stderr: bool = True
         for line in lines:
             print(f"{PROG}: error: {line}", file=sys.stderr)
     if as_json:
-        document = {"error": "; ".join(lines), "problems": lines, "exit_status": code}
+        document = {
+            "schema_version": contract.SCHEMA_VERSION,
+            "error": "; ".join(lines),
+            "problems": lines,
+            "exit_status": code,
+        }
         try:
             print(json.dumps(document, indent=2, sort_keys=True), flush=True)
         except BrokenPipeError:

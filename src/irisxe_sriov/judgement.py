@@ -70,6 +70,18 @@ class Hold(NamedTuple):
     reason: str  # in words: why held, or why not although the natural kernel has no provider
     blocked: bool = False  # a hold is called for but cannot be made (the admin's default)
 
+    def as_dict(self) -> dict[str, object]:
+        """`release` held on (null: none), `kind`, `reason`, `natural` (the kernel that
+        would boot without it), `blocked` (called for, but an admin's default is kept)."""
+        record = self.record
+        return {
+            "release": None if record is None else record.release,
+            "kind": None if record is None else str(record.kind),
+            "reason": self.reason or None,
+            "natural": None if self.natural is None else self.natural.release,
+            "blocked": self.blocked,
+        }
+
 
 class HoldRequest(NamedTuple):
     """`kernels hold RELEASE` (release set) or `kernels release` (None): the admin's word,

@@ -50,7 +50,7 @@ def doctor(paths: Paths, as_json: bool) -> None:
     verdicts = judgement.judge(snapshot.gather(paths, snapshot.Depth.DOCTOR), strict=False)
     findings = diagnosis.diagnose(verdicts)
     if as_json:
-        print_json([finding.as_dict() for finding in findings])
+        print_json(diagnosis.document(findings))
     else:
         echo(diagnosis.format_text(findings))
     if diagnosis.failed(findings):
@@ -71,7 +71,15 @@ def kernels(paths: Paths, as_json: bool, notify: str | None = None) -> None:
         return
     found = list(verdicts.kernels)
     if as_json:
-        print_json([kernel.as_dict() for kernel in found])
+        from irisxe_sriov import contract
+
+        next_boot = verdicts.snapshot.next_boot
+        document = {
+            "kernels": [kernel.as_dict() for kernel in found],
+            "next_boot": {"release": next_boot.release, "evidence": next_boot.evidence},
+            "hold": verdicts.hold.as_dict(),
+        }
+        print_json(contract.versioned(document))
     else:
         text = providers.format_text(
             found, verdicts.snapshot.next_boot.evidence, judgement.hold_words(verdicts)

@@ -7,7 +7,7 @@ start-up time is measured (make bench).
 
 from typing import Any
 
-from irisxe_sriov import cmdline, pciids, pin
+from irisxe_sriov import cmdline, contract, pciids, pin
 from irisxe_sriov.choices import Role
 from irisxe_sriov.differences import Kind, capped_count
 from irisxe_sriov.judgement import Problem, Verdicts
@@ -33,24 +33,24 @@ def provider_document(kernel: KernelProvider | None) -> dict[str, object] | None
     return None if kernel is None else kernel.as_dict()
 
 
-def hold_document(verdicts: Verdicts) -> dict[str, Any]:
-    """Where the next boot lands because of a kernel hold (docs/notes.md, "The kernel
-    hold"): `release` held on (null: none), `kind`, `reason`, `natural` (the kernel that
-    would boot without it), `blocked` (a hold is called for but an admin's default is
-    kept)."""
-    hold = verdicts.hold
-    record = hold.record
+def settings_document(verdicts: Verdicts) -> dict[str, Any]:
+    """The settings in force, typed: what `config show --json` prints and `status --json`
+    holds as `settings`."""
+    current = verdicts.settings
     return {
-        "release": None if record is None else record.release,
-        "kind": None if record is None else str(record.kind),
-        "reason": hold.reason or None,
-        "natural": None if hold.natural is None else hold.natural.release,
-        "blocked": hold.blocked,
+        "driver": str(current.driver),
+        "num_vfs": current.num_vfs,
+        "bootloader": str(current.bootloader),
+        "vf_roles": {str(index): str(role) for index, role in current.roles()},
+        "pf": current.pf,
+        "machine_role": str(current.machine_role),
+        "kernel_hold": str(current.kernel_hold),
+        "file_exists": verdicts.snapshot.settings_file.text is not None,
     }
 
 
 def report(verdicts: Verdicts) -> dict[str, Any]:
-    """The `status --json` document (schema in README.md)."""
+    """The `status --json` document (conf/schema/status.schema.json)."""
     state = verdicts.host
     current = verdicts.settings
     machine = verdicts.machine
@@ -93,72 +93,71 @@ def report(verdicts: Verdicts) -> dict[str, Any]:
         )
     platform = pf.platform
     running = verdicts.running
-    return {
-        "pf": {
-            "address": pf.address,
-            "present": pf.present,
-            "vendor": pf.vendor,
-            "device": pf.device,
-            "platform": platform,
-            "platform_name": pciids.description_of(platform) if platform else None,
-            "driver": pf.driver,
-            "driver_override": pf.driver_override,
-            "sriov_totalvfs": pf.sriov_totalvfs,
-            "sriov_numvfs": pf.sriov_numvfs,
-            "sriov_drivers_autoprobe": pf.sriov_drivers_autoprobe,
-            "iommu_group": pf.iommu_group,
-            "render_node": pf.render_node,
-        },
-        "module": {
-            "name": module.name,
-            "loaded": module.loaded,
-            "version": module.version,
-            "dkms": is_dkms_build(module.version),
-            "parameters": dict(module.parameters),
-        },
-        "vfs": vfs,
-        "settings": {
-            "driver": current.driver,
-            "num_vfs": current.num_vfs,
-            "bootloader": current.bootloader,
-            "vf_roles": {str(index): role for index, role in current.roles()},
-            "pf": current.pf,
-            "file_exists": verdicts.snapshot.settings_file.text is not None,
-        },
-        "bootloader": {
-            "configured": current.bootloader,
-            "detected": verdicts.boot.name,
-            "evidence": verdicts.boot.evidence,
-        },
-        "kernel": {
-            "release": state.kernel_release,
-            "cmdline": state.cmdline,
-            "wanted_parameters": wanted,
-            "missing_parameters": missing,
-            # the file that does not carry the parameters, when the running kernel lacks them
-            "not_applied": not_applied,
-        },
-        "machine": {"role": str(machine.role), "reason": machine.reason, "binds": machine.binds},
-        "gpus": [
-            {
-                "address": gpu.address,
-                "device": gpu.device,
-                "driver": gpu.driver,
-                "render_node": gpu.render_node,
-            }
-            for gpu in machine.gpus
-        ],
-        "providers": {
-            "running": provider_document(running.kernel),
-            "running_live": None if running.live is None else str(running.live),
-            "running_conflict": running.conflict,
-            "next_boot": provider_document(verdicts.next_kernel),
-            "next_boot_evidence": verdicts.snapshot.next_boot.evidence,
-        },
-        "hold": hold_document(verdicts),
-        "pending": [pending_item(p) for p in verdicts.problems],
-        "reboot_pending": any(p.reboot for p in verdicts.problems),
-    }
+    return contract.versioned(
+        {
+            "pf": {
+                "address": pf.address,
+                "present": pf.present,
+                "vendor": pf.vendor,
+                "device": pf.device,
+                "platform": platform,
+                "platform_name": pciids.description_of(platform) if platform else None,
+                "driver": pf.driver,
+                "driver_override": pf.driver_override,
+                "sriov_totalvfs": pf.sriov_totalvfs,
+                "sriov_numvfs": pf.sriov_numvfs,
+                "sriov_drivers_autoprobe": pf.sriov_drivers_autoprobe,
+                "iommu_group": pf.iommu_group,
+                "render_node": pf.render_node,
+            },
+            "module": {
+                "name": module.name,
+                "loaded": module.loaded,
+                "version": module.version,
+                "dkms": is_dkms_build(module.version),
+                "parameters": dict(module.parameters),
+            },
+            "vfs": vfs,
+            "settings": settings_document(verdicts),
+            "bootloader": {
+                "configured": current.bootloader,
+                "detected": verdicts.boot.name,
+                "evidence": verdicts.boot.evidence,
+            },
+            "kernel": {
+                "release": state.kernel_release,
+                "cmdline": state.cmdline,
+                "wanted_parameters": wanted,
+                "missing_parameters": missing,
+                # the file that does not carry the parameters, when the running kernel lacks them
+                "not_applied": not_applied,
+            },
+            "machine": {
+                "role": str(machine.role),
+                "reason": machine.reason,
+                "binds": machine.binds,
+            },
+            "gpus": [
+                {
+                    "address": gpu.address,
+                    "device": gpu.device,
+                    "driver": gpu.driver,
+                    "render_node": gpu.render_node,
+                }
+                for gpu in machine.gpus
+            ],
+            "providers": {
+                "running": provider_document(running.kernel),
+                "running_live": None if running.live is None else str(running.live),
+                "running_conflict": running.conflict,
+                "next_boot": provider_document(verdicts.next_kernel),
+                "next_boot_evidence": verdicts.snapshot.next_boot.evidence,
+            },
+            "hold": verdicts.hold.as_dict(),
+            "pending": [pending_item(p) for p in verdicts.problems],
+            "reboot_pending": any(p.reboot for p in verdicts.problems),
+        }
+    )
 
 
 def unknown(value: object) -> str:
