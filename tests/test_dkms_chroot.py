@@ -250,7 +250,8 @@ def test_an_unknown_kernel_change_never_breaks_dpkg(dkms_base, tmp_path, package
         listing = box.run("irisxe-sriov-ctl kernels --json").stdout
         assert f'"release": "{kernel}"' in listing and '"state": "failed"' in listing
         assert "the build failed: " in listing and "hugetlb_inline.h" in listing
-        doctor = box.run("irisxe-sriov-ctl doctor", check=False).stdout
+        # doctor wraps its lines at 80 columns: read it as one line
+        doctor = " ".join(box.run("irisxe-sriov-ctl doctor", check=False).stdout.split())
         assert "the build failed: " in doctor
         assert "keep booting a kernel whose state is installed" in doctor
     finally:

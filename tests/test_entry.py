@@ -68,7 +68,7 @@ def test_the_fast_shapes_are_what_click_defines():
     until it is."""
     assert isinstance(cli, click.Group)
     assert set(reading.COMMANDS) == {"status", "doctor", "kernels"}
-    sends_to_click = {"--notify", "--removed", "--boot"}
+    sends_to_click = {"--notify", "--removed", "--boot", "--verbose", "-v"}
     for name in reading.COMMANDS:
         assert options_of(cli.commands[name]) - sends_to_click == {entry.JSON_FLAG}, name
     group_options = {p.name: p for p in cli.params}

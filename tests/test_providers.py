@@ -351,7 +351,7 @@ def test_working_kernel_xe_host_doctor_exits_0(fake):
     xe_host(fake)
     fakesys.install_kernel(fake.root, BACKPORTS, usr=True)
     fakesys.write(fake.root / "etc/default/irisxe-sriov", 'DRIVER="xe"\nNUM_VFS="7"\n')
-    result = CliRunner().invoke(cli, ["--root", str(fake.root), "doctor"])
+    result = CliRunner().invoke(cli, ["--root", str(fake.root), "doctor", "--verbose"])
     assert result.exit_code == 0, result.output
     assert f"[OK  ] provider: {BACKPORTS} has kernel-xe for xe (loaded)" in result.output
 

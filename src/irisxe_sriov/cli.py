@@ -142,10 +142,12 @@ def status(context: click.Context, as_json: bool) -> None:
 
 @cli.command()
 @click.option("--json", "as_json", is_flag=True, help="Print the findings as JSON.")
+@click.option("-v", "--verbose", is_flag=True, help="List the passed and skipped checks too.")
 @click.pass_context
-def doctor(context: click.Context, as_json: bool) -> None:
-    """Check every requirement and known trap; exit 1 when a check fails."""
-    reading.doctor(paths_of(context), as_json)
+def doctor(context: click.Context, as_json: bool, verbose: bool) -> None:
+    """Check every requirement and known trap: a summary line, then the problems with
+    their fixes; exit 1 when a check fails."""
+    reading.doctor(paths_of(context), as_json, verbose)
 
 
 @cli.group(invoke_without_command=True)

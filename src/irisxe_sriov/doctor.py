@@ -7,6 +7,7 @@ disagree; the other findings say what holds, or why it is not checked (SKIP). Ev
 failing finding carries the fix, as commands where commands exist.
 """
 
+import textwrap
 from typing import Any, NamedTuple
 
 from irisxe_sriov import contract, fixes, pciids, pin
@@ -602,10 +603,86 @@ def document(findings: list[Finding]) -> dict[str, Any]:
     )
 
 
-def format_text(findings: list[Finding]) -> str:
-    lines = []
-    for finding in findings:
-        lines.append(f"[{finding.level.upper():<4}] {finding.id}: {finding.message}")
-        if finding.level in (FAIL, WARN) and finding.fix:
-            lines.append(f"       fix: {finding.fix}")
+class Style(NamedTuple):
+    """How the text is laid out: the terminal's width (80 when it is not a terminal) and
+    whether the level tags are coloured (only on a terminal, never with NO_COLOR set:
+    https://no-color.org). reading.doctor decides; the rendering is pure."""
+
+    width: int = 80
+    colour: bool = False
+    verbose: bool = False  # list the passed and skipped checks too
+
+
+# ECMA-48 SGR colours of the level tags: red, yellow, green, none
+COLOURS = {FAIL: "31", WARN: "33", OK: "32", SKIP: ""}
+INDENT = " " * len("[FAIL] ")
+FIX = "fix: "
+
+
+def tag(level: Level, style: Style) -> str:
+    text = f"[{level.upper():<4}]"
+    colour = COLOURS[level]
+    return f"\033[1;{colour}m{text}\033[0m" if style.colour and colour else text
+
+
+def wrapped(text: str, first: str, rest: str, width: int) -> list[str]:
+    """`text` filled to `width` after `first`, continued after `rest`; a path or command
+    longer than a line stays whole."""
+    return textwrap.wrap(
+        text,
+        width=width,
+        initial_indent=first,
+        subsequent_indent=rest,
+        break_long_words=False,
+        break_on_hyphens=False,
+    ) or [first.rstrip()]
+
+
+def summary_line(findings: list[Finding]) -> str:
+    count = {level: sum(f.level == level for f in findings) for level in Level}
+    problems = count[FAIL] + count[WARN]
+    checks = f"{count[OK]} passed, {count[SKIP]} skipped"
+    if not problems:
+        return f"no problems: {checks}"
+    parts = [f"{count[FAIL]} failed"] if count[FAIL] else []
+    if count[WARN]:
+        parts.append(f"{count[WARN]} warning" + ("s" if count[WARN] > 1 else ""))
+    noun = "problem" if problems == 1 else "problems"
+    return f"{problems} {noun} ({', '.join(parts)}), {checks}"
+
+
+def finding_lines(finding: Finding, style: Style) -> list[str]:
+    # the tag's colour codes take no columns: fill the plain text, then colour the tag
+    plain = f"[{finding.level.upper():<4}] "
+    lines = wrapped(f"{finding.id}: {finding.message}", plain, INDENT, style.width)
+    lines[0] = tag(finding.level, style) + lines[0][len(plain) - 1 :]
+    if finding.level in (FAIL, WARN):
+        for number, step in enumerate(finding.fix.steps):
+            first = INDENT + (FIX if number == 0 else " " * len(FIX))
+            lines += wrapped(step.text, first, INDENT + " " * len(FIX) + "  ", style.width)
+    return lines
+
+
+PLAIN = Style()
+
+
+def format_text(findings: list[Finding], style: Style = PLAIN) -> str:
+    """The summary line, then the failed findings and those to look at, each with its fix
+    one step per line; the passed and skipped ones only when `style.verbose` (else one
+    line says how many and how to see them). Lines fit `style.width` but for a single
+    word (a path, a command) longer than a line."""
+    lines = [summary_line(findings)]
+    shown = [FAIL, WARN, OK, SKIP] if style.verbose else [FAIL, WARN]
+    for level in shown:
+        for finding in findings:
+            if finding.level == level:
+                lines += finding_lines(finding, style)
+    folded = sum(f.level in (OK, SKIP) for f in findings)
+    if folded and not style.verbose:
+        lines += wrapped(
+            f"{folded} passed or skipped checks not shown: irisxe-sriov-ctl doctor --verbose",
+            "",
+            "",
+            style.width,
+        )
     return "\n".join(lines)

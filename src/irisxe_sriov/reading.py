@@ -11,12 +11,18 @@ by cli.hold_in_hook, through apply.
 """
 
 import json
+import os
+import shutil
 import sys
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from irisxe_sriov import errors
 from irisxe_sriov.failure import Output
 from irisxe_sriov.paths import Paths
+
+if TYPE_CHECKING:
+    from irisxe_sriov.doctor import Style
 
 
 def echo(text: str) -> None:
@@ -25,6 +31,18 @@ def echo(text: str) -> None:
 
 def print_json(document: object) -> None:
     echo(json.dumps(document, indent=2, sort_keys=True))
+
+
+def text_style(verbose: bool) -> "Style":
+    """doctor's layout for this standard output: a terminal's width (80 otherwise, and at
+    most 100 where lines get hard to read), colour only on a terminal and never with
+    NO_COLOR set to anything (https://no-color.org) or TERM=dumb."""
+    from irisxe_sriov.doctor import Style
+
+    terminal = sys.stdout.isatty()
+    width = min(shutil.get_terminal_size().columns, 100) if terminal else 80
+    colour = terminal and not os.environ.get("NO_COLOR") and os.environ.get("TERM") != "dumb"
+    return Style(width=max(width, 40), colour=colour, verbose=verbose)
 
 
 def status(paths: Paths, as_json: bool) -> None:
@@ -41,7 +59,7 @@ def status(paths: Paths, as_json: bool) -> None:
         echo(reporting.format_text(document))
 
 
-def doctor(paths: Paths, as_json: bool) -> None:
+def doctor(paths: Paths, as_json: bool, verbose: bool = False) -> None:
     """Check every requirement and known trap; exit 1 when a check fails."""
     from irisxe_sriov import doctor as diagnosis
     from irisxe_sriov import judgement, snapshot
@@ -52,7 +70,7 @@ def doctor(paths: Paths, as_json: bool) -> None:
     if as_json:
         print_json(diagnosis.document(findings))
     else:
-        echo(diagnosis.format_text(findings))
+        echo(diagnosis.format_text(findings, text_style(verbose)))
     if diagnosis.failed(findings):
         sys.exit(errors.ExitStatus.FAILED)  # the findings say why: no error line
 
