@@ -2,6 +2,7 @@
 completion that match the CLI, and translations templates that match the templates."""
 
 import re
+import shlex
 import shutil
 import subprocess
 import tomllib
@@ -83,6 +84,7 @@ def test_man_page_documents_every_command_and_option():
     assert listed == [
         "apply",
         "attach",
+        "config get",
         "config set",
         "config show",
         "doctor",
@@ -111,7 +113,7 @@ def test_man_page_documents_every_command_and_option():
     # the options come from click's declarations, not from help text that may be empty
     assert declared == {
         "--boot", "--connect", "--dry-run", "--force", "--json", "--notify", "--removed", "--vf",
-        "--wait",
+        "--verbose", "--wait",
     }  # fmt: skip
     assert options_of(cli) == ["--version", "--root"]
     assert "IRISXE_SRIOV_ROOT" in page and "--root" in page and "--version" in page
@@ -146,4 +148,56 @@ def test_bash_completion_protocol():
     assert result.output.splitlines() == ["plain,config"]
     env["COMP_WORDS"], env["COMP_CWORD"] = "irisxe-sriov-ctl config ", "2"
     result = CliRunner().invoke(cli, [], env=env, prog_name="irisxe-sriov-ctl")
-    assert result.output.splitlines() == ["plain,set", "plain,show"]
+    assert result.output.splitlines() == ["plain,get", "plain,set", "plain,show"]
+
+
+def man_section(name: str) -> str:
+    """The text of section `name` of the man page source, "\\-" read as "-"."""
+    page = (SOURCE / "docs/irisxe-sriov-ctl.8").read_text().replace("\\-", "-")
+    return page.split(f".SH {name}\n", 1)[1].split("\n.SH ", 1)[0]
+
+
+def test_man_page_has_no_warnings():
+    done = subprocess.run(
+        ["man", "--warnings", "-l", str(SOURCE / "docs/irisxe-sriov-ctl.8")],
+        env={"MANWIDTH": "80", "LC_ALL": "C.UTF-8", "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert done.stderr == "" and "JSON OUTPUT" in done.stdout
+
+
+def test_man_page_sections():
+    environment = man_section("ENVIRONMENT")
+    for variable in ("IRISXE_SRIOV_ROOT", "IRISXE_SRIOV_DEBUG", "NO_COLOR"):
+        assert f".B {variable}\n" in environment, variable
+    see_also = man_section("SEE ALSO")
+    for page in ("dkms (8)", "sysfs.conf (5)", "virsh (1)", "qm (1)", "mokutil (1)", "ucf (1)"):
+        assert f".BR {page}" in see_also, page
+    exit_status = man_section("EXIT STATUS")
+    for name in commands(cli):
+        top = name.split()[0]
+        assert re.search(rf"^\.BR? .*\b{re.escape(top)}\b", exit_status, re.M), name
+
+
+def test_every_command_has_an_example_that_runs(fake):
+    """EXAMPLES shows every command, and each example parses and runs on a fake root (no
+    host command runs under --root: each is printed as "would run")."""
+    examples = [
+        line.split(" | ")[0]
+        for line in man_section("EXAMPLES").splitlines()
+        if line.startswith("irisxe-sriov-ctl ")
+    ]
+    for name in commands(cli):
+        assert any(f"irisxe-sriov-ctl {name}" in line for line in examples), name
+    fake.healthy(numvfs=2)
+    fake.install_dkms_kernel("6.12.57+deb13-amd64")  # the kernel `kernels hold` names
+    for line in examples:
+        args = shlex.split(line)[1:]
+        if args[:2] == ["--root", "/mnt"]:
+            args = args[2:]
+        result = CliRunner().invoke(cli, ["--root", str(fake.root), *args])
+        # a refusal or a check that fails on this fake machine is fine; a usage error not
+        assert result.exit_code in (0, 1), (line, result.output)
+        assert "Traceback" not in result.output, line

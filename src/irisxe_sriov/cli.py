@@ -37,19 +37,31 @@ class Interrupted(Exception):
     on stderr before its Abort: the fast path prints none (entry.py, failure.py)."""
 
 
+def usage_problem(error: click.UsageError) -> str:
+    """A usage error in our one style: click's words, what is allowed where click does not
+    say it (the commands of a group), and where the help is."""
+    message = error.format_message()
+    context = error.ctx
+    if context is None:
+        return message
+    if isinstance(context.command, click.Group) and message.startswith("No such command"):
+        commands = ", ".join(context.command.list_commands(context))
+        message = f"{message.rstrip('.')}: the commands are {commands}"
+    return f"{message} (see '{context.command_path} --help')"
+
+
 def report_error(error: BaseException, paths: Paths | None, as_json: bool) -> int:
-    """click's own errors as click words them, everything else as failure.py does."""
-    if isinstance(error, click.ClickException):
+    """Every error as one line per problem (failure.report): click's usage errors in
+    click's words (exit 2), everything else as failure.py words it."""
+    if isinstance(error, click.UsageError):
+        problems, code = [usage_problem(error)], error.exit_code
+    elif isinstance(error, click.ClickException):
         problems, code = [error.format_message()], error.exit_code
     elif isinstance(error, click.Abort | Interrupted):
         problems, code = failure.classify(KeyboardInterrupt(), paths)
     else:
         problems, code = failure.classify(error, paths)
-    shown = False
-    if isinstance(error, click.UsageError) and not as_json:
-        error.show()  # the usage line and the hint, as click shows it
-        shown = True
-    failure.report(problems, int(code), as_json, on_stderr=not shown)
+    failure.report(problems, int(code), as_json)
     return int(code)
 
 
@@ -376,7 +388,7 @@ def vfs_roles(context: click.Context, roles: tuple[str, ...], force: bool) -> No
     restore_now(paths, force=True)
 
 
-TARGET = click.argument("target", type=click.Choice(Target.values()))
+TARGET = click.argument("target", metavar="TARGET", type=click.Choice(Target.values()))
 VF_OPTION = click.option(
     "--vf",
     "requested",
@@ -481,6 +493,12 @@ def attach_command(
         echo(f"{done} VF {choice.number} ({choice.address}) to {name}: nothing was changed")
 
 
+def settings_keys() -> list[str]:
+    from irisxe_sriov.settings import KEYS
+
+    return list(KEYS)
+
+
 @cli.group()
 def config() -> None:
     """Show or change the settings in /etc/default/irisxe-sriov."""
@@ -583,8 +601,55 @@ def carry_out(
         apply.execute(plan, paths, runner, echo, announce=announce and lands)
 
 
+def complete_assignment(
+    context: click.Context, parameter: click.Parameter, incomplete: str
+) -> list[str]:
+    """Shell completion of KEY=VALUE: the keys, and the values of a key with a closed set
+    (settings.closed_values). bash splits "driver=x" into the words driver, = and x
+    (COMP_WORDBREAKS holds "="), so the key is the word before an "=" word, or the last
+    word when the one completed is that "="; shells that do not split get whole KEY=VALUE
+    words."""
+    from irisxe_sriov.settings import KEYS, closed_values
+
+    values = closed_values()
+    before = list(context.params.get("assignments") or ())
+    if not incomplete and before[-1:] and before[-1] in KEYS:
+        # right after "KEY=": bash's current word is "=", which click hands over as ""
+        key, partial, prefix = before[-1], "", ""
+    elif before[-2:-1] and before[-1] == "=":
+        key, partial, prefix = before[-2], incomplete, ""
+    elif "=" in incomplete:
+        key, _, partial = incomplete.partition("=")
+        prefix = f"{key}="
+    else:
+        # a key with a closed set completes to its KEY=VALUE words: their common prefix,
+        # "KEY=", is what bash inserts, and a second TAB offers the values
+        return [
+            f"{key}={value}" if key in values else f"{key}="
+            for key in KEYS
+            if key.startswith(incomplete)
+            for value in values.get(key, ("",))
+        ]
+    return [prefix + value for value in values.get(key, ()) if value.startswith(partial)]
+
+
+@config.command("get")
+@click.argument("key", metavar="KEY", type=click.Choice(settings_keys()))
+@click.pass_context
+def config_get(context: click.Context, key: str) -> None:
+    """Print the value of setting KEY (where the file is missing: its default, as
+    config show shows it)."""
+    echo(verdicts_of(paths_of(context), "change").settings.values()[key])
+
+
 @config.command("set")
-@click.argument("assignments", nargs=-1, required=True, metavar="KEY=VALUE...")
+@click.argument(
+    "assignments",
+    nargs=-1,
+    required=True,
+    metavar="KEY=VALUE...",
+    shell_complete=complete_assignment,
+)
 @DRY_RUN
 @FORCE_BOOT
 @click.pass_context

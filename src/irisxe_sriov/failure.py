@@ -79,12 +79,12 @@ def debugging() -> bool:
     return bool(os.environ.get(DEBUG_VARIABLE))
 
 
-def report(problems: list[str], code: int, as_json: bool, on_stderr: bool = True) -> None:
-    """Print what went wrong; `on_stderr=False` when click has shown its usage error."""
+def report(problems: list[str], code: int, as_json: bool) -> None:
+    """Print what went wrong: `irisxe-sriov-ctl: error: ` and a problem per line on
+    stderr, and under --json the error document on stdout."""
     lines = bounded(problems)
-    if on_stderr:
-        for line in lines:
-            print(f"{PROG}: error: {line}", file=sys.stderr)
+    for line in lines:
+        print(f"{PROG}: error: {line}", file=sys.stderr)
     if as_json:
         document = {
             "schema_version": contract.SCHEMA_VERSION,

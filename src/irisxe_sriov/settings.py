@@ -31,6 +31,19 @@ KEYS = {
 }
 FILE_KEYS = {value: key for key, value in KEYS.items()}
 
+
+def closed_values() -> dict[str, tuple[str, ...]]:
+    """Every value a setting with a closed set can take (shell completion offers them);
+    pf and vf_roles are open. num_vfs may be capped lower by the PF's sriov_totalvfs."""
+    return {
+        "driver": Driver.values(),
+        "num_vfs": tuple(str(count) for count in range(pin.MAX_VFS + 1)),
+        "bootloader": BootPath.values(),
+        "machine_role": MachineRole.values(),
+        "kernel_hold": KernelHold.values(),
+    }
+
+
 # A value sourced by sh must come out exactly as written: no quotes, $, ` or \ inside.
 LINE_RE = re.compile(r'([A-Z][A-Z0-9_]*)="([^"$`\\]*)"')
 PF_RE = re.compile(r"[0-9a-f]{4}:[0-9a-f]{2}:[0-9a-f]{2}\.0")
