@@ -388,7 +388,7 @@ def preseed(box: Chroot, answers: dict[str, str]) -> None:
     types = {
         "driver": "select",
         "bootloader": "select",
-        "num_vfs": "string",
+        "num_vfs": "select",
         "vf_unbound": "multiselect",
         "vf_host": "multiselect",
     }

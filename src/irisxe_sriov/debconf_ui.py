@@ -25,12 +25,12 @@ from irisxe_sriov.plan import Plan
 
 Q_DRIVER = "irisxe-sriov/driver"
 Q_NUM_VFS = "irisxe-sriov/num_vfs"
-Q_NUM_VFS_INVALID = "irisxe-sriov/num_vfs_invalid"
 Q_BOOTLOADER = "irisxe-sriov/bootloader"
 Q_KERNEL_HOLD = "irisxe-sriov/kernel_hold"
 Q_VF_UNBOUND = "irisxe-sriov/vf_unbound"
 Q_VF_HOST = "irisxe-sriov/vf_host"
-Q_NO_GPU = "irisxe-sriov/no_gpu"
+Q_GPU_MISSING = "irisxe-sriov/gpu_missing"
+Q_GPU_UNSUPPORTED = "irisxe-sriov/gpu_unsupported"
 Q_KERNEL = "irisxe-sriov/kernel_unsupported"
 Q_SETTINGS_INVALID = "irisxe-sriov/settings_invalid"
 
@@ -146,8 +146,7 @@ def seed(db: Any, verdicts: judgement.Verdicts) -> None:
     `irisxe-sriov-ctl config show` says without a file."""
     file = verdicts.snapshot.settings_file
     if file.problems:
-        db.subst(Q_SETTINGS_INVALID, "problems", "; ".join(file.problems))
-        notify(db, Q_SETTINGS_INVALID)
+        notify(db, Q_SETTINGS_INVALID)  # config show names each problem
         return
     answers = answers_from(verdicts.settings)
     for question, value in answers.items():
@@ -158,32 +157,36 @@ def seed(db: Any, verdicts: judgement.Verdicts) -> None:
 def host_notes(db: Any, verdicts: judgement.Verdicts) -> None:
     """Images are often built before the hardware exists, a machine may hold something
     else at the GPU's address, and a kernel may have no SR-IOV provider at all
-    (docs/notes.md): say so once, and carry on."""
+    (docs/notes.md): say so once, and carry on. The notes take data only (addresses, ids,
+    kernel releases): every word of them is in the templates, for translators."""
     machine = verdicts.machine
     state = verdicts.host
     kernels = verdicts.kernels
+    pf = state.pf
     if machine.role == Role.NONE or (machine.role == Role.HOST and not machine.binds):
-        db.subst(Q_NO_GPU, "address", state.pf.address)
-        db.subst(Q_NO_GPU, "found", verdicts.gpu_absent or machine.reason)
-        notify(db, Q_NO_GPU)
+        if pf.present:
+            db.subst(Q_GPU_UNSUPPORTED, "address", pf.address)
+            db.subst(Q_GPU_UNSUPPORTED, "vendor", pf.vendor or "?")
+            db.subst(Q_GPU_UNSUPPORTED, "device", pf.device or "?")
+            notify(db, Q_GPU_UNSUPPORTED)
+        else:
+            db.subst(Q_GPU_MISSING, "address", pf.address)
+            notify(db, Q_GPU_MISSING)
     if any(k.provider for k in kernels) or not (kernels or state.kernel_release):
         return
-    what = verdicts.advice
-    if not what:
+    if not verdicts.advice:
         return
-    summary = "; ".join(f"{k.release}: DKMS {k.state}, own xe: {k.kernel_xe}" for k in kernels)
-    db.subst(Q_KERNEL, "kernels", summary or "no kernel in /lib/modules")
-    db.subst(Q_KERNEL, "advice", str(what))
+    releases = [k.release for k in kernels] or [state.kernel_release or ""]
+    db.subst(Q_KERNEL, "kernels", ", ".join(releases))
     notify(db, Q_KERNEL)
 
 
 def driver_default(db: Any, verdicts: judgement.Verdicts) -> None:
     """The driver question proposes what the kernel that boots next can serve (judgement's
     defaults): a kernel whose only provider is its own xe offers xe, so i915 is no choice
-    there. The note says why. An answer given before (preseeded, or an earlier install)
-    is a default only for dpkg-reconfigure; an upgrade keeps it."""
+    there (the question's text says so). An answer given before (preseeded, or an earlier
+    install) is a default only for dpkg-reconfigure; an upgrade keeps it."""
     target = verdicts.next_kernel or (verdicts.kernels[-1] if verdicts.kernels else None)
-    note = ""
     if (
         unseen(db, Q_DRIVER)
         and target is not None
@@ -191,48 +194,35 @@ def driver_default(db: Any, verdicts: judgement.Verdicts) -> None:
         and db.get(Q_DRIVER) not in target.drivers
     ):
         db.set(Q_DRIVER, str(target.drivers[0]))
-        note = (
-            f"The kernel that boots next, {target.release}, has {target.provider}, which "
-            f"offers {' and '.join(target.drivers)} only: {target.drivers[0]} is proposed."
-        )
-    db.subst(Q_DRIVER, "provider_note", note)
+
+
+def count_choices(totalvfs: int | None) -> list[str]:
+    """The VF counts the num_vfs select offers, 1 up to what the PF offers, then 0: the
+    readline frontend takes a typed number as the item of that number, so item N is the
+    count N (a typed 0 is no item number, and matches the choice 0 itself)."""
+    limit = settings.vf_limit(totalvfs)
+    return [str(count) for count in range(1, limit + 1)] + ["0"]
 
 
 def ask_count(db: Any, totalvfs: int | None) -> bool:
-    """Ask for num_vfs until valid; False on Back. Noninteractively a bad preseeded value
-    cannot be asked again: the default is used and a warning goes to stderr."""
-    while True:
-        if not ask(db, "high", Q_NUM_VFS):
-            return False
-        value = db.get(Q_NUM_VFS)
-        problem = count_problem(value, totalvfs)
-        if problem is None:
-            return True
-        db.subst(Q_NUM_VFS_INVALID, "value", value)
-        db.subst(Q_NUM_VFS_INVALID, "problem", problem)
-        db.fset(Q_NUM_VFS_INVALID, "seen", "false")
-        shown = db_force_input(db, Q_NUM_VFS_INVALID)
-        db.fset(Q_NUM_VFS, "seen", "false")
-        if not shown:
-            limit = settings.vf_limit(totalvfs)
-            print(
-                f"irisxe-sriov: num_vfs {value!r} is invalid ({problem}); using {limit}",
-                file=sys.stderr,
-            )
-            db.set(Q_NUM_VFS, str(limit))
-            return True
-
-
-def db_force_input(db: Any, question: str) -> bool:
-    import debconf
-
-    try:
-        db.input("critical", question)
-    except debconf.DebconfError as error:
-        if is_backup(error):
-            return False
-        raise
-    db.go()
+    """Ask for num_vfs from the counts the PF offers; False on Back. A value outside them
+    (preseeded, or a larger count on a PF that offers fewer) becomes the largest one, and
+    a warning on stderr says so when the value stays unasked (noninteractive)."""
+    choices = count_choices(totalvfs)
+    largest = str(settings.vf_limit(totalvfs))
+    db.subst(Q_NUM_VFS, "choices", ", ".join(choices))
+    db.subst(Q_NUM_VFS, "max", largest)
+    before = db.get(Q_NUM_VFS).strip(" ")
+    if before not in choices:
+        db.set(Q_NUM_VFS, largest)
+    if not ask(db, "high", Q_NUM_VFS):
+        return False
+    if before not in choices and db.get(Q_NUM_VFS) == largest:
+        problem = count_problem(before, totalvfs)
+        print(
+            f"irisxe-sriov: num_vfs {before!r} is invalid ({problem}); using {largest}",
+            file=sys.stderr,
+        )
     return True
 
 
@@ -258,12 +248,9 @@ def config(db: Any, paths: Paths) -> None:
         return  # nothing of ours to configure here: the note said why
     driver_default(db, verdicts)
     totalvfs = state.pf.sriov_totalvfs
-    db.subst(Q_NUM_VFS, "max", str(settings.vf_limit(totalvfs)))
     detected = boot if verdicts.settings.bootloader == "auto" else verdicts.snapshot.boot.decide()
-    db.subst(Q_BOOTLOADER, "detected", f"{detected.name or 'none'} ({detected.evidence})")
-    # the select questions' choices are the closed sets themselves (choices.py)
-    db.subst(Q_DRIVER, "choices", ", ".join(Driver.values()))
-    db.subst(Q_BOOTLOADER, "choices", ", ".join(BootPath.values()))
+    # data only: the boot path's name as Choices-C spells it (choices.BootPath)
+    db.subst(Q_BOOTLOADER, "detected", detected.name or str(BootPath.NONE))
 
     def driver() -> bool:
         return ask(db, "high", Q_DRIVER)
