@@ -21,11 +21,11 @@ MUTATION_TESTS := tests/test_settings.py tests/test_cmdline.py tests/test_plan.p
 # Debian packages the fast tier needs (the runtime libraries, pytest and pytest-timeout,
 # venv for the console-script test, shellcheck for the maintainer scripts, jsonschema for
 # the JSON contract, man-db for the man page check, whiptail and tmux for the debconf
-# templates as a person sees them, ...).
+# templates as a person sees them, prometheus-client to parse the metrics, ...).
 TEST_DEPS := python3-click python3-jinja2 python3-debian python3-debconf python3-pytest \
 	python3-venv python3-setuptools python3-wheel python3-pip shellcheck po-debconf \
 	dpkg-dev libvirt-clients libxml2-utils python3-hypothesis python3-pytest-timeout \
-	python3-jsonschema man-db whiptail tmux
+	python3-jsonschema man-db whiptail tmux python3-prometheus-client
 # And what the chroot and VM tiers need on top (make check): mmdebstrap, piuparts,
 # autopkgtest for the package tests in Debian chroots, QEMU for the VM tests, git for
 # building the previous release from its commit.

@@ -111,3 +111,11 @@ MACHINES = {
     "no_gpu": no_gpu,
     "q35_guest": q35_guest,
 }
+
+
+def root_of(name: str, parent: Path) -> Path:
+    """A fake root under `parent` laid out as machine `name`."""
+    root = parent / "root"
+    root.mkdir()
+    MACHINES[name](FakeSystem(root))
+    return root

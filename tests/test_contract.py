@@ -13,10 +13,9 @@ import pytest
 from click.testing import CliRunner
 
 import fakesys
-from fakesys import FakeSystem
 from irisxe_sriov import contract
 from irisxe_sriov.cli import cli
-from machines import MACHINES
+from machines import MACHINES, root_of
 
 SCHEMAS = Path(__file__).resolve().parent.parent / "conf" / "schema"
 SETTINGS = {None: None, "i915": 'DRIVER="i915"\n', "xe": 'DRIVER="xe"\n'}
@@ -81,9 +80,7 @@ def test_every_schema_is_a_valid_closed_schema_of_this_version():
 @pytest.mark.parametrize("setting", list(SETTINGS))
 @pytest.mark.parametrize("name", sorted(MACHINES))
 def test_every_document_on_every_machine_follows_its_schema(tmp_path, name, setting):
-    root = tmp_path / "root"
-    root.mkdir()
-    MACHINES[name](FakeSystem(root))
+    root = root_of(name, tmp_path)
     if SETTINGS[setting] is not None:
         fakesys.write(root / "etc/default/irisxe-sriov", SETTINGS[setting])
     for document, args in COMMANDS.items():

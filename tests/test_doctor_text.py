@@ -20,9 +20,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from fakesys import FakeSystem
 from irisxe_sriov.cli import cli
-from machines import MACHINES
+from machines import MACHINES, root_of
 
 SOURCE = Path(__file__).resolve().parent.parent
 TAG = re.compile(r"^\[(FAIL|WARN|OK  |SKIP)\] (\S+): ")
@@ -34,10 +33,7 @@ def doctor(root: Path, *args: str):
 
 @pytest.fixture(params=sorted(MACHINES))
 def machine(request, tmp_path) -> Path:
-    root = tmp_path / "root"
-    root.mkdir()
-    MACHINES[request.param](FakeSystem(root))
-    return root
+    return root_of(request.param, tmp_path)
 
 
 def tags(text: str) -> list[tuple[str, str]]:
@@ -121,10 +117,7 @@ def on_a_terminal(root: Path, env: dict[str, str | None], columns: int = 80) -> 
 
 @pytest.fixture
 def failing(tmp_path) -> Path:
-    root = tmp_path / "root"
-    root.mkdir()
-    MACHINES["stock_i915"](FakeSystem(root))
-    return root
+    return root_of("stock_i915", tmp_path)
 
 
 def test_colour_on_a_terminal_only_and_never_with_no_color(failing):

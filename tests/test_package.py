@@ -346,6 +346,10 @@ def test_installed_ctl_runs_on_debian_13(chroot):
     for unit in ("irisxe-sriov-restore.service", "irisxe-sriov-hold.service"):
         assert (wants / unit).readlink() == Path(f"/usr/lib/systemd/system/{unit}"), unit
         assert chroot.path(f"/usr/lib/systemd/system/{unit}").is_file(), unit
+    # the metrics timer enabled; its service only ever started by the timer
+    timers = chroot.path("/etc/systemd/system/timers.target.wants")
+    assert (timers / "irisxe-sriov-metrics.timer").is_symlink()
+    assert not (wants / "irisxe-sriov-metrics.service").exists()
 
 
 def test_interactive_reconfigure_rejects_a_bad_count(chroot):

@@ -91,6 +91,7 @@ def test_man_page_documents_every_command_and_option():
         "kernels",
         "kernels hold",
         "kernels release",
+        "metrics",
         "snippet",
         "status",
         "vfs restore",
@@ -113,7 +114,7 @@ def test_man_page_documents_every_command_and_option():
     # the options come from click's declarations, not from help text that may be empty
     assert declared == {
         "--boot", "--connect", "--dry-run", "--force", "--json", "--notify", "--removed", "--vf",
-        "--verbose", "--wait",
+        "--textfile", "--verbose", "--wait",
     }  # fmt: skip
     assert options_of(cli) == ["--version", "--root"]
     assert "IRISXE_SRIOV_ROOT" in page and "--root" in page and "--version" in page

@@ -162,6 +162,22 @@ def doctor(context: click.Context, as_json: bool, verbose: bool) -> None:
     reading.doctor(paths_of(context), as_json, verbose)
 
 
+@cli.command()
+@click.option(
+    "--textfile",
+    is_flag=True,
+    help="Write them into node-exporter's textfile directory "
+    "(/var/lib/prometheus/node-exporter/irisxe-sriov.prom), replaced whole; nothing is "
+    "written where the directory does not exist.",
+)
+@click.pass_context
+def metrics(context: click.Context, textfile: bool) -> None:
+    """Print the SR-IOV health in Prometheus' text format: VFs configured and existing,
+    each VF's driver against its role, the providers of the running and the next kernel,
+    the kernel hold, a pending reboot and doctor's failed checks."""
+    reading.metrics(paths_of(context), textfile)
+
+
 @cli.group(invoke_without_command=True)
 @click.option("--json", "as_json", is_flag=True, help="Print the kernels as JSON.")
 @click.option(

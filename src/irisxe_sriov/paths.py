@@ -47,6 +47,13 @@ STATE_DIR = "/var/lib/irisxe-sriov"
 WRITTEN_DIR = STATE_DIR + "/written"
 
 
+# node-exporter's textfile collector directory, as Debian's prometheus-node-exporter
+# sets it (--collector.textfile.directory in /etc/default/prometheus-node-exporter):
+# `metrics --textfile` writes there, only where it exists; remove and purge delete it
+METRICS_DIR = "/var/lib/prometheus/node-exporter"
+METRICS_TEXTFILE = METRICS_DIR + "/irisxe-sriov.prom"
+
+
 def written_name(host_path: str) -> str:
     """The name of apply's copy of a generated file under WRITTEN_DIR."""
     return host_path.strip("/").replace("/", ":")

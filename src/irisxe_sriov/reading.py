@@ -105,6 +105,30 @@ def kernels(paths: Paths, as_json: bool, notify: str | None = None) -> None:
         echo(text or "no installed kernel found")
 
 
+def metrics(paths: Paths, textfile: bool = False) -> None:
+    """The health of the machine in Prometheus' text format (metrics.py): on stdout, or
+    with `textfile` into node-exporter's textfile directory, replaced whole, where that
+    directory exists (nothing written, and exit 0, where it does not)."""
+    from irisxe_sriov import doctor as diagnosis
+    from irisxe_sriov import judgement, snapshot
+    from irisxe_sriov import metrics as exposition
+    from irisxe_sriov import status as reporting
+
+    verdicts = judgement.judge(snapshot.gather(paths, snapshot.Depth.DOCTOR), strict=False)
+    status = reporting.report(verdicts)
+    doctor = diagnosis.document(diagnosis.diagnose(verdicts))
+    text = exposition.exposition(exposition.families(status, doctor))
+    if not textfile:
+        Output.say(text.rstrip("\n"))
+        return
+    from irisxe_sriov import apply
+    from irisxe_sriov.paths import METRICS_DIR, METRICS_TEXTFILE
+
+    if not paths.at(METRICS_DIR).is_dir():
+        return  # no node-exporter here: nothing to write for
+    apply.replace_file(paths.at(METRICS_TEXTFILE), text, 0o644)
+
+
 # the read-only commands by name, as entry.py's fast path runs them (`--json` or not)
 COMMANDS: dict[str, Callable[[Paths, bool], None]] = {
     "status": status,

@@ -5,6 +5,7 @@ Nothing here reads or writes the disk: the caller passes what it read (the curre
 """
 
 import shlex
+from pathlib import Path
 from typing import NamedTuple
 
 import jinja2
@@ -50,7 +51,8 @@ def postrm(text: str) -> str:
     """The postrm with what it may replay put in from the one source of each fact (debian/rules
     runs this at build): the case patterns of the files irisxe-sriov writes
     (paths.shell_patterns), the refresh commands apply records (plan.KNOWN_COMMANDS) and
-    the globs of the temporaries a killed apply leaves (paths.temporary_globs).
+    the globs of the temporaries a killed apply leaves (paths.temporary_globs) and the
+    metrics file with its temporary (paths.METRICS_TEXTFILE).
     The postrm runs when this package's Python is gone, so it cannot ask."""
     from irisxe_sriov import paths, plan
 
@@ -61,13 +63,24 @@ def postrm(text: str) -> str:
         + ") ;;"
     )
     temporaries = "\tset -- " + " ".join(paths.temporary_globs())  # unquoted: they expand
-    for marker in ("#IRISXE_REPLAYABLE#", "#IRISXE_COMMANDS#", "#IRISXE_TEMPORARIES#"):
+    textfile = Path(paths.METRICS_TEXTFILE)
+    metrics = (
+        f"\tset -- {textfile} {textfile.parent}/.{textfile.name}.{'?' * 8}{paths.TEMPORARY_SUFFIX}"
+    )
+    markers = (
+        "#IRISXE_REPLAYABLE#",
+        "#IRISXE_COMMANDS#",
+        "#IRISXE_TEMPORARIES#",
+        "#IRISXE_METRICS#",
+    )
+    for marker in markers:
         if text.count(marker) != 1:
             raise ValueError(f"the postrm has {text.count(marker)} {marker}, not one")
     return (
         text.replace("#IRISXE_REPLAYABLE#", files)
         .replace("#IRISXE_COMMANDS#", commands)
         .replace("#IRISXE_TEMPORARIES#", temporaries)
+        .replace("#IRISXE_METRICS#", metrics)
     )
 
 
