@@ -521,13 +521,26 @@ def online(box: Chroot) -> None:
 def run_with_proc(box: Chroot, script: str, timeout: int) -> subprocess.CompletedProcess[str]:
     """A sh script inside the chroot as on a booted machine: in a PID namespace of its own
     with that namespace's /proc mounted (the fast tier reads /proc/locks, the benchmark
-    /proc/cpuinfo); this machine's /proc and /sys stay out. stdout and stderr together."""
+    /proc/cpuinfo), and in a mount namespace with a devpts instance of its own at /dev/pts
+    (the fast tier's terminal tests open pseudo-terminals); this machine's /proc, /sys and
+    terminals stay out, and every mount goes with the namespace. stdout and stderr
+    together."""
+    pts, ptmx = box.path("/dev/pts"), box.path("/dev/ptmx")
+    setup = (
+        f"mkdir -p {pts} && mount -t devpts -o newinstance,ptmxmode=0666,mode=0620 devpts {pts}"
+        f' && touch {ptmx} && mount --bind {pts}/ptmx {ptmx} && exec "$@"'
+    )
     return subprocess.run(
         [
             "unshare",
             "--fork",
             "--pid",
+            "--mount",
             f"--mount-proc={box.path('/proc')}",
+            "sh",
+            "-c",
+            setup,
+            "sh",
             "chroot",
             str(box.root),
             "/usr/bin/env",

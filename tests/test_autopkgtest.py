@@ -35,6 +35,9 @@ def test_autopkgtest_passes_in_a_trixie_testbed(base, package, standin, tmp_path
                 "--no-built-binaries",
                 "--ignore-restrictions",
                 "breaks-testbed",
+                # the base has no package lists: a test's Depends beyond @ (the JSON
+                # schema check's python3-jsonschema) comes from the mirror
+                "--setup-commands=apt-get update",
                 "--output-dir",
                 str(tmp_path / "out"),
                 str(package),

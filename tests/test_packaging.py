@@ -134,8 +134,14 @@ def test_templates_pot_is_current(tmp_path):
     shutil.copytree(SOURCE / "debian", copy)
     subprocess.run(["debconf-updatepo"], cwd=copy, check=True)
     strip = re.compile(r'^"POT-Creation-Date:.*$', re.M)
-    assert strip.sub("", (copy / "po/templates.pot").read_text()) == strip.sub(
-        "", (SOURCE / "debian/po/templates.pot").read_text()
+
+    def entries(text: str) -> str:
+        # gettext versions wrap long strings at different places (Debian 12's and 13's
+        # differ around "${"): compare the strings, not their continuation lines
+        return strip.sub("", text).replace('"\n"', "")
+
+    assert entries((copy / "po/templates.pot").read_text()) == entries(
+        (SOURCE / "debian/po/templates.pot").read_text()
     )
 
 
