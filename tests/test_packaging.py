@@ -12,6 +12,7 @@ import click
 import pytest
 from click.testing import CliRunner
 
+import fakesys
 from irisxe_sriov import __version__, pin
 from irisxe_sriov.cli import cli
 
@@ -84,6 +85,7 @@ def test_man_page_documents_every_command_and_option():
     assert listed == [
         "apply",
         "attach",
+        "cluster proxmox sync",
         "config get",
         "config set",
         "config show",
@@ -113,8 +115,8 @@ def test_man_page_documents_every_command_and_option():
             assert option in page, (name, option)
     # the options come from click's declarations, not from help text that may be empty
     assert declared == {
-        "--boot", "--connect", "--dry-run", "--force", "--json", "--notify", "--removed", "--vf",
-        "--textfile", "--verbose", "--wait",
+        "--boot", "--connect", "--dry-run", "--force", "--json", "--mapping", "--notify",
+        "--removed", "--vf", "--textfile", "--verbose", "--wait",
     }  # fmt: skip
     assert options_of(cli) == ["--version", "--root"]
     assert "IRISXE_SRIOV_ROOT" in page and "--root" in page and "--version" in page
@@ -200,6 +202,12 @@ def test_every_command_has_an_example_that_runs(fake):
         assert any(f"irisxe-sriov-ctl {name}" in line for line in examples), name
     fake.healthy(numvfs=2)
     fake.install_dkms_kernel("6.12.57+deb13-amd64")  # the kernel `kernels hold` names
+    # a Proxmox VE node whose VF 1 is in the mapping the attach example names
+    fakesys.write(fake.root / "etc/hostname", "pve1\n")
+    fakesys.write(
+        fake.root / "etc/pve/mapping/pci.cfg",
+        "intel-igpu-vf\n\tmap node=pve1,path=0000:00:02.1,id=8086:a7a0\n",
+    )
     for line in examples:
         args = shlex.split(line)[1:]
         if args[:2] == ["--root", "/mnt"]:

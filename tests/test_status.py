@@ -109,6 +109,7 @@ def test_count_and_role_differences_are_listed_without_reboot(fake):
         "iommu_group": None,
         "render_node": None,
         "in_use_by": [],
+        "proxmox_mappings": None,
     }
     assert "absent" in status.format_text(doc)
 

@@ -286,16 +286,16 @@ def proxmox_machine(conf: str) -> str:
     return match.group(1) if match else "i440fx"
 
 
-def proxmox_plan(vmid: str, choice: Choice, conf: str) -> GuestPlan:
-    """qm set --hostpciN with the VF; pcie=1 only on a q35 machine: qemu-server's hostpci
-    format says of pcie "Choose the PCI-express bus (needs the 'q35' machine model)"
-    (PVE/QemuServer/PCI.pm)."""
+def proxmox_plan(vmid: str, device: str, conf: str) -> GuestPlan:
+    """qm set --hostpciN with `device` (a VF's address, or `mapping=NAME` for a cluster
+    mapping); pcie=1 only on a q35 machine: qemu-server's hostpci format says of pcie
+    "Choose the PCI-express bus (needs the 'q35' machine model)" (PVE/QemuServer/PCI.pm)."""
     slot = f"--hostpci{next_hostpci(vmid, conf)}"
     machine = proxmox_machine(conf)
     if "q35" in machine:
-        return GuestPlan(["qm", "set", vmid, slot, f"{choice.address},pcie=1"])
+        return GuestPlan(["qm", "set", vmid, slot, f"{device},pcie=1"])
     return GuestPlan(
-        ["qm", "set", vmid, slot, choice.address],
+        ["qm", "set", vmid, slot, device],
         (
             f"VM {vmid} has the {machine} machine type: the VF is a conventional PCI device "
             f"there; for PCI Express, 'qm set {vmid} --machine q35' (while it is stopped) "
@@ -372,8 +372,12 @@ def proxmox_conf(paths: Paths, vmid: str) -> Path:
     return paths.at("/etc/pve/qemu-server") / f"{vmid}.conf"
 
 
+def read_proxmox_conf(paths: Paths, vmid: str) -> str:
+    return host.read_text(proxmox_conf(paths, vmid)) or ""
+
+
 def guest_plan(paths: Paths, target: str, name: str, choice: Choice, pf: str) -> GuestPlan:
     """The qm or incus command that gives guest `name` the chosen VF."""
     if target == Target.PROXMOX:
-        return proxmox_plan(name, choice, host.read_text(proxmox_conf(paths, name)) or "")
+        return proxmox_plan(name, choice.address, read_proxmox_conf(paths, name))
     return incus_plan(name, choice, pf, incus_kind(paths, name))

@@ -13,6 +13,7 @@ import click
 from irisxe_sriov import __version__, entry, errors, failure, reading
 from irisxe_sriov.choices import Target
 from irisxe_sriov.paths import Paths
+from irisxe_sriov.pvecluster import DEFAULT_MAPPING
 
 PROG = failure.PROG
 
@@ -469,6 +470,12 @@ def snippet(context: click.Context, target: str, name: str | None, requested: st
 @click.argument("name")
 @VF_OPTION
 @click.option("--connect", "uri", metavar="URI", help="libvirt connection URI (virsh -c).")
+@click.option(
+    "--mapping",
+    metavar="NAME",
+    help="Proxmox VE: the cluster-wide PCI mapping NAME instead of a VF of this node "
+    "(see 'cluster proxmox sync'), so that the VM may start on any node of the mapping.",
+)
 @DRY_RUN
 @click.pass_context
 def attach_command(
@@ -477,11 +484,13 @@ def attach_command(
     name: str,
     requested: str | None,
     uri: str | None,
+    mapping: str | None,
     dry_run: bool,
 ) -> None:
     """Give guest NAME a VF: libvirt (virsh attach-device --config, and --live when it
-    runs), Proxmox VE (qm set --hostpciN, the next free N) or Incus (incus config device
-    add). QEMU, docker and podman have no configuration to change: see 'snippet'."""
+    runs), Proxmox VE (qm set --hostpciN, the next free N; with --mapping a cluster
+    mapping) or Incus (incus config device add). QEMU, docker and podman have no
+    configuration to change: see 'snippet'."""
     from irisxe_sriov import attach, process
 
     paths = paths_of(context)
@@ -490,6 +499,9 @@ def attach_command(
             f"{target} has no configuration to attach to: use 'irisxe-sriov-ctl snippet "
             f"{target}' and add the arguments to the command line"
         )
+    if mapping is not None:
+        attach_mapping(paths, target, name, requested, mapping, dry_run)
+        return
     verdicts, choice = pick_for(paths, target, name, requested)
     # test:/// connections never touch this machine, so they run under any root
     live = not dry_run and (paths.is_host or (uri or "").startswith("test:///"))
@@ -507,6 +519,103 @@ def attach_command(
         echo(f"VF {choice.number} ({choice.address}) attached to {name}")
     else:
         echo(f"{done} VF {choice.number} ({choice.address}) to {name}: nothing was changed")
+
+
+def attach_mapping(
+    paths: Paths, target: str, vmid: str, requested: str | None, name: str, dry_run: bool
+) -> None:
+    """attach proxmox VMID --mapping NAME: the mapping must hold this node's VFs."""
+    from irisxe_sriov import attach, process, pvecluster
+
+    if target != Target.PROXMOX or requested is not None:
+        raise attach.AttachError(
+            "--mapping is for proxmox alone, without --vf: Proxmox VE picks a free device "
+            "of the mapping on the node the VM starts on"
+        )
+    pvecluster.check_name(name)
+    cluster = verdicts_of(paths, "change").snapshot.cluster
+    node = pvecluster.check_node(cluster.node)
+    found = cluster.config.mappings.get(name) if cluster.config else None
+    if found is None or not any(
+        pvecluster.properties(text).get("node") == node for text in found.map
+    ):
+        raise attach.AttachError(
+            f"mapping {name!r} has no entry for node {node}: run 'irisxe-sriov-ctl cluster "
+            f"proxmox sync --mapping {name}' on it first"
+        )
+    plan = attach.proxmox_plan(vmid, f"mapping={name}", attach.read_proxmox_conf(paths, vmid))
+    for note in plan.notes:
+        echo(f"note: {note}")
+    live = not dry_run and paths.is_host
+    if process.Runner(live=live, echo=echo).run(plan.argv) != 0:
+        raise errors.Failed(f"{plan.argv[0]} failed")
+    if live:
+        echo(f"mapping {name} attached to {vmid}")
+    else:
+        echo(f"would attach mapping {name} to {vmid}: nothing was changed")
+
+
+@cli.group()
+def cluster() -> None:
+    """Share this machine's VFs with a cluster."""
+
+
+@cluster.group("proxmox")
+def cluster_proxmox() -> None:
+    """Proxmox VE cluster-wide PCI resource mappings."""
+
+
+@cluster_proxmox.command("sync")
+@click.option(
+    "--mapping",
+    "name",
+    metavar="NAME",
+    default=DEFAULT_MAPPING,
+    show_default=True,
+    help="The mapping to hold this node's VFs of role vfio.",
+)
+@DRY_RUN
+@click.pass_context
+def cluster_proxmox_sync(context: click.Context, name: str, dry_run: bool) -> None:
+    """Make mapping NAME hold this node's VFs of role vfio, one entry each (node, path,
+    vendor:device, IOMMU group, subsystem id), through pvesh; other nodes' entries,
+    this node's other devices and other mappings stay as they are. A second run changes
+    nothing."""
+    from irisxe_sriov import host, process, pvecluster
+    from irisxe_sriov.choices import VfRole
+
+    paths = paths_of(context)
+    pvecluster.check_name(name)
+    verdicts = verdicts_of(paths, "change")
+    cluster = verdicts.snapshot.cluster
+    node = pvecluster.check_node(cluster.node)
+    roles = dict(verdicts.settings.roles())
+    ours = []
+    for vf in verdicts.host.vfs:
+        if roles.get(vf.number) != VfRole.VFIO or not vf.present:
+            continue
+        where = paths.pci_device(vf.address)
+        vendor = host.parse_hex_id(host.read_text(where / "subsystem_vendor", 64))
+        device = host.parse_hex_id(host.read_text(where / "subsystem_device", 64))
+        ours.append(
+            pvecluster.Entry(
+                node=node,
+                path=vf.address,
+                id=f"{vf.vendor}:{vf.device}",
+                iommugroup=vf.iommu_group,
+                subsystem_id=f"{vendor}:{device}" if vendor and device else None,
+            )
+        )
+    config = cluster.config or pvecluster.Config({}, pvecluster.EMPTY_DIGEST)
+    argv = pvecluster.sync_argv(name, config, node, ours)
+    if argv is None:
+        echo(f"mapping {name} holds node {node}'s {len(ours)} VFs of role vfio: nothing to change")
+        return
+    live = not dry_run and paths.is_host
+    if process.Runner(live=live, echo=echo).run(argv) != 0:
+        raise errors.Failed(f"pvesh failed: mapping {name} is as it was")
+    done = "holds" if live else "would hold"
+    echo(f"mapping {name} {done} node {node}'s {len(ours)} VFs of role vfio")
 
 
 def settings_keys() -> list[str]:

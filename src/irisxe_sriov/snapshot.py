@@ -24,6 +24,7 @@ from irisxe_sriov import (
     packages,
     pin,
     providers,
+    pvecluster,
     roles,
     secureboot,
     settings,
@@ -45,6 +46,7 @@ class Part(enum.Enum):
     SECURE_BOOT = "the Secure Boot state and the dkms key"
     RECORDS = "what apply recorded: local edits, pending refreshes"
     USAGE = "who uses the VFs: guests and processes"
+    CLUSTER = "Proxmox VE's cluster mappings and this node's name"
 
 
 class Depth(Closed):
@@ -63,14 +65,16 @@ PARTS: Mapping[Depth, frozenset[Part]] = MappingProxyType(
     {
         # status reads what doctor's verdicts on the same problems read (apt for the
         # backports commands), so that both give the same fixes
-        Depth.STATUS: frozenset({Part.BOOT_FILES, Part.APT, Part.RECORDS, Part.USAGE}),
+        Depth.STATUS: frozenset(
+            {Part.BOOT_FILES, Part.APT, Part.RECORDS, Part.USAGE, Part.CLUSTER}
+        ),
         Depth.DOCTOR: frozenset(
             {Part.BOOT_FILES, Part.PACKAGES, Part.APT, Part.SECURE_BOOT, Part.RECORDS}
         ),
         Depth.KERNELS: frozenset({Part.MODINFO}),
         Depth.HOOK: frozenset({Part.MODINFO}),
         Depth.DEBCONF: frozenset({Part.APT}),
-        Depth.CHANGE: frozenset({Part.USAGE}),
+        Depth.CHANGE: frozenset({Part.USAGE, Part.CLUSTER}),
         Depth.RESTORE: frozenset({Part.USAGE}),
     }
 )
@@ -113,6 +117,7 @@ class Snapshot(NamedTuple):
     drift: tuple[tuple[str, str], ...] | None = None
     pending_refreshes: tuple[str, ...] | None = None
     usage: Usage | None = None
+    cluster: "Cluster | None" = None
 
     @property
     def raw_settings(self) -> dict[str, str]:
@@ -121,6 +126,24 @@ class Snapshot(NamedTuple):
 
     def reads(self, part: Part) -> bool:
         return part in PARTS[self.depth]
+
+
+class Cluster(NamedTuple):
+    """This machine as a Proxmox VE node: its name (None where /etc/hostname has none)
+    and the cluster's PCI mappings (None without /etc/pve/mapping/pci.cfg: no Proxmox VE,
+    or no mapping made yet)."""
+
+    node: str | None
+    config: pvecluster.Config | None
+
+
+def read_cluster(paths: Paths) -> Cluster:
+    """/etc/pve/mapping/pci.cfg (pmxcfs: the same on every node) and the node's name, the
+    host name up to its first dot (PVE::INotify::nodename)."""
+    text = host.read_text(paths.at(pvecluster.CONFIG), 1 << 20)
+    words = (host.read_text(paths.at("/etc/hostname"), 256) or "").split()
+    node = words[0].split(".")[0] if words else None
+    return Cluster(node, None if text is None else pvecluster.parse(text))
 
 
 def read_settings_file(paths: Paths) -> SettingsFile:
@@ -202,4 +225,6 @@ def gather(
         )
     if Part.USAGE in parts:
         snapshot = snapshot._replace(usage=usage(paths, state.vfs))
+    if Part.CLUSTER in parts:
+        snapshot = snapshot._replace(cluster=read_cluster(paths))
     return snapshot

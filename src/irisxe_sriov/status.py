@@ -7,7 +7,7 @@ start-up time is measured (make bench).
 
 from typing import Any
 
-from irisxe_sriov import cmdline, contract, pciids, pin
+from irisxe_sriov import cmdline, contract, pciids, pin, pvecluster
 from irisxe_sriov.choices import Role
 from irisxe_sriov.differences import Kind, capped_count
 from irisxe_sriov.judgement import Problem, Verdicts
@@ -47,6 +47,15 @@ def settings_document(verdicts: Verdicts) -> dict[str, Any]:
         "kernel_hold": str(current.kernel_hold),
         "file_exists": verdicts.snapshot.settings_file.text is not None,
     }
+
+
+def proxmox_mappings(verdicts: Verdicts, address: str) -> list[str] | None:
+    """The Proxmox VE cluster mappings with this node's entry for the VF at `address`;
+    None where this is no Proxmox VE node with a mappings file."""
+    cluster = verdicts.snapshot.cluster
+    if cluster is None or cluster.config is None or cluster.node is None:
+        return None
+    return pvecluster.mappings_of(cluster.config, cluster.node, address)
 
 
 def report(verdicts: Verdicts) -> dict[str, Any]:
@@ -89,6 +98,7 @@ def report(verdicts: Verdicts) -> dict[str, Any]:
                 "iommu_group": vf.iommu_group if vf else None,
                 "render_node": vf.render_node if vf else None,
                 "in_use_by": in_use(vf, usage) if vf and usage else [],
+                "proxmox_mappings": proxmox_mappings(verdicts, current.vf_address(index)),
             }
         )
     platform = pf.platform
@@ -226,6 +236,15 @@ def format_text(doc: dict[str, Any]) -> str:
                 f"{vf['expected_driver'] or '-':<9} {group:<6} "
                 f"{vf['render_node'] or '-':<10} {', '.join(vf['in_use_by']) or '-'}"
             )
+    mapped = [vf for vf in doc["vfs"] if vf["proxmox_mappings"] is not None]
+    if mapped:
+        lines.append(
+            "Proxmox VE cluster mappings: "
+            + "; ".join(
+                f"VF {vf['index']} {', '.join(vf['proxmox_mappings']) or 'in none'}"
+                for vf in mapped
+            )
+        )
     boot = doc["bootloader"]
     detected = boot["detected"] or "none found"
     lines.append("")

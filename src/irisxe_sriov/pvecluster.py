@@ -1,0 +1,174 @@
+"""Proxmox VE cluster-wide PCI resource mappings for this node's VFs. Pure.
+
+A mapping (Datacenter > Resource Mappings) names a device on every node of a cluster, so
+that a VM given `hostpci0: mapping=NAME` can start, migrate and fail over on any node
+that has one. Proxmox VE keeps them in /etc/pve/mapping/pci.cfg, a section config
+(pve-guest-common, src/PVE/Mapping/PCI.pm,
+https://git.proxmox.com/?p=pve-guest-common.git;a=blob;f=src/PVE/Mapping/PCI.pm): a
+section header line with the mapping's id, then tab-indented `map` lines, one property
+string per node's device (node, path, id = vendor:device, iommugroup, subsystem-id, the
+last two checked against the device by Proxmox VE before a guest starts) and an optional
+`description`. It is read here from that file, and written only through `pvesh` (pve-manager,
+PVE/API2/Cluster/Mapping/PCI.pm: POST /cluster/mapping/pci creates, PUT
+/cluster/mapping/pci/{id} replaces the `map` list, refused when `digest`, the SHA-1 of the
+file read, no longer matches), which takes the cluster lock.
+"""
+
+import hashlib
+import re
+from collections.abc import Sequence
+from typing import NamedTuple
+
+from irisxe_sriov import errors
+
+CONFIG = "/etc/pve/mapping/pci.cfg"
+DEFAULT_MAPPING = "intel-igpu-vf"
+DESCRIPTION = "Intel iGPU SR-IOV VFs, one per node entry (irisxe-sriov-ctl cluster proxmox sync)"
+# pve-configid (pve-common, PVE::JSONSchema::pve_verify_configid)
+CONFIG_ID_RE = re.compile(r"[a-z][a-z0-9_-]+", re.IGNORECASE)
+NODE_RE = re.compile(r"[a-zA-Z0-9]([a-zA-Z0-9-]*[a-zA-Z0-9])?")  # pve-node
+
+
+class MappingError(errors.BadInput):
+    """A mapping name or node name Proxmox VE would refuse."""
+
+
+class Mapping(NamedTuple):
+    id: str
+    map: tuple[str, ...]  # property strings, as written
+    description: str | None
+
+
+class Config(NamedTuple):
+    mappings: dict[str, Mapping]
+    digest: str  # SHA-1 of the file's text, as Proxmox VE's SectionConfig computes it
+
+
+EMPTY_DIGEST = hashlib.sha1(b"").hexdigest()  # no file yet: SectionConfig reads ""
+
+
+class Entry(NamedTuple):
+    """One node's device in a mapping."""
+
+    node: str
+    path: str
+    id: str  # vendor:device
+    iommugroup: int | None = None
+    subsystem_id: str | None = None
+
+    def property_string(self) -> str:
+        parts = [f"node={self.node}", f"path={self.path}", f"id={self.id}"]
+        if self.iommugroup is not None:
+            parts.append(f"iommugroup={self.iommugroup}")
+        if self.subsystem_id is not None:
+            parts.append(f"subsystem-id={self.subsystem_id}")
+        return ",".join(parts)
+
+
+def properties(text: str) -> dict[str, str]:
+    """A property string (`node=pve1,path=0000:00:02.1,...`) as a dict."""
+    found = {}
+    for part in text.split(","):
+        key, sign, value = part.partition("=")
+        if sign:
+            found[key.strip()] = value.strip()
+    return found
+
+
+def parse(text: str) -> Config:
+    """/etc/pve/mapping/pci.cfg as Proxmox VE's SectionConfig reads it: a header line
+    (the id) starts a section, indented `key value` lines belong to it, `map` repeats."""
+    mappings: dict[str, Mapping] = {}
+    current: str | None = None
+    entries: dict[str, list[str]] = {}
+    described: dict[str, str] = {}
+    for line in text.splitlines():
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        if not line[0].isspace():
+            current = line.strip()
+            entries[current] = []
+            continue
+        if current is None:
+            continue
+        key, _, value = line.strip().partition(" ")
+        if key == "map":
+            entries[current].append(value.strip())
+        elif key == "description":
+            described[current] = value.strip()
+    for name, found in entries.items():
+        mappings[name] = Mapping(name, tuple(found), described.get(name))
+    return Config(mappings, hashlib.sha1(text.encode()).hexdigest())
+
+
+def check_name(name: str) -> str:
+    if not CONFIG_ID_RE.fullmatch(name) or len(name) > 64:
+        raise MappingError(
+            f"mapping {name!r} is no Proxmox VE id: allowed a letter, then letters, digits,"
+            " '-' and '_' (2-64 characters)"
+        )
+    return name
+
+
+def check_node(node: str | None) -> str:
+    if node is None:
+        raise MappingError("/etc/hostname names no host: no Proxmox VE node name to map")
+    if not NODE_RE.fullmatch(node):
+        raise MappingError(
+            f"node name {node!r} (from /etc/hostname) is no Proxmox VE node name: allowed "
+            "letters, digits and '-'"
+        )
+    return node
+
+
+def new_map(current: Mapping | None, node: str, ours: Sequence[Entry]) -> list[str]:
+    """The mapping's entries after a sync of this node: every other node's entries and
+    this node's entries for devices that are not ours as they were, then ours, in VF
+    order. An entry of this node for one of our VF addresses is replaced."""
+    addresses = {entry.path for entry in ours}
+    kept = []
+    for text in current.map if current is not None else ():
+        found = properties(text)
+        if found.get("node") == node and found.get("path") in addresses:
+            continue
+        if found.get("node") == node and _vf_of(found.get("path", ""), addresses):
+            continue  # a VF of this GPU that is no longer ours (a role changed, fewer VFs)
+        kept.append(text)
+    return kept + [entry.property_string() for entry in ours]
+
+
+def _vf_of(path: str, addresses: set[str]) -> bool:
+    """Is `path` a VF (function 1-7) of the PF whose VFs are `addresses`? The PF itself
+    (function 0), which an admin may map on purpose, is not."""
+    slots = {address[:-1] for address in addresses}
+    return len(path) == 12 and path[:-1] in slots and path[-1] in "1234567"
+
+
+def sync_argv(name: str, config: Config, node: str, ours: Sequence[Entry]) -> list[str] | None:
+    """The pvesh command that makes mapping `name` hold exactly `ours` for this node, or
+    None where it does already (a second sync changes nothing)."""
+    current = config.mappings.get(name)
+    wanted = new_map(current, node, ours)
+    maps = [arg for text in wanted for arg in ("--map", text)]
+    if current is None:
+        if not ours:
+            return None
+        return ["pvesh", "create", "/cluster/mapping/pci", "--id", name, *maps,
+                "--description", DESCRIPTION]  # fmt: skip
+    if list(current.map) == wanted:
+        return None
+    if not wanted:
+        return ["pvesh", "set", f"/cluster/mapping/pci/{name}", "--delete", "map",
+                "--digest", config.digest]  # fmt: skip
+    return ["pvesh", "set", f"/cluster/mapping/pci/{name}", *maps, "--digest", config.digest]
+
+
+def mappings_of(config: Config, node: str, address: str) -> list[str]:
+    """The ids of the mappings with an entry of this node for the device at `address`."""
+    return sorted(
+        mapping.id
+        for mapping in config.mappings.values()
+        for text in mapping.map
+        if properties(text).get("node") == node
+        and address in properties(text).get("path", "").split(";")
+    )
