@@ -220,6 +220,18 @@ def base_tree(
     return tree
 
 
+@contextlib.contextmanager
+def chroot_on(name: str, packages: tuple[str, ...], scratch: Path) -> Iterator["Chroot"]:
+    """A Chroot on the cached base `name` of `packages`, in `scratch` (made here), closed
+    after."""
+    scratch.mkdir()
+    made = Chroot(base_tree(name, packages), scratch)
+    try:
+        yield made
+    finally:
+        made.close()
+
+
 class Chroot:
     """An overlay on a base tree; `run` executes inside it with a clean environment."""
 
@@ -385,15 +397,11 @@ def with_debs(box: Chroot, package: Path, standin: Path) -> Chroot:
 
 
 def preseed(box: Chroot, answers: dict[str, str]) -> None:
-    types = {
-        "driver": "select",
-        "bootloader": "select",
-        "num_vfs": "select",
-        "vf_unbound": "multiselect",
-        "vf_host": "multiselect",
-    }
+    from irisxe_sriov.debconf_ui import PACKAGE, QUESTION_TYPES
+
     lines = "".join(
-        f"irisxe-sriov irisxe-sriov/{key} {types[key]} {value}\n" for key, value in answers.items()
+        f"{PACKAGE} {PACKAGE}/{key} {QUESTION_TYPES[f'{PACKAGE}/{key}']} {value}\n"
+        for key, value in answers.items()
     )
     box.run("debconf-set-selections", stdin=lines)
 

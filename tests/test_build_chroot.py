@@ -20,6 +20,7 @@ from chroot import (
     Chroot,
     base_tree,
     build_from_source,
+    chroot_on,
     online,
     package_version,
     run_with_proc,
@@ -45,13 +46,8 @@ def deb_file(deb: Path, member: str) -> str:
 
 @pytest.fixture
 def box(tmp_path):
-    scratch = tmp_path / "box"
-    scratch.mkdir()
-    made = Chroot(base_tree("build", BUILD_BASE), scratch)
-    try:
+    with chroot_on("build", BUILD_BASE, tmp_path / "box") as made:
         yield made
-    finally:
-        made.close()
 
 
 def test_the_package_builds_from_its_build_depends_alone(box, tmp_path):

@@ -96,7 +96,7 @@ def test_the_script_registers_itself(shell):
 
 def test_commands_and_subcommands(shell):
     assert {"status", "doctor", "kernels", "config", "apply"} <= set(complete(shell, f"{PROG} "))
-    assert complete(shell, f"{PROG} config ") == ["get", "set", "show"]
+    assert complete(shell, f"{PROG} config ") == ["export", "get", "set", "show"]
 
 
 def test_config_get_completes_every_key(shell):

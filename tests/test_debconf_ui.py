@@ -15,14 +15,18 @@ from irisxe_sriov.settings import Settings
 SOURCE = Path(__file__).resolve().parent.parent
 
 
+# settings that answer every question with something other than its default
+EXAMPLE = Settings(
+    driver="xe",
+    num_vfs=4,
+    bootloader="grub",
+    vf_roles={2: "none", 4: "host"},
+    kernel_hold=KernelHold.OFF,
+)
+
+
 def test_answers_round_trip():
-    current = Settings(
-        driver="xe",
-        num_vfs=4,
-        bootloader="grub",
-        vf_roles={2: "none", 4: "host"},
-        kernel_hold=KernelHold.OFF,
-    )
+    current = EXAMPLE
     answers = ui.answers_from(current)
     assert answers == {
         ui.Q_DRIVER: "xe",
@@ -158,3 +162,30 @@ def test_the_package_activates_the_trigger_only_through_its_record():
     chroot test of the backports kernel reads from Debian 13's own file
     (tests/test_backports_chroot.py)."""
     assert not (SOURCE / "debian/irisxe-sriov.triggers").exists()
+
+
+def test_preseed_is_every_answer_and_names_what_debconf_does_not_ask():
+    current = EXAMPLE
+    lines = ui.preseed(current).splitlines()
+    assert lines == [
+        "irisxe-sriov irisxe-sriov/driver select xe",
+        "irisxe-sriov irisxe-sriov/num_vfs select 4",
+        "irisxe-sriov irisxe-sriov/bootloader select grub",
+        "irisxe-sriov irisxe-sriov/kernel_hold select off",
+        "irisxe-sriov irisxe-sriov/vf_unbound multiselect 2",
+        "irisxe-sriov irisxe-sriov/vf_host multiselect 4",
+    ]
+    # read back as debconf would hand the answers to the postinst: the same settings
+    answers = {line.split(" ", 3)[1]: line.split(" ", 3)[3] for line in lines}
+    assert settings.build(ui.values_from(answers)) == current
+    # every question of the templates that answers_from answers has its type there
+    templates = (SOURCE / "debian/irisxe-sriov.templates").read_text()
+    for question, kind in ui.QUESTION_TYPES.items():
+        assert f"Template: {question}\nType: {kind}\n" in templates, question
+    moved = current._replace(pf="0000:00:03.0", machine_role="host")
+    assert ui.preseed(moved).splitlines()[-2:] == [
+        "# pf=0000:00:03.0 is no debconf question: after the installation, "
+        "irisxe-sriov-ctl config set pf=0000:00:03.0",
+        "# machine_role=host is no debconf question: after the installation, "
+        "irisxe-sriov-ctl config set machine_role=host",
+    ]

@@ -8,7 +8,7 @@ remove and purge take the file away. The GPU is a fake sysfs tree in the chroot'
 
 import pytest
 
-from chroot import DEPENDENCIES, Chroot, base_tree, install, with_debs
+from chroot import DEPENDENCIES, Chroot, chroot_on, install, with_debs
 from fakesys import FakeSystem
 
 pytestmark = pytest.mark.chroot
@@ -32,13 +32,8 @@ SCRAPE = (
 
 @pytest.fixture
 def box(tmp_path, package, standin):
-    scratch = tmp_path / "box"
-    scratch.mkdir()
-    made = Chroot(base_tree("metrics", METRICS_BASE), scratch)
-    try:
+    with chroot_on("metrics", METRICS_BASE, tmp_path / "box") as made:
         yield with_debs(made, package, standin)
-    finally:
-        made.close()
 
 
 def scraped(box: Chroot) -> dict[str, float]:

@@ -86,6 +86,7 @@ def test_man_page_documents_every_command_and_option():
         "apply",
         "attach",
         "cluster proxmox sync",
+        "config export",
         "config get",
         "config set",
         "config show",
@@ -116,7 +117,7 @@ def test_man_page_documents_every_command_and_option():
     # the options come from click's declarations, not from help text that may be empty
     assert declared == {
         "--boot", "--connect", "--dry-run", "--force", "--json", "--mapping", "--notify",
-        "--removed", "--vf", "--textfile", "--verbose", "--wait",
+        "--preseed", "--removed", "--vf", "--textfile", "--verbose", "--wait",
     }  # fmt: skip
     assert options_of(cli) == ["--version", "--root"]
     assert "IRISXE_SRIOV_ROOT" in page and "--root" in page and "--version" in page
@@ -157,7 +158,7 @@ def test_bash_completion_protocol():
     assert result.output.splitlines() == ["plain,config"]
     env["COMP_WORDS"], env["COMP_CWORD"] = "irisxe-sriov-ctl config ", "2"
     result = CliRunner().invoke(cli, [], env=env, prog_name="irisxe-sriov-ctl")
-    assert result.output.splitlines() == ["plain,get", "plain,set", "plain,show"]
+    assert result.output.splitlines() == ["plain,export", "plain,get", "plain,set", "plain,show"]
 
 
 def man_section(name: str) -> str:
@@ -194,7 +195,7 @@ def test_every_command_has_an_example_that_runs(fake):
     """EXAMPLES shows every command, and each example parses and runs on a fake root (no
     host command runs under --root: each is printed as "would run")."""
     examples = [
-        line.split(" | ")[0]
+        line.split(" | ")[0].split(" > ")[0]
         for line in man_section("EXAMPLES").splitlines()
         if line.startswith("irisxe-sriov-ctl ")
     ]

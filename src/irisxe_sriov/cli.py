@@ -629,6 +629,22 @@ def config() -> None:
     """Show or change the settings in /etc/default/irisxe-sriov."""
 
 
+@config.command("export")
+@click.option(
+    "--preseed",
+    is_flag=True,
+    required=True,
+    help="As debconf-set-selections lines (the only format so far).",
+)
+@click.pass_context
+def config_export(context: click.Context, preseed: bool) -> None:
+    """Print the settings as the debconf selections that give another machine the same
+    ones at its first install (debconf-set-selections, Ansible's debconf module)."""
+    from irisxe_sriov import debconf_ui
+
+    echo(debconf_ui.preseed(verdicts_of(paths_of(context), "change").settings).rstrip("\n"))
+
+
 @config.command("show")
 @click.option("--json", "as_json", is_flag=True, help="Print the settings as JSON.")
 @click.pass_context

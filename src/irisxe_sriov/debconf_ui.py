@@ -35,6 +35,18 @@ Q_KERNEL = "irisxe-sriov/kernel_unsupported"
 Q_SETTINGS_INVALID = "irisxe-sriov/settings_invalid"
 
 BACKUP = 30  # debconf's status for "go back" (with CAPB backup) and "not shown"
+PACKAGE = "irisxe-sriov"
+
+# the type of every question answers_from answers (debian/irisxe-sriov.templates), as
+# debconf-set-selections wants it
+QUESTION_TYPES = {
+    Q_DRIVER: "select",
+    Q_NUM_VFS: "select",
+    Q_BOOTLOADER: "select",
+    Q_KERNEL_HOLD: "select",
+    Q_VF_UNBOUND: "multiselect",
+    Q_VF_HOST: "multiselect",
+}
 
 
 # --- pure: settings <-> answers -----------------------------------------------------------
@@ -60,6 +72,26 @@ def answers_from(current: settings.Settings) -> dict[str, str]:
         Q_VF_UNBOUND: multiselect([n for n, role in current.roles() if role == VfRole.NONE]),
         Q_VF_HOST: multiselect([n for n, role in current.roles() if role == VfRole.HOST]),
     }
+
+
+def preseed(current: settings.Settings) -> str:
+    """debconf-set-selections lines that make a first install write `current`: every
+    question's answer (debconf-set-selections marks each seen, so a noninteractive
+    install takes it as given).
+    PF and MACHINE_ROLE are no questions: a comment says so where they differ from the
+    defaults."""
+    lines = [
+        f"{PACKAGE} {question} {QUESTION_TYPES[question]} {answer}"
+        for question, answer in answers_from(current).items()
+    ]
+    defaults = settings.Settings()
+    for name, value in (("pf", current.pf), ("machine_role", current.machine_role)):
+        if value != getattr(defaults, name):
+            lines.append(
+                f"# {name}={value} is no debconf question: after the installation, "
+                f"irisxe-sriov-ctl config set {name}={value}"
+            )
+    return "\n".join(lines) + "\n"
 
 
 def values_from(answers: dict[str, str]) -> dict[str, str]:
