@@ -74,7 +74,8 @@ def test_lines_fit_80_columns_but_for_one_long_word(machine):
 
 def test_every_fix_step_is_shown(machine):
     findings = json.loads(doctor(machine, "--json").output)["findings"]
-    flat = " ".join(doctor(machine).output.split())
+    # a command wrapped over lines is one command, continued with " \\"
+    flat = " ".join(doctor(machine).output.replace(" \\\n", " ").split())
     for finding in findings:
         if finding["level"] in ("fail", "warn"):
             for step in finding["steps"]:
@@ -142,3 +143,25 @@ def test_a_narrow_terminal_gets_narrow_lines(failing):
     lines = text.splitlines()
     assert max(len(line) for line in lines if len(line.split()) > 1) <= 60
     assert max(len(line) for line in lines) > 50  # filled, not cut short
+
+
+def test_a_long_command_is_one_command_when_pasted():
+    from irisxe_sriov import doctor as diagnosis
+    from irisxe_sriov import fixes
+
+    step = fixes.run("apt-get", "install", "-t", "trixie-backports", "linux-image-amd64",
+                     "linux-headers-amd64", "a b")  # fmt: skip
+    finding = diagnosis.Finding("x", diagnosis.FAIL, "m", fixes.of(step))
+    lines = diagnosis.format_text([finding], diagnosis.Style(width=60)).splitlines()
+    command = [line for line in lines if "fix:" in line or line.startswith(" " * 14)]
+    assert all(len(line) <= 60 for line in command) and len(command) > 1
+    assert all(line.endswith(" \\") for line in command[:-1])
+    # the shell reads the lines back as the very words of the step
+    pasted = "\n".join(command).replace("fix:", "", 1)
+    words = subprocess.run(
+        ["sh", "-c", f"set -- {pasted}\nprintf '%s\\n' \"$@\""],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.splitlines()
+    assert words == list(step.argv)

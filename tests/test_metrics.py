@@ -135,3 +135,10 @@ def test_remove_and_purge_take_the_textfile_away(tmp_path):
     subprocess.run(["sh", "-c", function + "remove_metrics\n"], check=True)
     assert [p.name for p in target.parent.iterdir()] == ["other.prom"]
     assert not Path(temporary).exists()
+
+
+def test_the_unit_starts_only_where_the_command_writes():
+    """irisxe-sriov-metrics.service's condition is the directory `metrics --textfile`
+    writes to (paths.METRICS_DIR): the one place the unit spells it."""
+    unit = Path(__file__).resolve().parent.parent / "conf/systemd/irisxe-sriov-metrics.service"
+    assert f"\nConditionPathIsDirectory={paths.METRICS_DIR}\n" in unit.read_text()

@@ -182,3 +182,59 @@ def test_status_without_proxmox_shows_no_mappings(fake):
     status = json.loads(ctl(fake.root, "status", "--json").output)
     assert [vf["proxmox_mappings"] for vf in status["vfs"]] == [None, None]
     assert "Proxmox VE" not in ctl(fake.root, "status").output
+
+
+ENTRY_A = "node=a,path=0000:00:02.1,id=8086:a7a0,iommugroup=2"
+ENTRY_B = "node=b,path=0000:00:02.1,id=8086:a7a0,iommugroup=2"
+PF = "0000:00:02.0"
+
+
+def config_with(*entries: str) -> pvecluster.Config:
+    text = "m\n" + "".join(f"\tmap {entry}\n" for entry in entries)
+    return pvecluster.parse(text)
+
+
+def test_a_node_without_vfio_vfs_takes_its_entries_out():
+    """All VFs of this node gone or of another role: its entries leave the mapping, the
+    other node's stay; the last node's leaving empties the map."""
+    argv = pvecluster.sync_argv("m", config_with(ENTRY_A, ENTRY_B), "a", PF, [])
+    assert argv is not None and argv[argv.index("--map") + 1] == ENTRY_B
+    assert argv.count("--map") == 1
+    emptied = pvecluster.sync_argv("m", config_with(ENTRY_A), "a", PF, [])
+    assert emptied is not None and emptied[2:5] == ["/cluster/mapping/pci/m", "--delete", "map"]
+
+
+def test_syncs_of_two_nodes_in_turn_change_nothing_the_second_time():
+    """Each node's entries keep their place, and the order means nothing to Proxmox VE:
+    node a after node b after node a is no write."""
+    mine = pvecluster.Entry("a", "0000:00:02.1", "8086:a7a0", 2)
+    assert pvecluster.sync_argv("m", config_with(ENTRY_B, ENTRY_A), "a", PF, [mine]) is None
+    assert pvecluster.sync_argv("m", config_with(ENTRY_A, ENTRY_B), "a", PF, [mine]) is None
+    moved = pvecluster.Entry("a", "0000:00:02.2", "8086:a7a0", 3)
+    argv = pvecluster.sync_argv("m", config_with(ENTRY_A, ENTRY_B), "a", PF, [moved])
+    assert argv is not None
+    maps = [argv[i + 1] for i, word in enumerate(argv) if word == "--map"]
+    assert maps == [moved.property_string(), ENTRY_B]  # in the place of a's old entry
+
+
+def test_an_unreadable_mappings_file_is_an_error_not_no_mappings(node):
+    (node / CONFIG).unlink()
+    (node / CONFIG).mkdir()  # a directory where the file should be
+    refused = ctl(node, "cluster", "proxmox", "sync")
+    assert refused.output == (
+        "irisxe-sriov-ctl: error: /etc/pve/mapping/pci.cfg is not a regular file: "
+        "the mappings cannot be read\n"
+    )
+    assert refused.exit_code == 1
+    # status goes on, without the mappings
+    assert ctl(node, "status").exit_code == 0
+
+
+def test_a_mapping_is_attached_once(node):
+    fakesys.write(
+        node / "etc/pve/qemu-server/101.conf",
+        "machine: q35\nhostpci0: mapping=intel-igpu-vf,pcie=1\n",
+    )
+    run_as_a_node_would(node, ctl(node, "cluster", "proxmox", "sync").output)
+    again = ctl(node, "attach", "proxmox", "101", "--mapping", "intel-igpu-vf")
+    assert again.exit_code == 1 and "VM 101 has mapping intel-igpu-vf already" in again.output

@@ -31,6 +31,13 @@ DRY_RUN = click.option(
     is_flag=True,
     help="Print the changes as diffs and the commands; change nothing.",
 )
+# for the commands that change nothing but through a command of another tool
+DRY_RUN_COMMANDS = click.option(
+    "--dry-run",
+    "-n",
+    is_flag=True,
+    help="Print the commands that would run; change nothing.",
+)
 
 
 class Interrupted(Exception):
@@ -41,13 +48,13 @@ class Interrupted(Exception):
 def usage_problem(error: click.UsageError) -> str:
     """A usage error in our one style: click's words, what is allowed where click does not
     say it (the commands of a group), and where the help is."""
-    message = error.format_message()
+    message = error.format_message().rstrip(".")
     context = error.ctx
     if context is None:
         return message
     if isinstance(context.command, click.Group) and message.startswith("No such command"):
         commands = ", ".join(context.command.list_commands(context))
-        message = f"{message.rstrip('.')}: the commands are {commands}"
+        message = f"{message}: the commands are {commands}"
     return f"{message} (see '{context.command_path} --help')"
 
 
@@ -472,11 +479,11 @@ def snippet(context: click.Context, target: str, name: str | None, requested: st
 @click.option("--connect", "uri", metavar="URI", help="libvirt connection URI (virsh -c).")
 @click.option(
     "--mapping",
-    metavar="NAME",
-    help="Proxmox VE: the cluster-wide PCI mapping NAME instead of a VF of this node "
+    metavar="M",
+    help="Proxmox VE: the cluster-wide PCI mapping M instead of a VF of this node "
     "(see 'cluster proxmox sync'), so that the VM may start on any node of the mapping.",
 )
-@DRY_RUN
+@DRY_RUN_COMMANDS
 @click.pass_context
 def attach_command(
     context: click.Context,
@@ -500,6 +507,8 @@ def attach_command(
             f"{target}' and add the arguments to the command line"
         )
     if mapping is not None:
+        if uri is not None:
+            raise attach.AttachError("--connect is for libvirt, --mapping for proxmox")
         attach_mapping(paths, target, name, requested, mapping, dry_run)
         return
     verdicts, choice = pick_for(paths, target, name, requested)
@@ -525,6 +534,8 @@ def attach_mapping(
     paths: Paths, target: str, vmid: str, requested: str | None, name: str, dry_run: bool
 ) -> None:
     """attach proxmox VMID --mapping NAME: the mapping must hold this node's VFs."""
+    import re
+
     from irisxe_sriov import attach, process, pvecluster
 
     if target != Target.PROXMOX or requested is not None:
@@ -543,7 +554,10 @@ def attach_mapping(
             f"mapping {name!r} has no entry for node {node}: run 'irisxe-sriov-ctl cluster "
             f"proxmox sync --mapping {name}' on it first"
         )
-    plan = attach.proxmox_plan(vmid, f"mapping={name}", attach.read_proxmox_conf(paths, vmid))
+    conf = attach.read_proxmox_conf(paths, vmid)
+    if re.search(rf"^hostpci\d+:\s*mapping={re.escape(name)}(,|\s*$)", conf.split("\n[")[0], re.M):
+        raise attach.Unavailable(f"VM {vmid} has mapping {name} already")
+    plan = attach.proxmox_plan(vmid, f"mapping={name}", conf)
     for note in plan.notes:
         echo(f"note: {note}")
     live = not dry_run and paths.is_host
@@ -569,15 +583,15 @@ def cluster_proxmox() -> None:
 @click.option(
     "--mapping",
     "name",
-    metavar="NAME",
+    metavar="M",
     default=DEFAULT_MAPPING,
     show_default=True,
     help="The mapping to hold this node's VFs of role vfio.",
 )
-@DRY_RUN
+@DRY_RUN_COMMANDS
 @click.pass_context
 def cluster_proxmox_sync(context: click.Context, name: str, dry_run: bool) -> None:
-    """Make mapping NAME hold this node's VFs of role vfio, one entry each (node, path,
+    """Make mapping M hold this node's VFs of role vfio, one entry each (node, path,
     vendor:device, IOMMU group, subsystem id), through pvesh; other nodes' entries,
     this node's other devices and other mappings stay as they are. A second run changes
     nothing."""
@@ -588,6 +602,8 @@ def cluster_proxmox_sync(context: click.Context, name: str, dry_run: bool) -> No
     pvecluster.check_name(name)
     verdicts = verdicts_of(paths, "change")
     cluster = verdicts.snapshot.cluster
+    if cluster.problem:
+        raise errors.Failed(f"{cluster.problem}: the mappings cannot be read")
     node = pvecluster.check_node(cluster.node)
     roles = dict(verdicts.settings.roles())
     ours = []
@@ -607,7 +623,7 @@ def cluster_proxmox_sync(context: click.Context, name: str, dry_run: bool) -> No
             )
         )
     config = cluster.config or pvecluster.Config({}, pvecluster.EMPTY_DIGEST)
-    argv = pvecluster.sync_argv(name, config, node, ours)
+    argv = pvecluster.sync_argv(name, config, node, verdicts.settings.pf, ours)
     if argv is None:
         echo(f"mapping {name} holds node {node}'s {len(ours)} VFs of role vfio: nothing to change")
         return

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from irisxe_sriov import cmdline, errors, judgement, settings, snapshot
-from irisxe_sriov.choices import BootPath, Driver, Role, VfRole
+from irisxe_sriov.choices import BootPath, Driver, MachineRole, Role, VfRole
 from irisxe_sriov.paths import Paths
 from irisxe_sriov.plan import Plan
 
@@ -195,7 +195,11 @@ def host_notes(db: Any, verdicts: judgement.Verdicts) -> None:
     state = verdicts.host
     kernels = verdicts.kernels
     pf = state.pf
-    if machine.role == Role.NONE or (machine.role == Role.HOST and not machine.binds):
+    # a role the admin set (MACHINE_ROLE) is no detection to question
+    detected = verdicts.settings.machine_role == MachineRole.AUTO
+    if detected and (
+        machine.role == Role.NONE or (machine.role == Role.HOST and not machine.binds)
+    ):
         if pf.present:
             db.subst(Q_GPU_UNSUPPORTED, "address", pf.address)
             db.subst(Q_GPU_UNSUPPORTED, "vendor", pf.vendor or "?")
@@ -238,8 +242,9 @@ def count_choices(totalvfs: int | None) -> list[str]:
 
 def ask_count(db: Any, totalvfs: int | None) -> bool:
     """Ask for num_vfs from the counts the PF offers; False on Back. A value outside them
-    (preseeded, or a larger count on a PF that offers fewer) becomes the largest one, and
-    a warning on stderr says so when the value stays unasked (noninteractive)."""
+    (preseeded, or a larger count on a PF that offers fewer) is proposed as the largest
+    one, and a warning on stderr names it when the answer is that largest one (as it is,
+    unasked, in a noninteractive installation)."""
     choices = count_choices(totalvfs)
     largest = str(settings.vf_limit(totalvfs))
     db.subst(Q_NUM_VFS, "choices", ", ".join(choices))

@@ -7,7 +7,9 @@ disagree; the other findings say what holds, or why it is not checked (SKIP). Ev
 failing finding carries the fix, as commands where commands exist.
 """
 
+import shlex
 import textwrap
+from collections.abc import Sequence
 from typing import Any, NamedTuple
 
 from irisxe_sriov import contract, fixes, pciids, pin
@@ -626,8 +628,8 @@ def tag(level: Level, style: Style) -> str:
 
 
 def wrapped(text: str, first: str, rest: str, width: int) -> list[str]:
-    """`text` filled to `width` after `first`, continued after `rest`; a path or command
-    longer than a line stays whole."""
+    """`text` filled to `width` after `first`, continued after `rest`; a word longer
+    than a line (a path) stays whole."""
     return textwrap.wrap(
         text,
         width=width,
@@ -657,10 +659,31 @@ def finding_lines(finding: Finding, style: Style) -> list[str]:
     lines = wrapped(f"{finding.id}: {finding.message}", plain, INDENT, style.width)
     lines[0] = tag(finding.level, style) + lines[0][len(plain) - 1 :]
     if finding.level in (FAIL, WARN):
+        rest = INDENT + " " * len(FIX) + "  "
         for number, step in enumerate(finding.fix.steps):
             first = INDENT + (FIX if number == 0 else " " * len(FIX))
-            lines += wrapped(step.text, first, INDENT + " " * len(FIX) + "  ", style.width)
+            if step.argv is None:
+                lines += wrapped(step.text, first, rest, style.width)
+            else:
+                lines += command_lines(step.argv, first, rest, style.width)
     return lines
+
+
+def command_lines(argv: Sequence[str], first: str, rest: str, width: int) -> list[str]:
+    """A command as a person pastes it into a shell: its quoted words filled to `width`,
+    every line but the last ending in a line continuation, so the lines are one command.
+    A word is never split, nor a quoted one broken (where a backslash-newline would be
+    taken literally)."""
+    lines: list[str] = []
+    line = first
+    for word in (shlex.quote(arg) for arg in argv):
+        joined = word if line == first else f"{line} {word}"
+        if line not in (first, rest) and len(joined) + len(" \\") > width:
+            lines.append(line + " \\")
+            line = rest + word
+        else:
+            line = first + word if line == first else joined
+    return [*lines, line]
 
 
 PLAIN = Style()
@@ -679,8 +702,9 @@ def format_text(findings: list[Finding], style: Style = PLAIN) -> str:
                 lines += finding_lines(finding, style)
     folded = sum(f.level in (OK, SKIP) for f in findings)
     if folded and not style.verbose:
+        checks = "check" if folded == 1 else "checks"
         lines += wrapped(
-            f"{folded} passed or skipped checks not shown: irisxe-sriov-ctl doctor --verbose",
+            f"{folded} passed or skipped {checks} not shown: irisxe-sriov-ctl doctor --verbose",
             "",
             "",
             style.width,

@@ -122,7 +122,8 @@ def families(status: dict[str, Any], doctor: dict[str, Any]) -> list[Family]:
         ),
         Family(
             "kernel_hold",
-            "1 while the boot is held on the kernel of the release label, else 0.",
+            "1 where a kernel hold on the kernel of the release label is in place or due "
+            "(apply and the kernel hooks write it), else 0.",
             one(1 if hold["release"] else 0, release=hold["release"] or ""),
         ),
         Family(

@@ -121,42 +121,42 @@ def check_node(node: str | None) -> str:
     return node
 
 
-def new_map(current: Mapping | None, node: str, ours: Sequence[Entry]) -> list[str]:
+def new_map(current: Mapping | None, node: str, pf: str, ours: Sequence[Entry]) -> list[str]:
     """The mapping's entries after a sync of this node: every other node's entries and
-    this node's entries for devices that are not ours as they were, then ours, in VF
-    order. An entry of this node for one of our VF addresses is replaced."""
-    addresses = {entry.path for entry in ours}
-    kept = []
+    this node's entries for other devices (its PF included, which an admin may map on
+    purpose) as they were, in their places; this node's entries for VFs of `pf` replaced
+    by `ours`, in VF order, where the first of them was (at the end where none was). So
+    a VF no longer of role vfio, or gone, leaves the mapping."""
+    slot = pf[:-1]  # 0000:00:02.
+    kept: list[str] = []
+    place = None
     for text in current.map if current is not None else ():
         found = properties(text)
-        if found.get("node") == node and found.get("path") in addresses:
+        path = found.get("path", "")
+        if found.get("node") == node and path[:-1] == slot and path[-1:] in set("1234567"):
+            place = len(kept) if place is None else place
             continue
-        if found.get("node") == node and _vf_of(found.get("path", ""), addresses):
-            continue  # a VF of this GPU that is no longer ours (a role changed, fewer VFs)
         kept.append(text)
-    return kept + [entry.property_string() for entry in ours]
+    place = len(kept) if place is None else place
+    return kept[:place] + [entry.property_string() for entry in ours] + kept[place:]
 
 
-def _vf_of(path: str, addresses: set[str]) -> bool:
-    """Is `path` a VF (function 1-7) of the PF whose VFs are `addresses`? The PF itself
-    (function 0), which an admin may map on purpose, is not."""
-    slots = {address[:-1] for address in addresses}
-    return len(path) == 12 and path[:-1] in slots and path[-1] in "1234567"
-
-
-def sync_argv(name: str, config: Config, node: str, ours: Sequence[Entry]) -> list[str] | None:
-    """The pvesh command that makes mapping `name` hold exactly `ours` for this node, or
-    None where it does already (a second sync changes nothing)."""
+def sync_argv(
+    name: str, config: Config, node: str, pf: str, ours: Sequence[Entry]
+) -> list[str] | None:
+    """The pvesh command that makes mapping `name` hold exactly `ours` for this node's VFs
+    of `pf`, or None where it does already: a second sync changes nothing, whichever node
+    synced in between."""
     current = config.mappings.get(name)
-    wanted = new_map(current, node, ours)
+    wanted = new_map(current, node, pf, ours)
     maps = [arg for text in wanted for arg in ("--map", text)]
     if current is None:
         if not ours:
             return None
         return ["pvesh", "create", "/cluster/mapping/pci", "--id", name, *maps,
                 "--description", DESCRIPTION]  # fmt: skip
-    if list(current.map) == wanted:
-        return None
+    if sorted(current.map) == sorted(wanted):
+        return None  # the same entries: their order means nothing to Proxmox VE
     if not wanted:
         return ["pvesh", "set", f"/cluster/mapping/pci/{name}", "--delete", "map",
                 "--digest", config.digest]  # fmt: skip

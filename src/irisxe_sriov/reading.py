@@ -113,7 +113,10 @@ def metrics(paths: Paths, textfile: bool = False) -> None:
     from irisxe_sriov import judgement, snapshot
     from irisxe_sriov import metrics as exposition
     from irisxe_sriov import status as reporting
+    from irisxe_sriov.paths import METRICS_DIR, METRICS_TEXTFILE
 
+    if textfile and not paths.at(METRICS_DIR).is_dir():
+        return  # no node-exporter here: nothing to read or write for
     verdicts = judgement.judge(snapshot.gather(paths, snapshot.Depth.DOCTOR), strict=False)
     status = reporting.report(verdicts)
     doctor = diagnosis.document(diagnosis.diagnose(verdicts))
@@ -122,10 +125,7 @@ def metrics(paths: Paths, textfile: bool = False) -> None:
         Output.say(text.rstrip("\n"))
         return
     from irisxe_sriov import apply
-    from irisxe_sriov.paths import METRICS_DIR, METRICS_TEXTFILE
 
-    if not paths.at(METRICS_DIR).is_dir():
-        return  # no node-exporter here: nothing to write for
     apply.replace_file(paths.at(METRICS_TEXTFILE), text, 0o644)
 
 

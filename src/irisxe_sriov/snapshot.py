@@ -131,18 +131,25 @@ class Snapshot(NamedTuple):
 class Cluster(NamedTuple):
     """This machine as a Proxmox VE node: its name (None where /etc/hostname has none)
     and the cluster's PCI mappings (None without /etc/pve/mapping/pci.cfg: no Proxmox VE,
-    or no mapping made yet)."""
+    or no mapping made yet, and where it cannot be read: `problem` says why)."""
 
     node: str | None
     config: pvecluster.Config | None
+    problem: str | None = None
 
 
 def read_cluster(paths: Paths) -> Cluster:
     """/etc/pve/mapping/pci.cfg (pmxcfs: the same on every node) and the node's name, the
     host name up to its first dot (PVE::INotify::nodename)."""
-    text = host.read_text(paths.at(pvecluster.CONFIG), 1 << 20)
     words = (host.read_text(paths.at("/etc/hostname"), 256) or "").split()
     node = words[0].split(".")[0] if words else None
+    try:
+        text = host.read_optional(paths.at(pvecluster.CONFIG), 1 << 20)
+    except host.UnreadableFile as error:  # never mistaken for no mappings
+        return Cluster(node, None, f"{paths.display(error.path)} {error.reason}")
+    except OSError as error:
+        shown = paths.display(paths.at(pvecluster.CONFIG))
+        return Cluster(node, None, f"{shown}: {error.strerror or error}")
     return Cluster(node, None if text is None else pvecluster.parse(text))
 
 
