@@ -264,3 +264,27 @@ def test_sigterm_and_sighup_are_one_line_and_their_exit_status(machine, signal_n
         assert holder.stdin is not None
         holder.stdin.close()
         holder.wait()
+
+
+def test_status_loads_no_version_comparison_library(fake):
+    """python-debian's version module loads apt_pkg, about 12 ms of every start
+    (packages.py): status never compares versions, so it never imports it."""
+    fake.healthy(numvfs=2)
+    program = (
+        "import sys\n"
+        "from irisxe_sriov import entry\n"
+        "try:\n"
+        "    entry.main()\n"
+        "finally:\n"
+        "    print('loaded:', 'apt_pkg' in sys.modules, file=sys.stderr)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", program, "--root", str(fake.root), "status", "--json"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(SOURCE)},
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0 and done.stderr.endswith("loaded: False\n"), done.stderr

@@ -238,3 +238,10 @@ def test_a_mapping_is_attached_once(node):
     run_as_a_node_would(node, ctl(node, "cluster", "proxmox", "sync").output)
     again = ctl(node, "attach", "proxmox", "101", "--mapping", "intel-igpu-vf")
     assert again.exit_code == 1 and "VM 101 has mapping intel-igpu-vf already" in again.output
+
+
+def test_the_digest_of_no_file_is_sha1_of_nothing():
+    import hashlib
+
+    assert hashlib.sha1(b"").hexdigest() == pvecluster.EMPTY_DIGEST
+    assert pvecluster.parse("").digest == pvecluster.EMPTY_DIGEST

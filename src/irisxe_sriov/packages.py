@@ -3,10 +3,9 @@
 The status file is read as dpkg writes it (deb-control(5) stanzas, one per package and
 architecture) by a reader of the three fields needed here: python-debian's deb822 module
 would add about 60 ms to `doctor`'s start (it imports charset_normalizer and email; make
-bench). Versions are compared by python-debian, whose version module is cheap to import.
+bench). Versions are compared by python-debian, imported only then: its version module
+loads apt_pkg, about 12 ms of every command's start otherwise (python3 -X importtime).
 """
-
-from debian.debian_support import Version
 
 from irisxe_sriov import host
 from irisxe_sriov.paths import Paths
@@ -67,4 +66,6 @@ def installed_version(paths: Paths, package: str) -> str | None:
 
 
 def same_version(installed: str, wanted: str) -> bool:
+    from debian.debian_support import Version
+
     return Version(installed) == Version(wanted)
