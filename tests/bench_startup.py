@@ -29,7 +29,7 @@ from irisxe_sriov.entry import main
 if __name__ == "__main__":
     sys.exit(main())
 """
-# medians within these multiples of `import click` (issue 15, item 8; issue 16)
+# medians within these multiples of `import click` (docs/notes.md, "Test tiers and budgets")
 TARGETS = {"status --json": 1.2, "doctor --json": 1.5, "kernels --json": 1.5}
 COLD = "kernels --json, cache cold"  # the first run after a kernel is installed
 

@@ -1,4 +1,5 @@
-"""Whole-disk Debian 13 VMs that boot through a real boot loader (issue 14).
+"""Whole-disk Debian 13 VMs that boot through a real boot loader (docs/notes.md,
+"Test tiers and budgets").
 
 The VM tests in tests/vm.py boot the kernel directly (QEMU -kernel with a command line the
 test hands over). These boot FROM THE DISK: firmware, boot loader, the kernel command line

@@ -610,8 +610,8 @@ def git(*args: str) -> str:
 RELEASE_COMMITS = {"0.1.0": "da8051feeb167bcce521118b47fe8d0700fcb2fb"}
 # The release before this version: the upgrade tests start from it.
 PREVIOUS_RELEASE = "0.1.0"
-# The released 0.1.0 lacked python3-click and python3-jinja2 in Build-Depends (issue 13):
-# building it needs them added by hand.
+# The released 0.1.0 lacked python3-click and python3-jinja2 in Build-Depends: building it
+# needs them added by hand (docs/notes.md, "Test tiers and budgets").
 RELEASE_BUILD_FIXES = {"0.1.0": "python3-click python3-jinja2"}
 
 

@@ -81,7 +81,8 @@ def test_failing_command_is_an_apply_error(fake, tmp_path):
         "status 3; the files are written and the next apply runs it again"
     )
     assert (fake.root / "run/reboot-required").exists()  # the files did change
-    # remembered: the next plan, with no file to change, still runs both (issue 11)
+    # remembered: the next plan, with no file to change, still runs both (docs/notes.md, "Hostile
+    # input")
     again = configure.make_plan(paths, judged(paths.root, "change", None, True), None)
     assert not again.pending and not again.empty
     assert again.commands == (("update-grub",), ("update-initramfs", "-u", "-k", "all"))

@@ -334,10 +334,10 @@ def test_to_libvirt_falls_back_to_define_only_when_libvirt_cannot_attach():
 
 
 def test_one_problem_one_exit_status_in_every_command(guests, snapshot):
-    """The exit status belongs to the problem, not to the command that meets it (issue 15,
-    item 4): each command used to translate errors by hand, and the same AttachError left
-    `snippet docker` with 1 and `snippet qemu` with 2. One line names the problem, and a
-    problem that is bad input changes nothing on disk."""
+    """The exit status belongs to the problem, not to the command that meets it
+    (docs/notes.md, "One error, one exit status"): each command used to translate errors by
+    hand, and the same AttachError left `snippet docker` with 1 and `snippet qemu` with 2.
+    One line names the problem, and a problem that is bad input changes nothing on disk."""
     from fakesys import PF
 
     libvirt = ["--connect", "test:///default"]

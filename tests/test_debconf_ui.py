@@ -65,7 +65,8 @@ def test_multiselect_format():
 
 def test_main_names_every_problem_and_exits_with_its_status(monkeypatch, capsys):
     """The maintainer scripts' helper handles errors.Error as irisxe-sriov-ctl does: one
-    line per problem, the problem's exit status, no traceback (issue 15, item 4)."""
+    line per problem, the problem's exit status, no traceback (docs/notes.md, "One error, one exit
+    status")."""
     from irisxe_sriov import host
 
     monkeypatch.setattr(ui, "connect", lambda: None)

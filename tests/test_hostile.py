@@ -1,5 +1,6 @@
-"""Hostile input on fake roots (issue 11): each class must give one clear line and the
-README's exit status, change nothing, never hang, never escape the root."""
+"""Hostile input on fake roots (docs/notes.md, "Hostile input"): each class must give one
+clear line and the README's exit status, change nothing, never hang, never escape the
+root."""
 
 import json
 import os

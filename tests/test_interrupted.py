@@ -1,6 +1,6 @@
-"""Fault injection (issue 11): kill `config set` / `apply` after every single write step,
-deterministically, and check that the next run converges and never loses the admin's
-/etc/kernel/cmdline tokens.
+"""Fault injection (docs/notes.md, "Hostile input"): kill `config set` / `apply` after every
+single write step, deterministically, and check that the next run converges and never
+loses the admin's /etc/kernel/cmdline tokens.
 
 The kill is real: the command runs in a forked child that leaves with os._exit at step N,
 so no `finally`, no `except` and no cleanup runs, as under `kill -9`.

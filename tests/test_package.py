@@ -108,7 +108,8 @@ def test_preseeded_install_i915_with_4_vfs(chroot):
         "/var/lib/irisxe-sriov/managed",
         # what purge runs: initramfs-tools' trigger, our module options leave the initrd
         "/var/lib/irisxe-sriov/purge-refresh",
-        # what was written, to tell a local edit from our own writes (issue 11)
+        # what was written, to tell a local edit from our own writes (docs/notes.md, "Hostile
+        # input")
         "/var/lib/irisxe-sriov/written/etc:driverctl.d:pci-0000:00:02.1",
         "/var/lib/irisxe-sriov/written/etc:driverctl.d:pci-0000:00:02.2",
         "/var/lib/irisxe-sriov/written/etc:driverctl.d:pci-0000:00:02.3",

@@ -24,7 +24,7 @@ def test_actions_and_commands():
             "/etc/sysfs.d/irisxe-sriov.conf": "x\n",
         },
         manifest="/etc/a\n/etc/sysfs.d/irisxe-sriov.conf\n/etc/modprobe.d/x.conf\n/etc/made/\n"
-        # never deleted: not files this package generates (issue 11)
+        # never deleted: not files this package generates (docs/notes.md, "Hostile input")
         "/etc/passwd\n/etc/driverctl.d/../../x\n/../outside\n",
     )
     actions = {c.path: c.action for c in p.changes}
@@ -83,7 +83,7 @@ def test_owned_files_are_ours_edited_ones_the_admins():
 def test_manifest_lines_that_are_no_clean_path_are_ignored():
     """Directories apply created are recorded with a trailing slash and removed by purge
     when empty: never the root, a relative path, or one with "..", "." or "//" in it, and
-    a bad line does not hide the good ones after it (issue 11)."""
+    a bad line does not hide the good ones after it (docs/notes.md, "Hostile input")."""
     text = (
         "/etc/../\n/\n/etc/./x/\n//etc/\nrelative/dir/\n"
         "/etc/\n/etc/made/\n/etc/modprobe.d/irisxe-sriov.conf\n/etc/passwd\n"

@@ -50,7 +50,7 @@ def test_probe_answers_only_where_it_can_run():
 
 def test_detectors_do_not_import_the_writer():
     """bootloader and secureboot ask the host through process, never through apply, the
-    writer (issue 15, item 4)."""
+    writer (docs/notes.md, "One error, one exit status")."""
     import ast
     from pathlib import Path
 

@@ -1,6 +1,6 @@
-"""Property-based tests (hypothesis, Debian's python3-hypothesis) for issue 11: the
-settings parser, `config set` values and the kernel command line editor. Example counts
-stay modest so that the fast tier stays fast."""
+"""Property-based tests (hypothesis, Debian's python3-hypothesis) for hostile input
+(docs/notes.md, "Hostile input"): the settings parser, `config set` values and the kernel
+command line editor. Example counts stay modest so that the fast tier stays fast."""
 
 from pathlib import Path
 

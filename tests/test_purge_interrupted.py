@@ -1,5 +1,5 @@
-"""Fault injection into purge (issue 11, item 2): `dpkg --purge` killed after every single
-write step of the postrm, then run again, must end as an uninterrupted purge ends.
+"""Fault injection into purge (docs/notes.md, "Hostile input"): `dpkg --purge` killed after
+every single write step of the postrm, then run again, must end as an uninterrupted purge ends.
 
 The steps are the commands the postrm and ucf write with (rm, mv, cp, rmdir, ucf, ucfr)
 and the boot refresh. Each is a wrapper in /root/steps, first on PATH, that runs the real

@@ -116,7 +116,8 @@ def test_values_round_trip():
     assert settings.build(s.values()) == s
 
 
-# --- the rules every value meets before its meaning (issue 11), at their boundaries ----------
+# --- the rules every value meets before its meaning, at their boundaries --------------------
+# (docs/notes.md, "Hostile input")
 
 
 def test_machine_roles():
@@ -287,7 +288,7 @@ def test_update_text_at_the_end_of_the_file():
 
 def test_a_settings_file_is_read_up_to_64_kib(fake):
     """A settings file is a few hundred bytes: anything past 64 KiB is refused before it
-    is parsed (issue 11)."""
+    is parsed (docs/notes.md, "Hostile input")."""
     from judged import judged
 
     path = fake.root / "etc/default/irisxe-sriov"

@@ -211,7 +211,8 @@ def test_status_shows_who_uses_a_vf(fake):
 def test_sysfs_writes_stay_inside_the_root_through_absolute_links(fake):
     """A root whose /sys/bus/pci/devices links are absolute (a copied or bind-mounted sysfs):
     every link resolves in the root. /irisxe-test-sys does not exist on the host, so a write
-    that left the root would fail instead of reaching a real device (issue 11, item 6)."""
+    that left the root would fail instead of reaching a real device (docs/notes.md, "Hostile
+    input")."""
     fake.healthy(numvfs=2)
     devices = fake.sys / "bus/pci/devices"
     for link in sorted(devices.iterdir()):

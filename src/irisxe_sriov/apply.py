@@ -30,9 +30,9 @@ class ApplyError(errors.Failed):
     """An operation failed (exit 1); the message says what and how to go on."""
 
 
-# Test seam for the fault-injection test (issue 11): each hook is called after every single
-# step that changes the disk, with a word saying which; a hook that kills the process there
-# shows what the next run finds.
+# Test seam for the fault-injection tests (docs/notes.md, "Hostile input"): each hook is
+# called after every single step that changes the disk, with a word saying which; a hook
+# that kills the process there shows what the next run finds.
 STEP_HOOKS: list[Callable[[str], None]] = []
 TEMPORARY_RE = re.compile(r"\..+\.[A-Za-z0-9_]{8}" + re.escape(TEMPORARY_SUFFIX))
 

@@ -122,7 +122,7 @@ def make_plan(
                 on_disk[name] = read_optional(cached)
     else:
         # A local edit alone is no change: compare with what apply last wrote (its copy),
-        # as ucf compares with its cache; apply keeps the edit (issue 11).
+        # as ucf compares with its cache; apply keeps the edit (docs/notes.md, "Hostile input").
         for name in on_disk:
             if apply_local_config(paths, name):
                 copy = read_optional(paths.written_copy(name))

@@ -2,7 +2,8 @@
 top-level handler (cli.Group.main) and debconf_ui.main turn it into output and a status.
 
 The status belongs to the problem, not to the command that met it, so the same problem
-exits the same way from every command (issue 15, item 4; README.md, "Exit status").
+exits the same way from every command (docs/notes.md, "One error, one exit status";
+README.md, "Exit status").
 """
 
 import enum

@@ -17,7 +17,7 @@ from irisxe_sriov import contract, errors
 from irisxe_sriov.paths import Paths
 
 PROG = "irisxe-sriov-ctl"
-MAX_ERROR_LINES = 20  # error output stays bounded whatever went wrong (issue 11)
+MAX_ERROR_LINES = 20  # bounded whatever went wrong (docs/notes.md, "Hostile input")
 MAX_ERROR_LENGTH = 500
 DEBUG_VARIABLE = "IRISXE_SRIOV_DEBUG"
 
@@ -56,7 +56,8 @@ def on_signals() -> None:
 def classify(error: BaseException, paths: Paths | None) -> tuple[list[str], int]:
     """Any error of any command but click's own -> (problem lines, exit status). An
     errors.Error carries its own status: the same problem exits the same way from every
-    command (issue 15, item 4); the commands themselves translate nothing."""
+    command (docs/notes.md, "One error, one exit status"); the commands translate
+    nothing."""
     if isinstance(error, errors.Error):
         return error.lines(paths.shown if paths is not None else None), error.status
     if isinstance(error, OSError):

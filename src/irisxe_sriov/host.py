@@ -83,7 +83,8 @@ def parse_hex_id(text: str | None) -> str | None:
 
 
 def parse_int(text: str | None) -> int | None:
-    """ASCII digits only: int() would also take '٣' or 4000 digits (issue 11)."""
+    """ASCII digits only: int() would also take '٣' or 4000 digits (docs/notes.md,
+    "Hostile input")."""
     if text is None:
         return None
     value = text.strip()
@@ -126,7 +127,7 @@ def parse_os_release(text: str) -> dict[str, str]:
 
 
 # Every read is bounded: a FIFO, /dev/zero or a 50 MB file in place of a small text file
-# must give an error, not a hang or an exhausted memory (issue 11).
+# must give an error, not a hang or an exhausted memory (docs/notes.md, "Hostile input").
 MAX_READ = 4 * 1024 * 1024
 
 

@@ -17,7 +17,7 @@ LOADER_INFO_EFIVAR = "LoaderInfo-4a67b082-0a4c-41cf-b6c7-440b29bb8c4f"
 
 
 # Files apply may delete when the configuration no longer needs them: nothing else, whatever
-# a (damaged or hostile) manifest lists (issue 11).
+# a (damaged or hostile) manifest lists (docs/notes.md, "Hostile input").
 GENERATED = (
     "/etc/default/irisxe-sriov",
     "/etc/default/grub.d/irisxe-sriov.cfg",

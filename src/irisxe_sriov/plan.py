@@ -65,7 +65,7 @@ def compare(path: str, old: str | None, new: str | None, owned: bool = True) -> 
 def parse_manifest(text: str | None) -> list[str]:
     """The manifest's entries that name a file we generate (paths.is_generated) or a
     directory apply created; anything else in it (damage, or a hostile "/../x" or
-    "/etc/passwd") is ignored, so it is never deleted (issue 11)."""
+    "/etc/passwd") is ignored, so it is never deleted (docs/notes.md, "Hostile input")."""
     entries = []
     for line in (text or "").split("\n"):
         parts = line.split("/")

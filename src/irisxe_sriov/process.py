@@ -4,7 +4,7 @@ Under a root other than "/" no host command runs: a Runner that is not live prin
 "would run: ..." instead, so --root and --dry-run show what would happen and change
 nothing. Kept apart from apply (the writer), so that the detectors that ask the host a
 question (bootloader's `bootctl is-installed`, secureboot's `mokutil --test-key`) run it
-without importing the writer (issue 15, item 4).
+without importing the writer (docs/notes.md, "One error, one exit status").
 """
 
 import shlex

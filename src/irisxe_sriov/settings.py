@@ -52,7 +52,8 @@ NUMBER_RE = re.compile(r"-?[0-9]+")
 
 # Every value is printable ASCII of bounded length, checked before any other rule, so that
 # a control character ("3\n"), a non-ASCII look-alike ('²', '٣') or a megabyte of text
-# never reaches the file, which sh and our own parser read line by line (issue 11).
+# never reaches the file, which sh and our own parser read line by line (docs/notes.md,
+# "Hostile input").
 PRINTABLE_RE = re.compile(r"[\x20-\x7e]*")
 MAX_VALUE_LENGTH = 64  # "1:vfio 2:vfio ... 7:vfio" is 48 characters
 MAX_FILE_SIZE = 64 * 1024  # a settings file is a few hundred bytes
@@ -277,7 +278,8 @@ class PciIdentity(NamedTuple):
 
 def pf_problem(pf: str, found: PciIdentity) -> str | None:
     """Why the device at `pf` may not be the PF: not a supported Intel GPU. Bindings are
-    written for its functions .1-.7, and on real boards 00:14.3 is the Wi-Fi (issue 11)."""
+    written for its functions .1-.7, and on real boards 00:14.3 is the Wi-Fi (docs/notes.md,
+    "Hostile input")."""
     what = ", ".join(
         f"{label} {value or '?'}"
         for label, value in zip(("vendor", "class", "device"), found, strict=True)

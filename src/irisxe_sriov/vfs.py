@@ -214,7 +214,8 @@ class Sysfs:
         self.log(what)
         try:
             # "driver/unbind" passes through the device's driver link: resolved in the root
-            # too, or an absolute link would write to the host's sysfs (issue 11, item 6).
+            # too, or an absolute link would write to the host's sysfs (docs/notes.md, "Hostile
+            # input").
             self.paths.inside(path).write_text(value + "\n")
         except OSError as error:
             raise VfsError(f"{what} failed: {error.strerror or error} ({path})") from error
