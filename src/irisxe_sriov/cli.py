@@ -547,9 +547,7 @@ def attach_mapping(
     cluster = verdicts_of(paths, "change").snapshot.cluster
     node = pvecluster.check_node(cluster.node)
     found = cluster.config.mappings.get(name) if cluster.config else None
-    if found is None or not any(
-        pvecluster.properties(text).get("node") == node for text in found.map
-    ):
+    if found is None or not found.entries_of(node):
         raise attach.AttachError(
             f"mapping {name!r} has no entry for node {node}: run 'irisxe-sriov-ctl cluster "
             f"proxmox sync --mapping {name}' on it first"

@@ -596,10 +596,15 @@ def failed(findings: list[Finding]) -> bool:
     return any(finding.level == FAIL for finding in findings)
 
 
+def counts(findings: list[Finding]) -> dict[Level, int]:
+    """How many findings of each level."""
+    return {level: sum(f.level == level for f in findings) for level in Level}
+
+
 def document(findings: list[Finding]) -> dict[str, Any]:
     """The `doctor --json` document (conf/schema/doctor.schema.json): how many findings
     of each level, then the findings in doctor's order."""
-    summary = {str(level): sum(f.level == level for f in findings) for level in Level}
+    summary = {str(level): count for level, count in counts(findings).items()}
     return contract.versioned(
         {"summary": summary, "findings": [finding.as_dict() for finding in findings]}
     )
@@ -641,7 +646,7 @@ def wrapped(text: str, first: str, rest: str, width: int) -> list[str]:
 
 
 def summary_line(findings: list[Finding]) -> str:
-    count = {level: sum(f.level == level for f in findings) for level in Level}
+    count = counts(findings)
     problems = count[FAIL] + count[WARN]
     checks = f"{count[OK]} passed, {count[SKIP]} skipped"
     if not problems:

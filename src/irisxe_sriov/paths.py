@@ -103,7 +103,13 @@ def temporary_globs() -> list[str]:
     goes whole."""
     files = [f for f in (*EDITED, *GENERATED) if not f.startswith(STATE_DIR + "/")]
     files.append("/etc/driverctl.d/pci-*")
-    return [f"{Path(f).parent}/.{Path(f).name}.{'?' * 8}{TEMPORARY_SUFFIX}" for f in files]
+    return [temporary_glob(f) for f in files]
+
+
+def temporary_glob(host_path: str) -> str:
+    """The sh glob of apply.replace_file's temporaries beside `host_path`."""
+    path = Path(host_path)
+    return f"{path.parent}/.{path.name}.{'?' * 8}{TEMPORARY_SUFFIX}"
 
 
 class Paths:

@@ -37,6 +37,10 @@ class Mapping(NamedTuple):
     map: tuple[str, ...]  # property strings, as written
     description: str | None
 
+    def entries_of(self, node: str) -> list[dict[str, str]]:
+        """The entries of `node`, as their properties."""
+        return [found for found in map(properties, self.map) if found.get("node") == node]
+
 
 class Config(NamedTuple):
     mappings: dict[str, Mapping]
@@ -169,7 +173,5 @@ def mappings_of(config: Config, node: str, address: str) -> list[str]:
     return sorted(
         mapping.id
         for mapping in config.mappings.values()
-        for text in mapping.map
-        if properties(text).get("node") == node
-        and address in properties(text).get("path", "").split(";")
+        if any(address in e.get("path", "").split(";") for e in mapping.entries_of(node))
     )

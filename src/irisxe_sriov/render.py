@@ -5,7 +5,6 @@ Nothing here reads or writes the disk: the caller passes what it read (the curre
 """
 
 import shlex
-from pathlib import Path
 from typing import NamedTuple
 
 import jinja2
@@ -63,10 +62,7 @@ def postrm(text: str) -> str:
         + ") ;;"
     )
     temporaries = "\tset -- " + " ".join(paths.temporary_globs())  # unquoted: they expand
-    textfile = Path(paths.METRICS_TEXTFILE)
-    metrics = (
-        f"\tset -- {textfile} {textfile.parent}/.{textfile.name}.{'?' * 8}{paths.TEMPORARY_SUFFIX}"
-    )
+    metrics = f"\tset -- {paths.METRICS_TEXTFILE} {paths.temporary_glob(paths.METRICS_TEXTFILE)}"
     markers = (
         "#IRISXE_REPLAYABLE#",
         "#IRISXE_COMMANDS#",
