@@ -637,3 +637,18 @@ def release_deb(version: str, scratch: Path) -> Path:
     finally:
         box.close()
     return cached
+
+
+def settings_values(box: Chroot) -> dict[str, str]:
+    """/etc/default/irisxe-sriov in the chroot: KEY -> value."""
+    lines = box.read("/etc/default/irisxe-sriov").splitlines()
+    return dict(
+        line.replace('"', "").split("=", 1) for line in lines if line and not line.startswith("#")
+    )
+
+
+def default_settings_file() -> dict[str, str]:
+    """What the settings file holds for each key a setting takes by default."""
+    from irisxe_sriov.settings import KEYS, Settings
+
+    return {KEYS[name]: value for name, value in Settings().values().items()}

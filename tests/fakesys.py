@@ -289,8 +289,8 @@ class KernelDouble:
         from irisxe_sriov.paths import Paths
 
         class Double(vfs.Sysfs):
-            def write(self, path: Path, value: str, what: str) -> None:
-                super().write(path, value, what)
+            def store(self, path: Path, value: str) -> None:
+                super().store(path, value)
                 if path.name == "sriov_numvfs":
                     fake.set_vfs(int(value))
 

@@ -115,7 +115,7 @@ def test_doctor_exit_status(host, fake):
     assert failing.exit_code == 1
     document = json.loads(failing.output)
     assert [f["id"] for f in document["findings"] if f["level"] == "fail"] == ["provider"]
-    assert document["summary"]["fail"] == 1 and document["schema_version"] == "1.0"
+    assert document["summary"]["fail"] == 1 and document["schema_version"] == "1.1"
 
 
 def test_doctor_reports_a_broken_settings_file_as_a_finding(host):
@@ -144,7 +144,7 @@ def test_config_set_apply_then_nothing_to_change(host, snapshot):
     ]
     shown = json.loads(run(host.root, "config", "show", "--json").output)
     assert shown == {
-        "schema_version": "1.0",
+        "schema_version": "1.1",
         "driver": "i915",
         "num_vfs": 3,
         "bootloader": "auto",
@@ -152,6 +152,10 @@ def test_config_set_apply_then_nothing_to_change(host, snapshot):
         "pf": "0000:00:02.0",
         "machine_role": "auto",
         "kernel_hold": "auto",
+        "sched": "default",
+        "sched_exec_quantum_ms": {},
+        "sched_preempt_timeout_us": {},
+        "sched_pf_priority": "auto",
         "file_exists": True,
     }
     before = snapshot(host.root)

@@ -122,8 +122,10 @@ def test_config_set_completes_keys_then_closed_values(shell):
 
 def test_closed_values_are_the_ones_config_set_accepts():
     """Every value completion offers is one config set takes (the closed sets of
-    choices.py through settings.build), where no PF caps num_vfs."""
+    choices.py through settings.build), where no PF caps num_vfs; sched=custom with the
+    per-function values it needs."""
+    custom = {"sched_exec_quantum_ms": "pf:10 vf:20", "sched_preempt_timeout_us": "pf:0 vf:0"}
     for key, values in settings.closed_values().items():
         for value in values:
-            found = settings.build({key: value})
+            found = settings.build({key: value, **(custom if value == "custom" else {})})
             assert found.values()[key] == value, (key, value)

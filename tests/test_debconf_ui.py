@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from irisxe_sriov import apply, settings
+from irisxe_sriov import apply, sched, settings
 from irisxe_sriov import debconf_ui as ui
 from irisxe_sriov.choices import KernelHold
 from irisxe_sriov.paths import Paths
@@ -22,6 +22,7 @@ EXAMPLE = Settings(
     bootloader="grub",
     vf_roles={2: "none", 4: "host"},
     kernel_hold=KernelHold.OFF,
+    scheduling=sched.Scheduling(sched.Profile.PF_LIMITED, pf_priority=sched.Priority.HIGH),
 )
 
 
@@ -35,6 +36,8 @@ def test_answers_round_trip():
         ui.Q_VF_UNBOUND: "2",
         ui.Q_VF_HOST: "4",
         ui.Q_KERNEL_HOLD: "off",
+        ui.Q_SCHED: "pf-limited",
+        ui.Q_SCHED_PF_PRIORITY: "high",
     }
     assert settings.build(ui.values_from(answers)) == current
 
@@ -173,6 +176,8 @@ def test_preseed_is_every_answer_and_names_what_debconf_does_not_ask():
         "irisxe-sriov irisxe-sriov/num_vfs select 4",
         "irisxe-sriov irisxe-sriov/bootloader select grub",
         "irisxe-sriov irisxe-sriov/kernel_hold select off",
+        "irisxe-sriov irisxe-sriov/sched select pf-limited",
+        "irisxe-sriov irisxe-sriov/sched_pf_priority select high",
         "irisxe-sriov irisxe-sriov/vf_unbound multiselect 2",
         "irisxe-sriov irisxe-sriov/vf_host multiselect 4",
     ]
@@ -190,3 +195,21 @@ def test_preseed_is_every_answer_and_names_what_debconf_does_not_ask():
         "# machine_role=host is no debconf question: after the installation, "
         "irisxe-sriov-ctl config set machine_role=host",
     ]
+    custom = current._replace(
+        scheduling=settings.build(
+            {
+                "sched": "custom",
+                "sched_exec_quantum_ms": "pf:5 vf:10",
+                "sched_preempt_timeout_us": "pf:0 vf:9000",
+            }
+        ).scheduling
+    )
+    lines = ui.preseed(custom).splitlines()
+    # custom's values are no question: preseeded as default, the command to set them said
+    assert "irisxe-sriov irisxe-sriov/sched select default" in lines
+    assert lines[-1] == (
+        "# sched=custom sched_exec_quantum_ms='pf:5 vf:10' sched_preempt_timeout_us='pf:0 "
+        "vf:9000' is no debconf question: after the installation, irisxe-sriov-ctl config "
+        "set sched=custom sched_exec_quantum_ms='pf:5 vf:10' sched_preempt_timeout_us='pf:0 "
+        "vf:9000'"
+    )

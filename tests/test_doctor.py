@@ -27,6 +27,7 @@ HEALTHY_IDS = [
     "vf.3.driver",
     "pf.driver",
     "pf.not_vfio",
+    "sched.profile",
     "sysfsutils.conf",
     "driverctl.installed",
     "bootloader.found",

@@ -86,6 +86,25 @@ def test_a_vf_on_the_wrong_driver_shows(fake):
     assert ({"id": "vf.2.driver"}, 1.0) in after["irisxe_sriov_doctor_failed"]
 
 
+def test_scheduling_values_are_exported_as_read_back(fake):
+    from driverdouble import I915Double
+
+    fake.healthy(numvfs=2)
+    I915Double(fake, print)
+    fakesys.write(fake.root / "etc/default/irisxe-sriov", 'NUM_VFS="2"\nSCHED="fair"\n')
+    before = parsed(ctl(fake.root, "metrics").output)
+    assert before["irisxe_sriov_exec_quantum_ms"] == [
+        ({"function": "pf"}, 0.0),
+        ({"function": "1"}, 0.0),
+        ({"function": "2"}, 0.0),
+    ]
+    assert ({"id": "sched.profile"}, 1.0) in before["irisxe_sriov_doctor_failed"]
+    assert ctl(fake.root, "config", "set", "sched=fair").exit_code == 0
+    after = parsed(ctl(fake.root, "metrics").output)
+    assert [value for _, value in after["irisxe_sriov_preempt_timeout_us"]] == [16000.0] * 3
+    assert "irisxe_sriov_doctor_failed" not in after  # nothing fails any more
+
+
 def test_label_values_are_escaped():
     family = metrics.Family("x", "help", (metrics.Sample((("a", 'q"\\\nz'),), 1.0),))
     text = metrics.exposition([family])

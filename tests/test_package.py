@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from chroot import Chroot, build_standin_driver, install
+from chroot import Chroot, build_standin_driver, default_settings_file, install, settings_values
 from fakesys import FakeSystem, install_kernel
 
 pytestmark = pytest.mark.chroot
@@ -29,15 +29,6 @@ OURS = (
     "/etc/default/grub.d/irisxe-sriov.cfg",
     "/var/lib/irisxe-sriov",
 )
-
-
-def settings_values(box: Chroot) -> dict[str, str]:
-    lines = [
-        line
-        for line in box.read("/etc/default/irisxe-sriov").splitlines()
-        if line and not line.startswith("#")
-    ]
-    return dict(line.replace('"', "").split("=", 1) for line in lines)
 
 
 def state_of(box: Chroot, host_paths: list[str]) -> dict[str, tuple[str, int]]:
@@ -122,13 +113,10 @@ def test_preseeded_install_i915_with_4_vfs(chroot):
         "dpkg-trigger --no-await update-initramfs\n"
     )
     assert settings_values(chroot) == {
+        **default_settings_file(),
         "DRIVER": "i915",
         "NUM_VFS": "4",
         "BOOTLOADER": "none",
-        "VF_ROLES": "",
-        "PF": "0000:00:02.0",
-        "MACHINE_ROLE": "auto",
-        "KERNEL_HOLD": "auto",
     }
     modprobe = chroot.read("/etc/modprobe.d/irisxe-sriov.conf")
     assert "\noptions i915 enable_guc=3 max_vfs=7\n" in modprobe and "\nblacklist xe\n" in modprobe
@@ -358,7 +346,8 @@ def test_interactive_reconfigure_rejects_a_bad_count(chroot):
     chroot.write("/proc/sys/kernel/osrelease", "6.19.2-amd64\n")  # /proc is a plain dir here
     # readline frontend through a real pty: driver xe (2), 9 VFs (no such choice: asked
     # again), 3 VFs, boot path none (5), VF 3 unbound, VF 1 for the host, the kernel hold
-    # off (2)
+    # off (2), scheduling fair (2; custom is not offered without its values), PF priority
+    # high (4)
     transcript = converse(
         [
             "chroot",
@@ -374,7 +363,7 @@ def test_interactive_reconfigure_rejects_a_bad_count(chroot):
             "readline",
             "irisxe-sriov",
         ],
-        ["2", "9", "3", "5", "3", "1", "2"],
+        ["2", "9", "3", "5", "3", "1", "2", "2", "4"],
     )
     # no GPU in the chroot's /sys and a kernel past the pin: one note each, then the questions
     assert transcript.count("No GPU at 0000:00:02.0 yet") == 1
@@ -385,6 +374,8 @@ def test_interactive_reconfigure_rejects_a_bad_count(chroot):
     assert transcript.count("Number of virtual functions:") == 2
     assert "Virtual functions to leave without a driver:" in transcript
     assert "Kernel hold while a new kernel has no SR-IOV driver:" in transcript
+    assert "1. default  2. fair  3. pf-limited\r\n" in transcript
+    assert "Scheduling priority of the host:" in transcript
     assert settings_values(chroot) == {
         "DRIVER": "xe",
         "NUM_VFS": "3",
@@ -393,6 +384,10 @@ def test_interactive_reconfigure_rejects_a_bad_count(chroot):
         "PF": "0000:00:02.0",
         "MACHINE_ROLE": "auto",
         "KERNEL_HOLD": "off",
+        "SCHED": "fair",
+        "SCHED_EXEC_QUANTUM_MS": "",
+        "SCHED_PREEMPT_TIMEOUT_US": "",
+        "SCHED_PF_PRIORITY": "high",
     }
     # no GPU yet (an image): no driverctl override acts blindly at boot
     assert not chroot.path("/etc/driverctl.d/pci-0000:00:02.2").exists()

@@ -83,7 +83,8 @@ def test_malformed_lines_name_the_line():
     assert problems(settings.parse_lines, text, "/etc/default/irisxe-sriov") == [
         "/etc/default/irisxe-sriov:2: 'NUM_VFS=4' is not a KEY=\"value\" line",
         "/etc/default/irisxe-sriov:3: unknown key 'FOO': known keys are DRIVER, NUM_VFS, "
-        "BOOTLOADER, VF_ROLES, PF, MACHINE_ROLE, KERNEL_HOLD",
+        "BOOTLOADER, VF_ROLES, PF, MACHINE_ROLE, KERNEL_HOLD, SCHED, SCHED_EXEC_QUANTUM_MS, "
+        "SCHED_PREEMPT_TIMEOUT_US, SCHED_PF_PRIORITY",
         "/etc/default/irisxe-sriov:4: DRIVER is set a second time",
         '/etc/default/irisxe-sriov:5: \'PF="a$b"\' is not a KEY="value" line',
     ]
@@ -96,9 +97,11 @@ def test_assignments():
     }
     assert problems(settings.parse_assignments, ["colour=red", "num_vfs", 'pf="x"']) == [
         "unknown key 'colour': known keys are driver, num_vfs, bootloader, vf_roles, pf, "
-        "machine_role, kernel_hold",
+        "machine_role, kernel_hold, sched, sched_exec_quantum_ms, sched_preempt_timeout_us, "
+        "sched_pf_priority",
         "'num_vfs' is not KEY=VALUE: known keys are driver, num_vfs, bootloader, vf_roles, pf, "
-        "machine_role, kernel_hold",
+        "machine_role, kernel_hold, sched, sched_exec_quantum_ms, sched_preempt_timeout_us, "
+        "sched_pf_priority",
         "pf: '\"x\"' may not contain quotes, $, ` or \\",
     ]
 
@@ -129,9 +132,9 @@ def test_machine_roles():
 
 
 def test_values_are_bounded_printable_ascii():
-    assert settings.character_problem("pf", "a" * 64) is None
-    assert settings.character_problem("pf", "a" * 65) == (
-        f"pf: {'a' * 40!r}... (65 characters) is too long: at most 64 characters"
+    assert settings.character_problem("pf", "a" * 128) is None
+    assert settings.character_problem("pf", "a" * 129) == (
+        f"pf: {'a' * 40!r}... (129 characters) is too long: at most 128 characters"
     )
     assert settings.character_problem("driver", "i9\x015") == (
         "driver: 'i9\\x015' contains '\\x01': allowed are printable ASCII characters "
@@ -173,7 +176,8 @@ def test_each_line_is_read_as_it_is():
         "f:1: driver: 'i9\\x01' contains '\\x01': allowed are printable ASCII characters "
         "(letters, digits, punctuation, space)",
         "f:2: unknown key 'FOO': known keys are DRIVER, NUM_VFS, BOOTLOADER, VF_ROLES, PF, "
-        "MACHINE_ROLE, KERNEL_HOLD",
+        "MACHINE_ROLE, KERNEL_HOLD, SCHED, SCHED_EXEC_QUANTUM_MS, "
+        "SCHED_PREEMPT_TIMEOUT_US, SCHED_PF_PRIORITY",
     ]
 
 

@@ -141,10 +141,16 @@ def test_without_etc_sysfs_conf(vm_pool):
     assert result.drivers["boot"] == vfio(1, 2, 3)
 
 
-def test_mixed_roles(vm_pool):
-    result = result_of(vm_pool, "mixed_roles")
+def test_mixed_roles_and_a_scheduling_profile_not_applied(vm_pool):
+    """sched=fair on the NVMe stand-in, which has neither prelim_iov nor sriov_admin:
+    the boot unit says it is not applied and makes and binds the VFs all the same."""
+    result = result_of(vm_pool, "mixed_roles_and_a_scheduling_profile_not_applied")
     assert result.numvfs["boot"] == "3"
     assert result.drivers["boot"] == {**vfio(1, 2), f"{VF}3": ""}
+    assert (
+        "journal not applied: unsupported on this provider: sched=fair: nvme offers neither "
+        "prelim_iov (the DKMS i915) nor sriov_admin (the kernel's xe)"
+    ) in result.lines, "\n".join(result.lines)
 
 
 GUEST_ROOT_PORTS = r"""#!/bin/sh
@@ -216,7 +222,9 @@ SCENARIOS = {
         "irisxe.vfs=3",
         prepare=without_sysfs_conf,
     ),
-    "mixed_roles": Scenario({"num_vfs": "3", "vf_unbound": "3"}, "irisxe.vfs=3"),
+    "mixed_roles_and_a_scheduling_profile_not_applied": Scenario(
+        {"num_vfs": "3", "vf_unbound": "3", "sched": "fair"}, "irisxe.vfs=3"
+    ),
     # the image is built without the hardware (the postinst already ran), then boots in
     # a q35 guest; apply runs again there
     "q35_guest_root_ports_stay_on_pcieport": Scenario(

@@ -348,8 +348,9 @@ def restore_now(paths: Paths, force: bool, wait: float = 0.0) -> None:
 @click.pass_context
 def vfs_restore(context: click.Context, force: bool, wait: float) -> None:
     """Make the running VFs what the settings say: autoprobe off, the configured number of
-    VFs, each bound per its role, the PF pinned to its driver. Idempotent; the boot unit and
-    the udev rule run it. Exits 1 naming each VF that could not be made."""
+    VFs, their GPU time share (sched), each bound per its role, the PF pinned to its
+    driver. Idempotent; the boot unit and the udev rule run it. Exits 1 naming each VF
+    that could not be made and each scheduling write the driver refused."""
     restore_now(paths_of(context), force, wait)
 
 
@@ -815,16 +816,34 @@ def config_set(
 
     Keys: driver (i915|xe), num_vfs (0-7), bootloader (auto|grub|systemd-boot|proxmox|none),
     vf_roles ("N:ROLE ..." with ROLE vfio|host|none), pf (PCI address of the GPU),
-    machine_role (auto|host|guest|none). Every value is checked first; on any error nothing
-    is written. A driver the kernel that boots next does not offer is refused (exit 1)
-    unless --force.
+    machine_role (auto|host|guest|none), kernel_hold (auto|off), sched
+    (default|fair|pf-limited|custom), sched_exec_quantum_ms and sched_preempt_timeout_us
+    (for custom: "pf:MS vf:MS N:MS ..."), sched_pf_priority (auto|low|normal|high). Every
+    value is checked first; on any error nothing is written. A driver the kernel that
+    boots next does not offer is refused (exit 1) unless --force. The sched keys also
+    apply to the running PF and VFs at once, without touching the VF count.
     """
     from irisxe_sriov import settings
 
     values = settings.parse_assignments(list(assignments))
     # kernel_hold=off asks for exactly this: the newest kernel boots, SR-IOV or not
     asked = values.get("kernel_hold") == "off"
-    carry_out(paths_of(context), dry_run, values, force or asked)
+    paths = paths_of(context)
+    carry_out(paths, dry_run, values, force or asked)
+    if any(name.startswith("sched") for name in values):
+        schedule_now(paths, dry_run, values)
+
+
+def schedule_now(paths: Paths, dry_run: bool, values: dict[str, str]) -> None:
+    """The scheduling settings, applied to the running functions at once."""
+    from irisxe_sriov import apply
+    from irisxe_sriov import vfs as runtime
+
+    if dry_run:
+        runtime.schedule_running(paths, verdicts_of(paths, "restore", values), echo, True)
+        return
+    with apply.locked(paths, echo):
+        runtime.schedule_running(paths, verdicts_of(paths, "restore"), echo)
 
 
 @cli.command("apply")

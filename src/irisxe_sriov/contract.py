@@ -13,7 +13,7 @@ from typing import Any
 
 from irisxe_sriov.choices import Closed
 
-SCHEMA_VERSION = "1.0"
+SCHEMA_VERSION = "1.1"
 SCHEMA_DIR = "/usr/share/irisxe-sriov/schema"
 
 

@@ -22,11 +22,14 @@ from irisxe_sriov import cmdline, errors, judgement, settings, snapshot
 from irisxe_sriov.choices import BootPath, Driver, MachineRole, Role, VfRole
 from irisxe_sriov.paths import Paths
 from irisxe_sriov.plan import Plan
+from irisxe_sriov.sched import Priority, Profile
 
 Q_DRIVER = "irisxe-sriov/driver"
 Q_NUM_VFS = "irisxe-sriov/num_vfs"
 Q_BOOTLOADER = "irisxe-sriov/bootloader"
 Q_KERNEL_HOLD = "irisxe-sriov/kernel_hold"
+Q_SCHED = "irisxe-sriov/sched"
+Q_SCHED_PF_PRIORITY = "irisxe-sriov/sched_pf_priority"
 Q_VF_UNBOUND = "irisxe-sriov/vf_unbound"
 Q_VF_HOST = "irisxe-sriov/vf_host"
 Q_GPU_MISSING = "irisxe-sriov/gpu_missing"
@@ -44,6 +47,8 @@ QUESTION_TYPES = {
     Q_NUM_VFS: "select",
     Q_BOOTLOADER: "select",
     Q_KERNEL_HOLD: "select",
+    Q_SCHED: "select",
+    Q_SCHED_PF_PRIORITY: "select",
     Q_VF_UNBOUND: "multiselect",
     Q_VF_HOST: "multiselect",
 }
@@ -69,6 +74,8 @@ def answers_from(current: settings.Settings) -> dict[str, str]:
         Q_NUM_VFS: str(current.num_vfs),
         Q_BOOTLOADER: current.bootloader,
         Q_KERNEL_HOLD: str(current.kernel_hold),
+        Q_SCHED: str(current.scheduling.profile),
+        Q_SCHED_PF_PRIORITY: str(current.scheduling.pf_priority),
         Q_VF_UNBOUND: multiselect([n for n, role in current.roles() if role == VfRole.NONE]),
         Q_VF_HOST: multiselect([n for n, role in current.roles() if role == VfRole.HOST]),
     }
@@ -78,19 +85,36 @@ def preseed(current: settings.Settings) -> str:
     """debconf-set-selections lines that make a first install write `current`: every
     question's answer (debconf-set-selections marks each seen, so a noninteractive
     install takes it as given).
-    PF and MACHINE_ROLE are no questions: a comment says so where they differ from the
-    defaults."""
+    PF, MACHINE_ROLE and a custom scheduling's values are no questions: a comment says so
+    where they differ from the defaults (and custom is preseeded as default)."""
+    answers = answers_from(current)
+    scheduling = current.scheduling
+    if scheduling.profile == Profile.CUSTOM:
+        # the config script offers custom only where the file holds its values
+        answers[Q_SCHED] = str(Profile.DEFAULT)
     lines = [
         f"{PACKAGE} {question} {QUESTION_TYPES[question]} {answer}"
-        for question, answer in answers_from(current).items()
+        for question, answer in answers.items()
     ]
     defaults = settings.Settings()
-    for name, value in (("pf", current.pf), ("machine_role", current.machine_role)):
-        if value != getattr(defaults, name):
-            lines.append(
-                f"# {name}={value} is no debconf question: after the installation, "
-                f"irisxe-sriov-ctl config set {name}={value}"
+    asked_for = [
+        (name, value)
+        for name, value in (("pf", current.pf), ("machine_role", current.machine_role))
+        if value != getattr(defaults, name)
+    ]
+    if scheduling.profile == Profile.CUSTOM:
+        asked_for.append(
+            (
+                "sched",
+                f"custom sched_exec_quantum_ms='{scheduling.exec_quantum_ms}' "
+                f"sched_preempt_timeout_us='{scheduling.preempt_timeout_us}'",
             )
+        )
+    for name, value in asked_for:
+        lines.append(
+            f"# {name}={value} is no debconf question: after the installation, "
+            f"irisxe-sriov-ctl config set {name}={value}"
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -116,6 +140,8 @@ def values_from(answers: dict[str, str]) -> dict[str, str]:
         "bootloader": answers[Q_BOOTLOADER],
         "vf_roles": settings.format_roles(roles),
         "kernel_hold": answers.get(Q_KERNEL_HOLD) or "auto",
+        "sched": answers.get(Q_SCHED) or str(Profile.DEFAULT),
+        "sched_pf_priority": answers.get(Q_SCHED_PF_PRIORITY) or str(Priority.AUTO),
     }
 
 
@@ -307,6 +333,19 @@ def config(db: Any, paths: Paths) -> None:
     def kernel_hold() -> bool:
         return ask(db, "medium", Q_KERNEL_HOLD)
 
+    def scheduling() -> bool:
+        # custom only where the file holds its values: debconf does not ask for them
+        offered = [p for p in Profile.values() if p != Profile.CUSTOM]
+        if verdicts.settings.scheduling.profile == Profile.CUSTOM:
+            offered.append(str(Profile.CUSTOM))
+        db.subst(Q_SCHED, "choices", ", ".join(offered))
+        if db.get(Q_SCHED) not in offered:
+            db.set(Q_SCHED, str(Profile.DEFAULT))
+        return ask(db, "low", Q_SCHED)
+
+    def pf_priority() -> bool:
+        return ask(db, "low", Q_SCHED_PF_PRIORITY)
+
     def host_role() -> bool:
         exclude = parse_multiselect(db.get(Q_VF_UNBOUND))
         return role_choices(db, vf_count(db), Q_VF_HOST, exclude)
@@ -315,7 +354,7 @@ def config(db: Any, paths: Paths) -> None:
     steps: list[Callable[[], bool]] = (
         [driver, boot_path]
         if machine.role == Role.GUEST
-        else [driver, count, boot_path, unbound, host_role, kernel_hold]
+        else [driver, count, boot_path, unbound, host_role, kernel_hold, scheduling, pf_priority]
     )
     position = 0
     while 0 <= position < len(steps):
@@ -353,7 +392,16 @@ def postinst_plan(db: Any, paths: Paths) -> Plan:
     applied over the defaults."""
     from irisxe_sriov import configure, render
 
-    questions = (Q_DRIVER, Q_NUM_VFS, Q_BOOTLOADER, Q_VF_UNBOUND, Q_VF_HOST, Q_KERNEL_HOLD)
+    questions = (
+        Q_DRIVER,
+        Q_NUM_VFS,
+        Q_BOOTLOADER,
+        Q_VF_UNBOUND,
+        Q_VF_HOST,
+        Q_KERNEL_HOLD,
+        Q_SCHED,
+        Q_SCHED_PF_PRIORITY,
+    )
     answers = {q: db.get(q) for q in questions}
     values = values_from(answers)
     verdicts = judgement.judge(snapshot.gather(paths, snapshot.Depth.CHANGE, values), strict=False)

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from enum import Enum
 from typing import NamedTuple
 
-from irisxe_sriov import cmdline, pin
+from irisxe_sriov import cmdline, pin, sched
 from irisxe_sriov.choices import Driver, Role
 from irisxe_sriov.host import HostState
 from irisxe_sriov.roles import Detected
@@ -74,6 +74,8 @@ class Kind(Enum):
     PF_DRIVER = "pf-driver"  # the PF is on no GPU driver (vfio-pci, none), see functions()
     VF_COUNT = "vf-count"  # sriov_numvfs is not num_vfs
     VF_DRIVER = "vf-driver"  # a VF is not on the driver its role expects
+    SCHED = "sched"  # a function's scheduling values are not the settings' (sched.py)
+    SCHED_NOT_APPLIED = "sched-not-applied"  # the provider cannot apply them (sched.py)
 
 
 class Difference(NamedTuple):
@@ -85,7 +87,9 @@ class Difference(NamedTuple):
     # parameter ("i915.max_vfs"), or "cmdline" for the running command line
     subject: str
     # MISSING_PARAMETERS: the parameters missing, found the running command line;
-    # MODULE_PARAMETER: expected what SR-IOV needs in words ("at least 3")
+    # MODULE_PARAMETER: expected what SR-IOV needs in words ("at least 3");
+    # SCHED: expected the settings in words, found each function that differs;
+    # SCHED_NOT_APPLIED: found why not
     expected: str | None
     found: str | None
     vf: int = 0  # VF_DRIVER: the VF's number
@@ -199,4 +203,29 @@ def functions(state: HostState, settings: Settings) -> list[Difference]:
                     role=settings.role(vf.number),
                 )
             )
+    if Driver.of(pf.driver or "") is not None:
+        found += scheduling(state, settings, wanted)
+    return found
+
+
+def scheduling(state: HostState, settings: Settings, count: int) -> list[Difference]:
+    """The PF's and each existing VF's scheduling against the settings, where the PF is
+    on a GPU driver; settings it cannot apply are a difference of their own."""
+    wanted = settings.scheduling
+    reasons = sched.not_applied(state.scheduling, wanted, state.pf.driver, state.pf_on_dkms)
+    found = [
+        Difference(Kind.SCHED_NOT_APPLIED, state.pf.address, wanted.describe(), reason)
+        for reason in reasons
+    ]
+    numbers = (0, *(vf.number for vf in state.vfs if vf.number <= count))
+    differing = sched.mismatches(state.scheduling, wanted, numbers)
+    if differing:
+        found.append(
+            Difference(
+                Kind.SCHED,
+                state.pf.address,
+                wanted.describe(),
+                "; ".join(str(mismatch) for mismatch in differing),
+            )
+        )
     return found

@@ -12,7 +12,7 @@ import textwrap
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
-from irisxe_sriov import contract, fixes, pciids, pin
+from irisxe_sriov import contract, fixes, pciids, pin, sched
 from irisxe_sriov.choices import Provider, Role
 from irisxe_sriov.compat import package_fix
 from irisxe_sriov.fixes import Fix
@@ -405,6 +405,26 @@ def vf_findings(verdicts: Verdicts) -> list[Finding]:
     return findings
 
 
+def sched_finding(verdicts: Verdicts) -> Finding:
+    """The GPU time share of the PF and the VFs (docs/notes.md, "Per-VF scheduling")."""
+    wanted = verdicts.settings.scheduling
+    observed = verdicts.host.scheduling
+    if not wanted.writes_anything:
+        return backed(verdicts, "sched.profile", "sched=default: the driver's own values hold")
+    if observed.interface is None and verdicts.problem("sched.profile") is None:
+        return Finding("sched.profile", SKIP, "the PF is on no GPU driver")
+    holding = ", ".join(
+        f"{sched.function_name(f.number)} {f.timing or 'unreadable'}"
+        + (f" priority {f.priority}" if f.priority else "")
+        for f in observed.functions
+    )
+    return backed(
+        verdicts,
+        "sched.profile",
+        f"{wanted.describe()} holds through {observed.interface}: {holding}",
+    )
+
+
 def tools_findings(verdicts: Verdicts) -> list[Finding]:
     state = verdicts.host
     findings = []
@@ -530,7 +550,7 @@ def vf_work_findings(verdicts: Verdicts) -> list[Finding]:
     """The VF count and bindings; skipped where the running kernel has no provider of the
     driver, since neither `vfs restore` nor a reboot could make VFs there. The PF's driver
     is not: a PF off its GPU driver is wrong whatever the kernel provides."""
-    findings = [*sriov_findings(verdicts), *vf_findings(verdicts)]
+    findings = [*sriov_findings(verdicts), *vf_findings(verdicts), sched_finding(verdicts)]
     if verdicts.running.offers is not False:
         return findings
     why = f"no SR-IOV provider of {verdicts.settings.driver} on this kernel: see the provider check"

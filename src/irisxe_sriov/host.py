@@ -13,7 +13,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import BinaryIO, NamedTuple
 
-from irisxe_sriov import errors, pciids
+from irisxe_sriov import errors, pciids, pin, sched
 from irisxe_sriov.paths import Paths
 
 # Module parameters worth showing; reading every i915 parameter costs time for nothing.
@@ -69,6 +69,13 @@ class HostState(NamedTuple):
     iommu: bool | None
     sysfs_conf_present: bool
     driverctl_present: bool
+    scheduling: sched.Observed = sched.Observed()  # the PF's and its VFs' GPU time share
+
+    @property
+    def pf_on_dkms(self) -> bool:
+        """The PF's driver is the pinned DKMS build (by the loaded module's version)."""
+        module = self.modules.get(self.pf.driver or "")
+        return module is not None and module.version == pin.MODULE_VERSION
 
 
 # --- pure parsing -------------------------------------------------------------------------
@@ -288,6 +295,64 @@ def read_vfs(paths: Paths, pf_address: str) -> tuple[PciFunction, ...]:
     return tuple(sorted(vfs, key=lambda vf: vf.number))
 
 
+GT_RE = re.compile(r"gt[0-9]{1,2}")
+
+
+def read_scheduling(paths: Paths, pf: PciFunction) -> sched.Observed:
+    """The PF's scheduling interface and the values of the PF and of each VF that exists
+    (docs/notes.md, "Per-VF scheduling"): the kernel's xe's sriov_admin/, else the DKMS
+    i915's prelim_iov/ under the PF's DRM card. Nothing where neither exists."""
+    device_dir = paths.pci_device(pf.address)
+    numbers = range((pf.sriov_numvfs or 0) + 1)
+    admin = device_dir / sched.Interface.SRIOV_ADMIN
+    if admin.is_dir():
+        functions = []
+        for number in numbers:
+            profile = admin / sched.directory_name(number) / "profile"
+            functions.append(
+                sched.FunctionTiming(
+                    number,
+                    parse_u32(read_text(profile / "exec_quantum_ms", 64)),
+                    parse_u32(read_text(profile / "preempt_timeout_us", 64)),
+                    sched.parse_priority(read_text(profile / "sched_priority", 64)),
+                )
+            )
+        return sched.Observed(sched.Interface.SRIOV_ADMIN, admin.name, (), None, tuple(functions))
+    for card in (name for name in drm_nodes(device_dir) if name.startswith("card")):
+        base = device_dir / "drm" / card / sched.Interface.PRELIM_IOV
+        try:
+            gts = tuple(sorted(e.name for e in (base / "pf").iterdir() if GT_RE.fullmatch(e.name)))
+        except OSError:
+            continue
+        auto = parse_int(read_text(base / "pf" / "auto_provisioning", 64))
+        functions = []
+        for number in numbers:
+            function = base / sched.directory_name(number)
+            values = [
+                {parse_u32(read_text(function / gt / attribute, 64)) for gt in gts}
+                for attribute in sched.ATTRIBUTES
+            ]
+            # one value where every GT agrees; None where they differ (or none is read)
+            quantum, timeout = (found.pop() if len(found) == 1 else None for found in values)
+            functions.append(sched.FunctionTiming(number, quantum, timeout))
+        return sched.Observed(
+            sched.Interface.PRELIM_IOV,
+            f"drm/{card}/{base.name}",
+            gts,
+            None if auto is None else auto == 1,
+            tuple(functions),
+        )
+    return sched.Observed()
+
+
+def parse_u32(text: str | None) -> int | None:
+    """A u32 as sysfs prints it (%u): up to 4294967295."""
+    value = None if text is None else text.strip()
+    if value is None or not re.fullmatch(r"[0-9]{1,10}", value) or int(value) > 0xFFFFFFFF:
+        return None
+    return int(value)
+
+
 def read_module(paths: Paths, name: str) -> KernelModule:
     module_dir = paths.module(name)
     if not module_dir.is_dir():
@@ -325,8 +390,9 @@ def scan(paths: Paths, pf_address: str) -> HostState:
             break
     cmdline = read_text(paths.proc_cmdline)
     release = read_text(paths.kernel_release)
+    pf = read_pf(paths, pf_address)
     return HostState(
-        pf=read_pf(paths, pf_address),
+        pf=pf,
         vfs=read_vfs(paths, pf_address),
         modules={name: read_module(paths, name) for name in WATCHED_MODULES},
         cmdline=None if cmdline is None else cmdline.strip(),
@@ -336,6 +402,7 @@ def scan(paths: Paths, pf_address: str) -> HostState:
         iommu=read_iommu(paths),
         sysfs_conf_present=paths.sysfs_conf.exists(),
         driverctl_present=paths.driverctl_bin.exists(),
+        scheduling=read_scheduling(paths, pf) if pf.present else sched.Observed(),
     )
 
 

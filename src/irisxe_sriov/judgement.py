@@ -393,6 +393,8 @@ def finding_id(difference: Difference) -> str:
             return "sriov.numvfs"
         case Kind.VF_DRIVER:
             return f"vf.{difference.vf}.driver"
+        case Kind.SCHED | Kind.SCHED_NOT_APPLIED:
+            return "sched.profile"
     raise AssertionError(difference.kind)
 
 
@@ -452,12 +454,31 @@ def problem_of(d: Difference, boot_fix: Fix, boot_problem: str, advice: Fix | No
                 f"{d.role} wants {d.expected or 'no driver'}"
             )
             return Problem(finding_id(d), what, restore, False)
+        case Kind.SCHED:
+            what = f"GPU scheduling is not as {d.expected} asks: {d.found}"
+            return Problem(finding_id(d), what, restore, False)
+        case Kind.SCHED_NOT_APPLIED:
+            what = f"not applied: unsupported on this provider: {d.found}"
+            fix = fixes.of(
+                fixes.manual(
+                    "per-VF scheduling needs the DKMS i915 or the kernel's xe; "
+                    "'irisxe-sriov-ctl config set sched=default sched_pf_priority=auto' "
+                    "asks for nothing"
+                )
+            )
+            return Problem(finding_id(d), what, fix, False, Level.WARN)
     raise AssertionError(d.kind)
 
 
 # Differences a kernel without a provider of the driver makes moot: neither vfs restore
 # nor a reboot could mend them there (the provider problem's fix is the way).
-MOOT_WITHOUT_PROVIDER = (Kind.VF_COUNT, Kind.VF_DRIVER, Kind.MODULE_PARAMETER)
+MOOT_WITHOUT_PROVIDER = (
+    Kind.VF_COUNT,
+    Kind.VF_DRIVER,
+    Kind.MODULE_PARAMETER,
+    Kind.SCHED,
+    Kind.SCHED_NOT_APPLIED,
+)
 
 
 def provider_problem(running: Running, driver: str, advice: Fix | None) -> Problem | None:

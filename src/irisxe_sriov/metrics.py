@@ -6,7 +6,8 @@ what status and doctor say.
 
 Every series is a gauge. A VF is labelled with its number, address and role; a kernel
 with which kernel it is (running, next_boot), its release and its provider ("none" where
-it has none); a failing doctor finding with its id.
+it has none); a function's scheduling values with the function (pf, 1..7); a failing
+doctor finding with its id.
 """
 
 from collections.abc import Iterable
@@ -83,6 +84,15 @@ def families(status: dict[str, Any], doctor: dict[str, Any]) -> list[Family]:
                 ("provider", kernel["provider"] or "none"),
             )
             kernels.append(Sample(labels, 1.0))
+    functions = status["scheduling"]["functions"]
+
+    def timing(key: str) -> tuple[Sample, ...]:
+        return tuple(
+            Sample((("function", f["function"]),), float(f[key]))
+            for f in functions
+            if f[key] is not None
+        )
+
     hold = status["hold"]
     failed = tuple(
         Sample((("id", finding["id"]),), 1.0)
@@ -114,6 +124,17 @@ def families(status: dict[str, Any], doctor: dict[str, Any]) -> list[Family]:
             "vf_driver_ok",
             "1 where the VF exists on the driver its role asks for, else 0.",
             vf_samples,
+        ),
+        Family(
+            "exec_quantum_ms",
+            "A function's GPU execution quantum as read back (function pf or a VF number; "
+            "0: unlimited).",
+            timing("exec_quantum_ms"),
+        ),
+        Family(
+            "preempt_timeout_us",
+            "A function's GPU preemption timeout as read back (0: unlimited).",
+            timing("preempt_timeout_us"),
         ),
         Family(
             "kernel_provider",

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import NamedTuple, TypeVar
 
-from irisxe_sriov import errors, pciids, pin
+from irisxe_sriov import errors, pciids, pin, sched
 from irisxe_sriov.choices import BootPath, Closed, Driver, KernelHold, MachineRole, VfRole
 
 C = TypeVar("C", bound=Closed)  # a closed set of choices.py
@@ -28,19 +28,26 @@ KEYS = {
     "pf": "PF",
     "machine_role": "MACHINE_ROLE",
     "kernel_hold": "KERNEL_HOLD",
+    "sched": "SCHED",
+    "sched_exec_quantum_ms": "SCHED_EXEC_QUANTUM_MS",
+    "sched_preempt_timeout_us": "SCHED_PREEMPT_TIMEOUT_US",
+    "sched_pf_priority": "SCHED_PF_PRIORITY",
 }
 FILE_KEYS = {value: key for key, value in KEYS.items()}
 
 
 def closed_values() -> dict[str, tuple[str, ...]]:
     """Every value a setting with a closed set can take (shell completion offers them);
-    pf and vf_roles are open. num_vfs may be capped lower by the PF's sriov_totalvfs."""
+    pf, vf_roles and the per-function sched values are open. num_vfs may be capped lower
+    by the PF's sriov_totalvfs."""
     return {
         "driver": Driver.values(),
         "num_vfs": tuple(str(count) for count in range(pin.MAX_VFS + 1)),
         "bootloader": BootPath.values(),
         "machine_role": MachineRole.values(),
         "kernel_hold": KernelHold.values(),
+        "sched": sched.Profile.values(),
+        "sched_pf_priority": sched.Priority.values(),
     }
 
 
@@ -55,7 +62,8 @@ NUMBER_RE = re.compile(r"-?[0-9]+")
 # never reaches the file, which sh and our own parser read line by line (docs/notes.md,
 # "Hostile input").
 PRINTABLE_RE = re.compile(r"[\x20-\x7e]*")
-MAX_VALUE_LENGTH = 64  # "1:vfio 2:vfio ... 7:vfio" is 48 characters
+# "pf:100000000 vf:100000000 1:100000000 ... 7:100000000", the longest sched value, is 109
+MAX_VALUE_LENGTH = 128
 MAX_FILE_SIZE = 64 * 1024  # a settings file is a few hundred bytes
 MAX_SHOWN = 40  # characters of a bad value quoted in an error
 
@@ -115,6 +123,7 @@ class Settings(NamedTuple):
     pf: str = DEFAULT_PF
     machine_role: MachineRole = MachineRole.AUTO
     kernel_hold: KernelHold = KernelHold.AUTO
+    scheduling: sched.Scheduling = sched.Scheduling()
 
     def role(self, index: int) -> VfRole:
         return self.vf_roles.get(index, DEFAULT_ROLE)
@@ -147,6 +156,10 @@ class Settings(NamedTuple):
             "pf": self.pf,
             "machine_role": str(self.machine_role),
             "kernel_hold": str(self.kernel_hold),
+            "sched": str(self.scheduling.profile),
+            "sched_exec_quantum_ms": str(self.scheduling.exec_quantum_ms),
+            "sched_preempt_timeout_us": str(self.scheduling.preempt_timeout_us),
+            "sched_pf_priority": str(self.scheduling.pf_priority),
         }
 
 
@@ -385,6 +398,37 @@ def build(
         problems,
     )
 
+    scheduling = sched.Scheduling(
+        profile=closed_value(
+            values,
+            "sched",
+            fallback.scheduling.profile,
+            f"one of {', '.join(sched.Profile.values())}",
+            problems,
+        ),
+        exec_quantum_ms=sched.parse_per_function(
+            "sched_exec_quantum_ms",
+            values.get("sched_exec_quantum_ms", ""),
+            sched.MAX_EXEC_QUANTUM_MS,
+            problems,
+        ),
+        preempt_timeout_us=sched.parse_per_function(
+            "sched_preempt_timeout_us",
+            values.get("sched_preempt_timeout_us", ""),
+            sched.MAX_PREEMPT_TIMEOUT_US,
+            problems,
+        ),
+        pf_priority=closed_value(
+            values,
+            "sched_pf_priority",
+            fallback.scheduling.pf_priority,
+            f"one of {', '.join(sched.Priority.values())}",
+            problems,
+        ),
+    )
+    if 0 <= num_vfs <= pin.MAX_VFS:
+        problems += sched.custom_problems(scheduling, num_vfs)
+
     roles = parse_roles(values.get("vf_roles", ""), problems)
     if "vf_roles" not in explicit:
         # default roles (those of VFs found working) go with a smaller count
@@ -407,6 +451,7 @@ def build(
         pf=pf,
         machine_role=machine_role,
         kernel_hold=kernel_hold,
+        scheduling=scheduling,
     )
 
 

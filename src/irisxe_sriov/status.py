@@ -7,7 +7,7 @@ start-up time is measured (make bench).
 
 from typing import Any
 
-from irisxe_sriov import cmdline, contract, pciids, pin, pvecluster
+from irisxe_sriov import cmdline, contract, pciids, pin, pvecluster, sched
 from irisxe_sriov.choices import Role
 from irisxe_sriov.differences import Kind, capped_count
 from irisxe_sriov.judgement import Problem, Verdicts
@@ -45,7 +45,48 @@ def settings_document(verdicts: Verdicts) -> dict[str, Any]:
         "pf": current.pf,
         "machine_role": str(current.machine_role),
         "kernel_hold": str(current.kernel_hold),
+        "sched": str(current.scheduling.profile),
+        "sched_exec_quantum_ms": per_function(current.scheduling.exec_quantum_ms),
+        "sched_preempt_timeout_us": per_function(current.scheduling.preempt_timeout_us),
+        "sched_pf_priority": str(current.scheduling.pf_priority),
         "file_exists": verdicts.snapshot.settings_file.text is not None,
+    }
+
+
+def per_function(values: sched.PerFunction) -> dict[str, int]:
+    """Custom values by function ("pf", "vf" for every VF not named, "1".."7")."""
+    return {key: values.values[key] for key in sched.KEY_ORDER if key in values.values}
+
+
+def scheduling_document(verdicts: Verdicts) -> dict[str, Any]:
+    """The GPU time share: the interface, each function's values as read back beside
+    the settings' (null: nothing is written, or it cannot be read), and why settings
+    that write something are not applied."""
+    current = verdicts.settings
+    state = verdicts.host
+    observed = state.scheduling
+    count = capped_count(current, state.pf.sriov_totalvfs)
+    wanted = current.scheduling.wanted(count) or {}
+    not_applied = [d.found for d in verdicts.differences if d.kind == Kind.SCHED_NOT_APPLIED]
+    return {
+        "interface": None if observed.interface is None else str(observed.interface),
+        "auto_provisioning": observed.auto_provisioning,
+        "not_applied": "; ".join(x for x in not_applied if x) or None,
+        "functions": [
+            {
+                "function": "pf" if f.number == 0 else str(f.number),
+                "exec_quantum_ms": f.exec_quantum_ms,
+                "preempt_timeout_us": f.preempt_timeout_us,
+                "priority": None if f.priority is None else str(f.priority),
+                "expected_exec_quantum_ms": None
+                if f.number not in wanted
+                else wanted[f.number].exec_quantum_ms,
+                "expected_preempt_timeout_us": None
+                if f.number not in wanted
+                else wanted[f.number].preempt_timeout_us,
+            }
+            for f in observed.functions
+        ],
     }
 
 
@@ -164,6 +205,7 @@ def report(verdicts: Verdicts) -> dict[str, Any]:
                 "next_boot_evidence": verdicts.snapshot.next_boot.evidence,
             },
             "hold": verdicts.hold.as_dict(),
+            "scheduling": scheduling_document(verdicts),
             "pending": [pending_item(p) for p in verdicts.problems],
             "reboot_pending": any(p.reboot for p in verdicts.problems),
         }
@@ -192,6 +234,27 @@ def provider_lines(providers: dict[str, Any] | None) -> list[str]:
         lines.append(f"{label}: {kernel['release']}, {what}")
     if providers.get("running_conflict"):
         lines.append(f"running kernel: {providers['running_conflict']}")
+    return lines
+
+
+def scheduling_lines(settings: dict[str, Any], scheduling: dict[str, Any]) -> list[str]:
+    """The settings' profile, then each function's values as read back."""
+    words = f"sched={settings['sched']}"
+    if settings["sched_pf_priority"] != "auto":
+        words += f" sched_pf_priority={settings['sched_pf_priority']}"
+    if scheduling["interface"] is None:
+        why = scheduling["not_applied"]
+        return [f"scheduling: {words}" + (f", not applied: {why}" if why else "")]
+    lines = [
+        f"scheduling: {words} through {scheduling['interface']} "
+        "(execution quantum ms / preemption timeout us, 0: unlimited)"
+    ]
+    for function in scheduling["functions"]:
+        name = "PF" if function["function"] == "pf" else f"VF {function['function']}"
+        quantum = unknown(function["exec_quantum_ms"])
+        timeout = unknown(function["preempt_timeout_us"])
+        priority = f"  priority {function['priority']}" if function["priority"] else ""
+        lines.append(f"   {name:<5} {quantum:>6} / {timeout:<9}{priority}")
     return lines
 
 
@@ -253,6 +316,7 @@ def format_text(doc: dict[str, Any]) -> str:
         f"bootloader={settings['bootloader']} ({detected}) pf={settings['pf']}"
         + ("" if settings["file_exists"] else "  (no settings file: the defaults)")
     )
+    lines += scheduling_lines(settings, doc["scheduling"])
     lines += provider_lines(doc.get("providers"))
     hold = doc.get("hold") or {}
     if hold.get("release"):

@@ -7,6 +7,7 @@ the PF driver binds late (the udev rule; docs/notes.md, "VFs at boot and their
 bindings"), and after `vfs set`.
 """
 
+import errno
 import os
 import re
 import stat
@@ -16,7 +17,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, NamedTuple
 
-from irisxe_sriov import errors, host
+from irisxe_sriov import errors, host, sched
 from irisxe_sriov.attach import libvirt_addresses
 from irisxe_sriov.choices import Role
 from irisxe_sriov.differences import capped_count
@@ -39,6 +40,14 @@ Log = Callable[[str], None]
 class VfsError(errors.Failed):
     """A runtime VF change that cannot be made (the message says why and what to do): a
     state of the host or a failed sysfs write, exit 1."""
+
+
+class WriteFailed(VfsError):
+    """A sysfs write the kernel refused; `errno` says how (EINVAL, ERANGE, ESTALE ...)."""
+
+    def __init__(self, message: str, number: int | None) -> None:
+        super().__init__(message)
+        self.errno = number
 
 
 class User(NamedTuple):
@@ -213,12 +222,18 @@ class Sysfs:
     def write(self, path: Path, value: str, what: str) -> None:
         self.log(what)
         try:
-            # "driver/unbind" passes through the device's driver link: resolved in the root
-            # too, or an absolute link would write to the host's sysfs (docs/notes.md, "Hostile
-            # input").
-            self.paths.inside(path).write_text(value + "\n")
+            self.store(path, value)
         except OSError as error:
-            raise VfsError(f"{what} failed: {error.strerror or error} ({path})") from error
+            name = errno.errorcode.get(error.errno or 0)
+            why = f"{error.strerror or error}" + (f" ({name})" if name else "")
+            raise WriteFailed(f"{what} failed: {why} ({path})", error.errno) from error
+
+    def store(self, path: Path, value: str) -> None:
+        """The write itself: the kernel's side (tests hand in a double of it)."""
+        # "driver/unbind" passes through the device's driver link: resolved in the root
+        # too, or an absolute link would write to the host's sysfs (docs/notes.md, "Hostile
+        # input").
+        self.paths.inside(path).write_text(value + "\n")
 
     def device(self, address: str) -> Path:
         return self.paths.pci_device(address)
@@ -338,11 +353,88 @@ def restore(
             refuse_if_in_use(state.vfs, known, force, f"change the VF count to {wanted}")
             sysfs.write(directory / "sriov_numvfs", "0", f"PF {pf.address}: remove the VFs")
         if wanted:
+            rearm_auto_provisioning(state, sysfs, log)
             sysfs.write(
                 directory / "sriov_numvfs", str(wanted), f"PF {pf.address}: create {wanted} VFs"
             )
         state = host.scan(paths, current.pf)
-    bind_all(paths, current, wanted, state, sysfs, runner, log, force, known)
+    # the time share before the bindings, so that no guest starts on the driver's own; a
+    # write the kernel refuses does not keep the VFs from their drivers (reported after)
+    refused = schedule(state, current, wanted, sysfs, log)
+    try:
+        bind_all(paths, current, wanted, state, sysfs, runner, log, force, known)
+    except VfsError as error:
+        raise VfsError(*error.problems, *refused) from error
+    if refused:
+        raise VfsError(*refused)
+
+
+def schedule_running(
+    paths: Paths, verdicts: "Verdicts", log: Log, dry_run: bool = False, sysfs: Sysfs | None = None
+) -> None:
+    """`config set sched=...`: the settings' time share now, the VF count untouched;
+    only on a host whose PF is a supported Intel GPU on its driver (else the next
+    `vfs restore` applies it). `dry_run`: say what would be written."""
+    current = verdicts.settings
+    pf = verdicts.host.pf
+    if verdicts.machine.role != Role.HOST or pf.platform is None or pf.driver is None:
+        log("scheduling: no GPU driver runs a PF here: the boot unit applies it once one does")
+        return
+    count = capped_count(current, pf.sriov_totalvfs)
+    if dry_run:
+        numbers = (0, *(vf.number for vf in verdicts.host.vfs if vf.number <= count))
+        for write in sched.writes(verdicts.host.scheduling, current.scheduling, numbers):
+            log(f"would write {write.value} to {pf.address}/{write.attribute}")
+        return
+    refused = schedule(verdicts.host, current, count, sysfs or Sysfs(paths, log), log)
+    if refused:
+        raise VfsError(*refused)
+
+
+def rearm_auto_provisioning(state: host.HostState, sysfs: Sysfs, log: Log) -> None:
+    """Before VFs are enabled on the DKMS i915 (sched.rearm). ESTALE: configurations
+    provisioned by hand are in place, which the enable then uses."""
+    write = sched.rearm(state.scheduling)
+    if write is None:
+        return
+    try:
+        sysfs.write(
+            sysfs.device(state.pf.address) / write.attribute,
+            write.value,
+            f"PF {state.pf.address}: {write.attribute} {write.value}",
+        )
+    except WriteFailed as error:
+        if error.errno != errno.ESTALE:
+            raise
+        log(
+            f"PF {state.pf.address}: auto_provisioning stays off: the VFs' configurations "
+            "were provisioned by hand (ESTALE), and the enable uses them"
+        )
+
+
+def schedule(
+    state: host.HostState, current: Settings, count: int, sysfs: Sysfs, log: Log
+) -> list[str]:
+    """Give the PF and each VF that exists (up to `count`) the settings' time share, in
+    the order its provider needs (sched.writes); returns the writes the kernel refused,
+    one line each naming the attribute and the errno. Settings the provider cannot apply
+    are logged as not applied."""
+    wanted = current.scheduling
+    pf = state.pf
+    for reason in sched.not_applied(state.scheduling, wanted, pf.driver, state.pf_on_dkms):
+        log(f"not applied: unsupported on this provider: {reason}")
+    numbers = (0, *(vf.number for vf in state.vfs if vf.number <= count))
+    refused = []
+    for write in sched.writes(state.scheduling, wanted, numbers):
+        try:
+            sysfs.write(
+                sysfs.device(pf.address) / write.attribute,
+                write.value,
+                f"PF {pf.address}: {write.attribute} {write.value}",
+            )
+        except WriteFailed as error:
+            refused.append(str(error))
+    return refused
 
 
 def bind_all(
