@@ -21,8 +21,8 @@ def host(fake):
 
 def test_each_error_class_has_the_status_of_its_kind():
     """Bad input exits 2 and a state or a failed operation 1, wherever it is raised; an
-    Unavailable is an AttachError (callers may catch it as one) but a state (README.md,
-    "Exit status": `snippet` with no free VF is exit 1)."""
+    Unavailable is an AttachError (callers may catch it as one) but a state (the man page,
+    EXIT STATUS: `snippet` with no free VF is exit 1)."""
     from irisxe_sriov import apply, attach, errors, host, settings, vfs
 
     expected = {

@@ -17,7 +17,7 @@ of after them, when one core idled for its whole length (about 900 s of a 2050 s
 here). A test waits for its own job only. Before the pool, the boot VMs' module left a core
 idle for about 2.5 of its 8 minutes while the VF VMs waited for their own module; outside
 it, the backports VM ran after the pool's last VM, while a core had been free for 87 s
-(README.md, "Developing", has the figures).
+(docs/testing.md has the figures).
 
 The pool's timeline (when each image was ready, each job's VMs started and ended) is
 printed in pytest's terminal summary (conftest.py), not from the threads, whose output

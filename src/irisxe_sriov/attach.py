@@ -27,7 +27,7 @@ class AttachError(errors.BadInput):
 
 class Unavailable(AttachError):
     """A valid request the host cannot meet now (no free VF, no render node): a state, not
-    bad input, so exit 1 (README.md, "Exit status") in `snippet` and `attach` alike."""
+    bad input, so exit 1 (docs/irisxe-sriov-ctl.8, EXIT STATUS) in `snippet` and `attach` alike."""
 
     status = errors.ExitStatus.FAILED
 

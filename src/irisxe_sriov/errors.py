@@ -3,7 +3,7 @@ top-level handler (cli.Group.main) and debconf_ui.main turn it into output and a
 
 The status belongs to the problem, not to the command that met it, so the same problem
 exits the same way from every command (docs/notes.md, "One error, one exit status";
-README.md, "Exit status").
+docs/irisxe-sriov-ctl.8, EXIT STATUS).
 """
 
 import enum
@@ -12,7 +12,7 @@ from typing import ClassVar
 
 
 class ExitStatus(enum.IntEnum):
-    """The exit statuses of irisxe-sriov-ctl (README.md and docs/irisxe-sriov-ctl.8)."""
+    """The exit statuses of irisxe-sriov-ctl (docs/irisxe-sriov-ctl.8, EXIT STATUS)."""
 
     OK = 0
     FAILED = 1  # a failed check or operation, or a state the host is in (no free VF)
