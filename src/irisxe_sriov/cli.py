@@ -10,10 +10,13 @@ from typing import Any
 
 import click
 
-from irisxe_sriov import __version__, entry, errors, failure, reading
+from irisxe_sriov import __version__, errors, failure, reading
 from irisxe_sriov.choices import Target
 from irisxe_sriov.paths import Paths
 from irisxe_sriov.pvecluster import DEFAULT_MAPPING
+
+ROOT_OPTION = "--root"
+ROOT_VARIABLE = "IRISXE_SRIOV_ROOT"
 
 PROG = failure.PROG
 
@@ -42,7 +45,7 @@ DRY_RUN_COMMANDS = click.option(
 
 class Interrupted(Exception):
     """Ctrl-C inside a command, carried past click's main, which would print an empty line
-    on stderr before its Abort: the fast path prints none (entry.py, failure.py)."""
+    on stderr before its Abort: failure.py's one line is all."""
 
 
 def usage_problem(error: click.UsageError) -> str:
@@ -100,7 +103,7 @@ class Group(click.Group):
             code = done.exit_code
         except SystemExit as done:
             # click's own: a reader gone (EPIPE) is exit 1 with stdout pacified, as
-            # failure.reader_gone does on the fast path
+            # failure.reader_gone does
             raise done
         except BaseException as error:  # click's top-level handler: failure.py does the rest
             if failure.debugging():
@@ -123,12 +126,12 @@ class Group(click.Group):
 @click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name=PROG)
 @click.option(
-    entry.ROOT_OPTION,
+    ROOT_OPTION,
     type=click.Path(exists=True, file_okay=False, path_type=Path),
     default="/",
     show_default=True,
-    envvar=entry.ROOT_VARIABLE,
-    help=f"Work on the system under DIR (env {entry.ROOT_VARIABLE}). Under a root other than / "
+    envvar=ROOT_VARIABLE,
+    help=f"Work on the system under DIR (env {ROOT_VARIABLE}). Under a root other than / "
     "no host command runs: it is printed as 'would run'.",
     metavar="DIR",
 )

@@ -2,16 +2,14 @@
 --json a JSON error document on stdout too, so a JSON reader always gets JSON.
 
 The one place that maps errors to exit statuses (mkosi's model), so no traceback ever
-reaches a person. It does not import click: the entry point's fast path (entry.py) runs
-the read-only commands without it, and click's group (cli.Group) hands over every error
-that is not one of click's own.
+reaches a person: click's group (cli.Group) hands over every error that is not one of
+click's own, and debconf_ui.main does the same for the maintainer scripts.
 """
 
 import contextlib
 import json
 import os
 import sys
-from collections.abc import Callable
 
 from irisxe_sriov import contract, errors
 from irisxe_sriov.paths import Paths
@@ -123,21 +121,3 @@ def reader_gone() -> int:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
     return int(errors.ExitStatus.FAILED)
-
-
-def guarded(command: Callable[[], None], paths: Paths | None, as_json: bool) -> int:
-    """Run one command; its exit status, any error reported as above. SystemExit (a
-    command's own exit status, doctor's 1) goes through untouched."""
-    try:
-        command()
-    except SystemExit:
-        raise
-    except BaseException as error:  # the one top-level handler of the fast path
-        if debugging():
-            raise
-        if isinstance(error, BrokenPipeError):
-            return reader_gone()
-        problems, code = classify(error, paths)
-        report(problems, int(code), as_json)
-        return int(code)
-    return int(errors.ExitStatus.FAILED) if Output.gone else 0

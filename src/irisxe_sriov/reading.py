@@ -2,19 +2,17 @@
 --notify`), as plain functions of a Paths: gather the snapshot at the command's depth,
 judge it once, render the verdicts.
 
-The commands of cli.py and the entry point's fast path (entry.py) both run these, so a
-command behaves the same whichever way it was started. This module imports no command
-line library, and the modules a command needs are imported inside it: these commands'
-start-up is measured (make bench, docs/performance.md). They write nothing but the
-modinfo cache that `kernels` may refresh (modinfo.py); the kernel hook's hold is written
-by cli.hold_in_hook, through apply.
+cli.py's commands run these. The modules a command needs are imported inside it: these
+commands' start-up is measured (make bench, docs/performance.md). Of the machine's files
+they write only the modinfo cache that `kernels` may refresh (modinfo.py) and the textfile
+of `metrics --textfile`; `kernels --notify` prints the kernel hook's line, and the hook's
+hold is written by cli.hold_in_hook, through apply.
 """
 
 import json
 import os
 import shutil
 import sys
-from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from irisxe_sriov import errors
@@ -127,11 +125,3 @@ def metrics(paths: Paths, textfile: bool = False) -> None:
     from irisxe_sriov import apply
 
     apply.replace_file(paths.at(METRICS_TEXTFILE), text, 0o644)
-
-
-# the read-only commands by name, as entry.py's fast path runs them (`--json` or not)
-COMMANDS: dict[str, Callable[[Paths, bool], None]] = {
-    "status": status,
-    "doctor": doctor,
-    "kernels": kernels,
-}
