@@ -213,3 +213,20 @@ def test_preseed_is_every_answer_and_names_what_debconf_does_not_ask():
         "set sched=custom sched_exec_quantum_ms='pf:5 vf:10' sched_preempt_timeout_us='pf:0 "
         "vf:9000'"
     )
+
+
+def test_a_larger_count_than_custom_values_cover_gives_up_custom_with_a_note(capsys):
+    file = {
+        "num_vfs": "2",
+        "sched": "custom",
+        "sched_exec_quantum_ms": "pf:10 1:20 2:20",
+        "sched_preempt_timeout_us": "pf:0 vf:0",
+    }
+    answered = {"num_vfs": "3", "sched": "custom"}
+    assert ui.custom_kept(answered, file) == {"num_vfs": "3", "sched": "default"}
+    assert capsys.readouterr().err == (
+        "irisxe-sriov: note: sched_exec_quantum_ms: sched=custom needs a value for VF 3: give "
+        "pf:VALUE and vf:VALUE (every VF) or N:VALUE per VF; sched=default until then\n"
+    )
+    covered = {"num_vfs": "2", "sched": "custom"}
+    assert ui.custom_kept(covered, file) == covered

@@ -17,7 +17,7 @@ from irisxe_sriov.paths import Paths
 from irisxe_sriov.process import Runner
 from irisxe_sriov.settings import Settings
 from judged import judged
-from test_contract import validate
+from test_contract import schema, validate
 
 FAIR = sched.Scheduling(sched.Profile.FAIR)
 PF_LIMITED = sched.Scheduling(sched.Profile.PF_LIMITED)
@@ -69,14 +69,14 @@ def test_bad_scheduling_values_are_refused_by_name():
     assert problems(sched_pf_priority="urgent") == [
         "sched_pf_priority: 'urgent' is not allowed: choose one of auto, low, normal, high"
     ]
-    # above what the driver keeps: it would clamp the value without a word
+    # above GuC's limits: xe would clamp the value without a word
     assert problems(
         sched_exec_quantum_ms="pf:100001", sched_preempt_timeout_us="vf:4294967295"
     ) == [
-        "sched_exec_quantum_ms: 100001 for pf is above 100000, which the driver would clamp "
+        "sched_exec_quantum_ms: 100001 for pf is above 100000, GuC's limit, which xe clamps "
         "it to: allowed 0-100000 (0: unlimited)",
-        "sched_preempt_timeout_us: 4294967295 for vf is above 100000000, which the driver "
-        "would clamp it to: allowed 0-100000000 (0: unlimited)",
+        "sched_preempt_timeout_us: 4294967295 for vf is above 100000000, GuC's limit, which "
+        "xe clamps it to: allowed 0-100000000 (0: unlimited)",
     ]
     assert problems(sched_exec_quantum_ms="gpu:5 8:1 pf:-1 pf:2 pf:3") == [
         "sched_exec_quantum_ms: function 'gpu' is not pf, vf (every VF) or a VF number 1-7",
@@ -411,3 +411,56 @@ def test_config_set_applies_at_once_without_touching_the_vf_count(fake):
     text = CliRunner().invoke(cli, [*root, "status"]).output
     assert "scheduling: sched=pf-limited through prelim_iov" in text
     assert "   VF 2      25 / 500000" in text
+
+
+def test_restore_keeps_configurations_provisioned_by_hand(fake):
+    """auto_provisioning off with configurations an admin provisioned: the rearm's
+    ESTALE is logged, not an error, and the enable uses them."""
+    driver = i915_host(fake)
+    restore(fake, Settings(num_vfs=2), driver)
+    driver.auto_provisioning, driver.auto_mode = False, False  # provisioned by hand
+    driver.sync()
+    lines = restore(fake, Settings(num_vfs=2, scheduling=FAIR), driver)  # no re-enable
+    assert not any("auto_provisioning" in line for line in lines)
+    lines = restore(fake, Settings(num_vfs=3, scheduling=FAIR), driver)
+    assert (
+        f"PF {PF}: auto_provisioning stays off: the VFs' configurations were provisioned by "
+        "hand (ESTALE), and the enable uses them"
+    ) in lines
+    assert lines[-1] == f"VFs as configured: 3 on {PF}"
+    assert driver.empty_enabled == [3]  # the one VF the admin had not provisioned
+
+
+def test_a_failed_rearm_makes_no_vfs_with_empty_configurations(fake):
+    driver = i915_host(fake)
+    restore(fake, Settings(num_vfs=2, scheduling=FAIR), driver)
+    driver.refusing["drm/card0/prelim_iov/pf/auto_provisioning"] = 5  # EIO
+    with pytest.raises(vfs.VfsError, match=r"\(EIO\).*were removed before it and are not made"):
+        restore(fake, Settings(num_vfs=3, scheduling=FAIR), driver)
+    assert driver.numvfs == 0 and driver.empty_enabled == []
+
+
+def test_config_set_writes_nothing_where_no_gpu_driver_runs_the_pf(fake):
+    fake.add_gpu(driver=None, numvfs=0)
+    I915Double(fake, print)
+    result = CliRunner().invoke(cli, ["--root", str(fake.root), "config", "set", "sched=fair"])
+    assert result.exit_code == 0, result.output
+    assert f"scheduling: {PF} has no driver yet: the boot unit applies it once it has" in (
+        result.output
+    )
+    assert timings(fake) == {0: (0, 0)}
+
+
+def test_the_schemas_take_the_limits_the_settings_take():
+    for name in ("config", "status"):
+        document = schema(contract.Document(name))
+        found = document if name == "config" else document["$defs"]["settings"]
+        properties = found["properties"]
+        for key, limit in (
+            ("sched_exec_quantum_ms", sched.MAX_EXEC_QUANTUM_MS),
+            ("sched_preempt_timeout_us", sched.MAX_PREEMPT_TIMEOUT_US),
+        ):
+            [pattern] = properties[key]["patternProperties"].values()
+            assert pattern["maximum"] == limit, (name, key)
+        assert properties["sched"]["enum"] == list(sched.Profile.values())
+        assert properties["sched_pf_priority"]["enum"] == list(sched.Priority.values())

@@ -14,7 +14,7 @@ import os
 import re
 import sys
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -143,6 +143,24 @@ def values_from(answers: dict[str, str]) -> dict[str, str]:
         "sched": answers.get(Q_SCHED) or str(Profile.DEFAULT),
         "sched_pf_priority": answers.get(Q_SCHED_PF_PRIORITY) or str(Priority.AUTO),
     }
+
+
+def custom_kept(values: dict[str, str], file: Mapping[str, str]) -> dict[str, str]:
+    """The answers, with sched=custom given up for default where the file's per-function
+    values do not cover the VF count answered (a larger one): the file stays valid, and a
+    note on stderr says what to set. The values stay in the file."""
+    if values.get("sched") != str(Profile.CUSTOM):
+        return values
+    try:
+        settings.build({**file, **values})
+    except settings.SettingsError as error:
+        missing = [p for p in error.problems if "sched=custom needs" in p]
+        if not missing:
+            return values
+        for problem in missing:
+            print(f"irisxe-sriov: note: {problem}; sched=default until then", file=sys.stderr)
+        return {**values, "sched": str(Profile.DEFAULT)}
+    return values
 
 
 def count_problem(text: str, sriov_totalvfs: int | None) -> str | None:
@@ -344,6 +362,8 @@ def config(db: Any, paths: Paths) -> None:
         return ask(db, "low", Q_SCHED)
 
     def pf_priority() -> bool:
+        if db.get(Q_DRIVER) == Driver.I915:
+            return True  # the DKMS i915 has no priority: nothing to ask
         return ask(db, "low", Q_SCHED_PF_PRIORITY)
 
     def host_role() -> bool:
@@ -403,7 +423,7 @@ def postinst_plan(db: Any, paths: Paths) -> Plan:
         Q_SCHED_PF_PRIORITY,
     )
     answers = {q: db.get(q) for q in questions}
-    values = values_from(answers)
+    values = custom_kept(values_from(answers), snapshot.read_settings_file(paths).values)
     verdicts = judgement.judge(snapshot.gather(paths, snapshot.Depth.CHANGE, values), strict=False)
     current = verdicts.snapshot.settings_file
     text = None

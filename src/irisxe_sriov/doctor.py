@@ -410,7 +410,12 @@ def sched_finding(verdicts: Verdicts) -> Finding:
     wanted = verdicts.settings.scheduling
     observed = verdicts.host.scheduling
     if not wanted.writes_anything:
-        return backed(verdicts, "sched.profile", "sched=default: the driver's own values hold")
+        return backed(
+            verdicts,
+            "sched.profile",
+            "sched=default: nothing is written (the values in force are the driver's, or "
+            "ones written before, which it keeps until it forgets them)",
+        )
     if observed.interface is None and verdicts.problem("sched.profile") is None:
         return Finding("sched.profile", SKIP, "the PF is on no GPU driver")
     holding = ", ".join(

@@ -1,7 +1,7 @@
 """GPU time sharing between the PF and its VFs (docs/notes.md, "Per-VF scheduling"): the
 profiles, the per-function values of the settings, what a provider's sysfs reads back,
 and the writes that make it what the settings say, in the order each provider needs.
-Pure: host.read_scheduling reads, vfs.apply_scheduling writes.
+Pure: host.read_scheduling reads, vfs.schedule writes.
 
 Two providers have a sysfs ABI for it: the DKMS i915 (`drm/cardN/prelim_iov/` under the
 PF) and the kernel's own xe (`sriov_admin/` under the PF). The DKMS xe has debugfs only,
@@ -20,7 +20,7 @@ from irisxe_sriov.choices import Closed, Driver
 class Profile(Closed):
     """The scheduling profile of the settings (SCHED)."""
 
-    DEFAULT = "default"  # nothing written: the driver's own values
+    DEFAULT = "default"  # nothing written: the driver's values, or ones written before
     FAIR = "fair"  # the same quantum and timeout for every function
     PF_LIMITED = "pf-limited"  # the host capped, the VFs given longer
     CUSTOM = "custom"  # per function, from SCHED_EXEC_QUANTUM_MS / SCHED_PREEMPT_TIMEOUT_US
@@ -42,8 +42,9 @@ class Interface(Closed):
     SRIOV_ADMIN = "sriov_admin"  # the kernel's xe: sriov_admin/{pf,vfN}/profile/
 
 
-# The drivers take u32 values but clamp above these without a word (xe_gt_sriov_pf_config.c
-# in the DKMS tree, config.c in the kernel's xe; GuC's KLV limits): refused instead.
+# The drivers take u32 values, but GuC's KLV limits are these, and both xe drivers clamp
+# above them without a word (xe_gt_sriov_pf_config.c in the DKMS tree, config.c in the
+# kernel's xe; whether the DKMS i915's GuC clamps too is not known): refused instead.
 MAX_EXEC_QUANTUM_MS = 100_000
 MAX_PREEMPT_TIMEOUT_US = 100_000_000
 
@@ -115,7 +116,7 @@ def parse_per_function(name: str, text: str, limit: int, problems: list[str]) ->
             )
         elif value > limit:
             problems.append(
-                f"{name}: {value} for {key} is above {limit}, which the driver would clamp "
+                f"{name}: {value} for {key} is above {limit}, GuC's limit, which xe clamps "
                 f"it to: allowed 0-{limit} (0: unlimited)"
             )
         elif key in values:

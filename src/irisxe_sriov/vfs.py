@@ -377,8 +377,14 @@ def schedule_running(
     `vfs restore` applies it). `dry_run`: say what would be written."""
     current = verdicts.settings
     pf = verdicts.host.pf
-    if verdicts.machine.role != Role.HOST or pf.platform is None or pf.driver is None:
-        log("scheduling: no GPU driver runs a PF here: the boot unit applies it once one does")
+    if verdicts.machine.role != Role.HOST:
+        log(f"scheduling: this machine is a {verdicts.machine.role}: it has no PF to schedule")
+        return
+    if pf.platform is None:
+        log(f"scheduling: {pf.address} is no supported Intel GPU: nothing is written")
+        return
+    if pf.driver is None:
+        log(f"scheduling: {pf.address} has no driver yet: the boot unit applies it once it has")
         return
     count = capped_count(current, pf.sriov_totalvfs)
     if dry_run:
@@ -405,7 +411,12 @@ def rearm_auto_provisioning(state: host.HostState, sysfs: Sysfs, log: Log) -> No
         )
     except WriteFailed as error:
         if error.errno != errno.ESTALE:
-            raise
+            # an enable now would bring VFs with empty configurations (docs/notes.md,
+            # "Per-VF scheduling"): none is made, and the message says so
+            raise VfsError(
+                f"{error}; the VFs were removed before it and are not made again: "
+                "'irisxe-sriov-ctl vfs restore' tries again"
+            ) from error
         log(
             f"PF {state.pf.address}: auto_provisioning stays off: the VFs' configurations "
             "were provisioned by hand (ESTALE), and the enable uses them"
