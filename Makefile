@@ -14,7 +14,7 @@ MUTMUT_VERSION := 2.5.1
 MUTATION := $(BUILD)/mutation
 # What `make mutation` mutates (the pure core) and the fast tests it runs against each mutant,
 # quickest first: -x stops at the first failure.
-MUTATED := src/irisxe_sriov/settings.py,src/irisxe_sriov/cmdline.py,src/irisxe_sriov/render.py,src/irisxe_sriov/plan.py
+MUTATED := src/irisxe_sriov/settings.py,src/irisxe_sriov/cmdline.py,src/irisxe_sriov/write/render.py,src/irisxe_sriov/write/plan.py
 MUTATION_TESTS := tests/test_settings.py tests/test_cmdline.py tests/test_plan.py tests/test_render.py \
 	tests/test_postrm_undo.py tests/test_bootpaths.py tests/test_properties.py
 

@@ -25,7 +25,7 @@ from fakesys import FakeSystem, install_kernel  # noqa: E402
 
 CONSOLE_SCRIPT = """\
 import sys
-from irisxe_sriov.entry import main
+from irisxe_sriov.cli.entry import main
 if __name__ == "__main__":
     sys.exit(main())
 """

@@ -397,7 +397,7 @@ def with_debs(box: Chroot, package: Path, standin: Path) -> Chroot:
 
 
 def preseed(box: Chroot, answers: dict[str, str]) -> None:
-    from irisxe_sriov.debconf_ui import PACKAGE, QUESTION_TYPES
+    from irisxe_sriov.cli.debconf_ui import PACKAGE, QUESTION_TYPES
 
     lines = "".join(
         f"{PACKAGE} {PACKAGE}/{key} {QUESTION_TYPES[f'{PACKAGE}/{key}']} {value}\n"

@@ -14,8 +14,8 @@ import stat
 from pathlib import Path
 
 from fakesys import PF, FakeSystem, write
-from irisxe_sriov import vfs
 from irisxe_sriov.paths import Paths
+from irisxe_sriov.runtime import vfs
 
 U32_MAX = 0xFFFFFFFF
 TOTAL_VFS = 7

@@ -285,8 +285,8 @@ class KernelDouble:
     as the kernel would (FakeSystem.set_vfs). Bindings stay files, as in the fake root."""
 
     def __new__(cls, fake: FakeSystem, log):  # type: ignore[no-untyped-def]
-        from irisxe_sriov import vfs
         from irisxe_sriov.paths import Paths
+        from irisxe_sriov.runtime import vfs
 
         class Double(vfs.Sysfs):
             def store(self, path: Path, value: str) -> None:

@@ -1,5 +1,5 @@
 """Verdicts of a fake root, as the commands get them: the snapshot gathered at a depth,
-judged once (src/irisxe_sriov/snapshot.py, judgement.py). Settings may be laid in
+judged once (src/irisxe_sriov/machine/snapshot.py, judgement.py). Settings may be laid in
 without writing a file, and any other part of the snapshot replaced, as a command's
 snapshot would hold it."""
 
@@ -8,14 +8,15 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-from irisxe_sriov import judgement, snapshot
+from irisxe_sriov.machine import snapshot
 from irisxe_sriov.paths import Paths
+from irisxe_sriov.report import judgement
 from irisxe_sriov.settings import Settings
 
 
 def settings_file_of(current: Settings) -> snapshot.SettingsFile:
     """A settings file that holds exactly `current` (text as apply would write it)."""
-    from irisxe_sriov import render
+    from irisxe_sriov.write import render
 
     values = {name: value for name, value in current.values().items() if value != ""}
     return snapshot.SettingsFile(render.settings_file(current), MappingProxyType(values), ())

@@ -15,8 +15,8 @@ from click.testing import CliRunner
 import fakesys
 from chroot import DEPENDENCIES, PIN, SOURCE, chroot_on, run_with_proc
 from fakesys import FakeSystem
-from irisxe_sriov import contract
-from irisxe_sriov.cli import cli
+from irisxe_sriov.cli.commands import cli
+from irisxe_sriov.report import contract
 
 pytestmark = pytest.mark.chroot
 

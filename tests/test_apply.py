@@ -8,9 +8,11 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from irisxe_sriov import apply, configure, host, plan, process
-from irisxe_sriov.cli import cli
+from irisxe_sriov import process
+from irisxe_sriov.cli.commands import cli
+from irisxe_sriov.machine import reader
 from irisxe_sriov.paths import Paths
+from irisxe_sriov.write import apply, configure, plan
 from judged import judged
 
 
@@ -86,11 +88,11 @@ def test_failing_command_is_an_apply_error(fake, tmp_path):
     again = configure.make_plan(paths, judged(paths.root, "change", None, True), None)
     assert not again.pending and not again.empty
     assert again.commands == (("update-grub",), ("update-initramfs", "-u", "-k", "all"))
-    assert host.pending_refreshes(paths) == ["update-grub", "update-initramfs -u -k all"]
+    assert reader.pending_refreshes(paths) == ["update-grub", "update-initramfs -u -k all"]
     lines = []
     apply.execute(again, paths, process.Runner(False, lines.append), lines.append)
     assert lines == ["would run: update-grub", "would run: update-initramfs -u -k all"]
-    assert host.pending_refreshes(paths) == []
+    assert reader.pending_refreshes(paths) == []
     assert configure.make_plan(paths, judged(paths.root, "change", None, True), None).empty
 
 

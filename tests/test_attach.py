@@ -12,8 +12,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from irisxe_sriov import attach, errors, process
-from irisxe_sriov.cli import cli
+from irisxe_sriov import errors, process
+from irisxe_sriov.cli.commands import cli
+from irisxe_sriov.runtime import attach
 
 WIN11 = """<domain type='kvm'>
   <name>win11</name>
@@ -143,7 +144,7 @@ def test_the_pf_and_taken_vfs_are_refused(guests, snapshot):
 
 def test_an_absent_vf_is_never_offered(fake):
     """The lowest free VF is one that exists: VFs 3 and 4 are configured but absent (the
-    kernel made 2), VF 3 with a virtfn link whose device is gone (host.read_vfs). A
+    kernel made 2), VF 3 with a virtfn link whose device is gone (reader.read_vfs). A
     guest given one of them would not start."""
     from fakesys import PF
 

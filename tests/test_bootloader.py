@@ -1,4 +1,4 @@
-from irisxe_sriov import bootloader
+from irisxe_sriov.boot import bootloader
 from irisxe_sriov.paths import LOADER_INFO_EFIVAR, Paths
 
 

@@ -6,8 +6,8 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from irisxe_sriov import bootcheck, bootloader
-from irisxe_sriov.cli import cli
+from irisxe_sriov.boot import bootcheck, bootloader
+from irisxe_sriov.cli.commands import cli
 from irisxe_sriov.paths import LOADER_INFO_EFIVAR, Paths
 from test_postrm_undo import sh_undo
 

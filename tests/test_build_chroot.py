@@ -26,7 +26,7 @@ from chroot import (
     run_with_proc,
     tree_tarball,
 )
-from irisxe_sriov import contract
+from irisxe_sriov.report import contract
 
 pytestmark = pytest.mark.chroot
 
@@ -56,7 +56,7 @@ def test_the_package_builds_from_its_build_depends_alone(box, tmp_path):
     assert done.returncode == 0, done.stdout[-6000:]
     deb = box.path(f"/root/build/irisxe-sriov_{package_version()}_all.deb")
     listing = deb_listing(deb)
-    assert "./usr/lib/python3/dist-packages/irisxe_sriov/cli.py" in listing
+    assert "./usr/lib/python3/dist-packages/irisxe_sriov/cli/commands.py" in listing
     assert "./usr/share/irisxe-sriov/dkms/i915-sriov-dkms.conf" in listing
     for document in contract.Document:
         schema = deb_file(deb, f"./usr/share/irisxe-sriov/schema/{document}.schema.json")

@@ -6,7 +6,7 @@ import pytest
 from click.testing import CliRunner
 
 from irisxe_sriov import __version__
-from irisxe_sriov.cli import cli
+from irisxe_sriov.cli.commands import cli
 
 
 def run(root, *args, env=None):
@@ -23,7 +23,10 @@ def test_each_error_class_has_the_status_of_its_kind():
     """Bad input exits 2 and a state or a failed operation 1, wherever it is raised; an
     Unavailable is an AttachError (callers may catch it as one) but a state (the man page,
     EXIT STATUS: `snippet` with no free VF is exit 1)."""
-    from irisxe_sriov import apply, attach, errors, host, settings, vfs
+    from irisxe_sriov import errors, settings
+    from irisxe_sriov.machine import reader
+    from irisxe_sriov.runtime import attach, vfs
+    from irisxe_sriov.write import apply
 
     expected = {
         settings.SettingsError: errors.ExitStatus.BAD_INPUT,
@@ -31,7 +34,7 @@ def test_each_error_class_has_the_status_of_its_kind():
         attach.Unavailable: errors.ExitStatus.FAILED,
         apply.ApplyError: errors.ExitStatus.FAILED,
         vfs.VfsError: errors.ExitStatus.FAILED,
-        host.UnreadableFile: errors.ExitStatus.FAILED,
+        reader.UnreadableFile: errors.ExitStatus.FAILED,
     }
     for kind, status in expected.items():
         assert issubclass(kind, errors.Error) and kind.status == status, kind

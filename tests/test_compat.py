@@ -1,4 +1,4 @@
-"""The kernel compatibility guard: compat.judge in Python and the bash dkms override
+"""The kernel compatibility guard: dkms.judge in Python and the bash dkms override
 rendered from the same table give the same verdict on the same header trees, and every
 change the table calls bridged has its feature probe in the compat layer."""
 
@@ -9,8 +9,10 @@ from typing import NamedTuple
 import pytest
 
 import fakesys
-from irisxe_sriov import compat, pin, render
+from irisxe_sriov import pin
+from irisxe_sriov.kernels import dkms
 from irisxe_sriov.paths import Paths
+from irisxe_sriov.write import render
 
 OLD_PCI = "int __must_check pci_resize_resource(struct pci_dev *dev, int i, int size);\n"
 NEW_PCI = (
@@ -84,9 +86,9 @@ def kernels(tmp_path):
     return tmp_path
 
 
-def python_verdict(root: Path, release: str) -> compat.Judgement:
-    found, texts = compat.read_headers(Paths(root), release)
-    return compat.judge(release, found, texts)
+def python_verdict(root: Path, release: str) -> dkms.Judgement:
+    found, texts = dkms.read_headers(Paths(root), release)
+    return dkms.judge(release, found, texts)
 
 
 class Verdict(NamedTuple):
@@ -117,8 +119,8 @@ def bash_verdict(root: Path, release: str) -> Verdict:
 def layer_flags(root: Path) -> str:
     generated = f"{root}/dkms/{pin.DRIVER_PACKAGE}/{pin.DRIVER_VERSION}/build/.irisxe-compat"
     return (
-        f"KCFLAGS='-include {compat.LAYER_DIR}/include/irisxe-compat.h' "
-        f"NOSTDINC_FLAGS='-nostdinc -I{compat.LAYER_DIR}/include -I{generated}'"
+        f"KCFLAGS='-include {dkms.LAYER_DIR}/include/irisxe-compat.h' "
+        f"NOSTDINC_FLAGS='-nostdinc -I{dkms.LAYER_DIR}/include -I{generated}'"
     )
 
 
@@ -130,7 +132,7 @@ def test_old_kernel_builds_unchanged(kernels):
 
 def test_rename_only_is_bridged_by_the_layer(kernels):
     judgement = python_verdict(kernels, "6.12.90-amd64")
-    assert judgement.buildable and judgement.bridged == (compat.CHANGES[0].name,)
+    assert judgement.buildable and judgement.bridged == (dkms.CHANGES[0].name,)
     verdict = bash_verdict(kernels, "6.12.90-amd64")
     assert verdict.exclusive == "^6\\.1[2-8]"
     assert verdict.make == f"make modules {layer_flags(kernels)}"
@@ -139,7 +141,7 @@ def test_rename_only_is_bridged_by_the_layer(kernels):
 def test_current_debian_13_headers_build_with_the_layer(kernels):
     judgement = python_verdict(kernels, "6.12.117+deb13-amd64")
     assert judgement.buildable and judgement.blocking == ()
-    assert judgement.bridged == tuple(c.name for c in compat.CHANGES)  # all nine
+    assert judgement.bridged == tuple(c.name for c in dkms.CHANGES)  # all nine
     verdict = bash_verdict(kernels, "6.12.117+deb13-amd64")
     assert verdict.exclusive == "^6\\.1[2-8]"
     assert verdict.make == f"make modules {layer_flags(kernels)}"
@@ -147,7 +149,7 @@ def test_current_debian_13_headers_build_with_the_layer(kernels):
     climb = "../" * (len(kernels.parts) + 3)  # root's parts include "/", plus dkms/name/version
     generated = f"{kernels}/dkms/{pin.DRIVER_PACKAGE}/{pin.DRIVER_VERSION}/build/.irisxe-compat"
     assert verdict.pre_build == (
-        f"{climb}{compat.LAYER_DIR.lstrip('/')}/irisxe-build "
+        f"{climb}{dkms.LAYER_DIR.lstrip('/')}/irisxe-build "
         f"{kernels}/lib/modules/6.12.117+deb13-amd64/build {generated} -j2 "
         f"6.12.117+deb13-amd64 make modules {layer_flags(kernels)}"
     )
@@ -155,8 +157,8 @@ def test_current_debian_13_headers_build_with_the_layer(kernels):
 
 def test_an_unbridged_change_makes_dkms_skip(kernels, monkeypatch):
     """A change the table knows but nothing bridges: both sides skip the kernel."""
-    unbridged = compat.CHANGES[1]._replace(bridge=None)
-    monkeypatch.setattr(compat, "CHANGES", (compat.CHANGES[0], unbridged, *compat.CHANGES[2:]))
+    unbridged = dkms.CHANGES[1]._replace(bridge=None)
+    monkeypatch.setattr(dkms, "CHANGES", (dkms.CHANGES[0], unbridged, *dkms.CHANGES[2:]))
     judgement = python_verdict(kernels, "6.12.117+deb13-amd64")
     assert not judgement.buildable and judgement.blocking == (unbridged.name,)
     verdict = bash_verdict(kernels, "6.12.117+deb13-amd64")
@@ -166,25 +168,23 @@ def test_an_unbridged_change_makes_dkms_skip(kernels, monkeypatch):
 
 def test_every_bridge_is_a_probe_of_the_layer():
     probes = {p.stem for p in (LAYER / "probes").glob("*.c")}
-    assert {c.bridge for c in compat.CHANGES} == probes
+    assert {c.bridge for c in dkms.CHANGES} == probes
     header = (LAYER / "include" / "irisxe-compat.h").read_text()
     wrapper = (LAYER / "include" / "drm" / "drm_exec.h").read_text()
     for probe in probes:
         assert f"IRISXE_HAVE_{probe.upper()}" in header + wrapper, probe
 
 
-def kernel_states(root: Path) -> list[compat.KernelState]:
+def kernel_states(root: Path) -> list[dkms.KernelState]:
     """Each installed kernel's state, read as the snapshot reads it."""
     paths = Paths(root)
-    log = compat.read_make_log(paths)
-    return [
-        compat.state_of(compat.read_dkms(paths, r, log)) for r in compat.installed_kernels(paths)
-    ]
+    log = dkms.read_make_log(paths)
+    return [dkms.state_of(dkms.read_dkms(paths, r, log)) for r in dkms.installed_kernels(paths)]
 
 
 def test_kernel_states(kernels):
-    dkms = compat.dkms_tree(Paths(kernels))
-    (dkms / "6.12.90-amd64" / "x86_64" / "module").mkdir(parents=True)
+    tree = dkms.dkms_tree(Paths(kernels))
+    (tree / "6.12.90-amd64" / "x86_64" / "module").mkdir(parents=True)
     installed = kernels / "lib/modules/6.12.40-amd64/updates/dkms"
     installed.mkdir(parents=True)
     (installed / "i915.ko.xz").write_text("")
@@ -221,7 +221,7 @@ def test_kernel_states(kernels):
 
 
 def test_failed_build_reports_the_first_compiler_error(kernels):
-    log = compat.dkms_tree(Paths(kernels)) / "build" / "make.log"
+    log = dkms.dkms_tree(Paths(kernels)) / "build" / "make.log"
     log.parent.mkdir(parents=True)
     log.write_text(
         f"DKMS (dkms-3.2.2) make.log for {pin.DRIVER_PACKAGE}/{pin.DRIVER_VERSION} "

@@ -1,4 +1,4 @@
-"""The JSON contract (src/irisxe_sriov/contract.py): every --json document of every
+"""The JSON contract (src/irisxe_sriov/report/contract.py): every --json document of every
 command, on every kind of machine the judgement tests know (tests/machines.py) with each
 kind of settings file, on a host with a kernel hold in place, and for errors, validates
 against its installed schema (conf/schema/, python3-jsonschema). The schemas list every
@@ -13,8 +13,8 @@ import pytest
 from click.testing import CliRunner
 
 import fakesys
-from irisxe_sriov import contract
-from irisxe_sriov.cli import cli
+from irisxe_sriov.cli.commands import cli
+from irisxe_sriov.report import contract
 from machines import MACHINES, root_of
 
 SCHEMAS = Path(__file__).resolve().parent.parent / "conf" / "schema"

@@ -17,8 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from irisxe_sriov import cmdline, debconf_ui
+from irisxe_sriov import cmdline
 from irisxe_sriov.choices import BootPath, Driver, KernelHold, Role
+from irisxe_sriov.cli import debconf_ui
 from irisxe_sriov.settings import Settings
 
 SOURCE = Path(__file__).resolve().parent.parent
@@ -78,7 +79,7 @@ def description(name: str, fields: dict[str, str]) -> str:
 def test_every_variable_has_data_and_the_helper_substitutes_no_other():
     used = set(re.findall(r"\$\{(\w+)\}", TEMPLATES.read_text()))
     assert used == set(DATA)
-    helper = (SOURCE / "src/irisxe_sriov/debconf_ui.py").read_text()
+    helper = (SOURCE / "src/irisxe_sriov/cli/debconf_ui.py").read_text()
     assert set(re.findall(r'db\.subst\(\w+, "(\w+)"', helper)) == used
 
 

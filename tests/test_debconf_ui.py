@@ -5,12 +5,13 @@ from pathlib import Path
 
 import pytest
 
-from irisxe_sriov import apply, sched, settings
-from irisxe_sriov import debconf_ui as ui
+from irisxe_sriov import sched, settings
 from irisxe_sriov.choices import KernelHold
+from irisxe_sriov.cli import debconf_ui as ui
 from irisxe_sriov.paths import Paths
 from irisxe_sriov.process import Runner
 from irisxe_sriov.settings import Settings
+from irisxe_sriov.write import apply
 
 SOURCE = Path(__file__).resolve().parent.parent
 
@@ -70,7 +71,7 @@ def test_main_names_every_problem_and_exits_with_its_status(monkeypatch, capsys)
     """The maintainer scripts' helper handles errors.Error as irisxe-sriov-ctl does: one
     line per problem, the problem's exit status, no traceback (docs/notes.md, "One error, one exit
     status")."""
-    from irisxe_sriov import host
+    from irisxe_sriov.machine import reader
 
     monkeypatch.setattr(ui, "connect", lambda: None)
     raised: list[Exception] = []
@@ -82,7 +83,7 @@ def test_main_names_every_problem_and_exits_with_its_status(monkeypatch, capsys)
     for error, status, lines in (
         (settings.SettingsError("num_vfs: 9 is out of range", "driver: 'x'"), 2, 2),
         (apply.ApplyError("update-grub failed with exit status 1"), 1, 1),
-        (host.UnreadableFile(Path("/etc/default/irisxe-sriov"), "is not a regular file"), 1, 1),
+        (reader.UnreadableFile(Path("/etc/default/irisxe-sriov"), "is not a regular file"), 1, 1),
     ):
         raised[:] = [error]
         assert ui.main(["debconf_ui", "postinst"]) == status

@@ -15,13 +15,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from fakesys import KernelDouble
-from irisxe_sriov import bootloader, doctor, host, judgement, nextboot, snapshot, status, vfs
+from irisxe_sriov.boot import bootloader, nextboot
 from irisxe_sriov.choices import VfRole
-from irisxe_sriov.cli import cli
-from irisxe_sriov.differences import capped_count
+from irisxe_sriov.cli.commands import cli
+from irisxe_sriov.machine import reader, snapshot
+from irisxe_sriov.machine.roles import GpuFunction, Observed
 from irisxe_sriov.paths import Paths
 from irisxe_sriov.process import Runner
-from irisxe_sriov.roles import GpuFunction, Observed
+from irisxe_sriov.report import doctor, judgement, status
+from irisxe_sriov.report.differences import capped_count
+from irisxe_sriov.runtime import vfs
 from irisxe_sriov.settings import Settings
 from judged import judged, settings_file_of
 
@@ -204,10 +207,10 @@ CMDLINES = [
 GRUB_EVIDENCE = bootloader.Evidence(False, None, True, None)
 
 
-def module(name: str, loaded: bool, guc: str | None, max_vfs: str | None) -> host.KernelModule:
+def module(name: str, loaded: bool, guc: str | None, max_vfs: str | None) -> reader.KernelModule:
     values = {"enable_guc": guc, "max_vfs": max_vfs}
     parameters = {key: value for key, value in values.items() if value is not None}
-    return host.KernelModule(name, loaded, None, parameters if loaded else {})
+    return reader.KernelModule(name, loaded, None, parameters if loaded else {})
 
 
 @st.composite
@@ -217,7 +220,7 @@ def snapshots(draw: st.DrawFn) -> snapshot.Snapshot:
     count = draw(st.integers(0, 7))
     numvfs = draw(st.integers(0, 7))
     pf_present = draw(st.booleans())
-    pf = host.PciFunction(
+    pf = reader.PciFunction(
         PF,
         present=pf_present,
         vendor="8086" if pf_present else None,
@@ -228,7 +231,7 @@ def snapshots(draw: st.DrawFn) -> snapshot.Snapshot:
         sriov_numvfs=draw(st.sampled_from([numvfs, None])) if pf_present else None,
     )
     vfs_found = tuple(
-        host.PciFunction(f"0000:00:02.{n}", present=True, driver=draw(DRIVER), number=n)
+        reader.PciFunction(f"0000:00:02.{n}", present=True, driver=draw(DRIVER), number=n)
         for n in range(1, (numvfs if pf_present else 0) + 1)
     )
     parameter = st.sampled_from([None, "0", "2", "3", "7", "4294967295"])
@@ -236,8 +239,8 @@ def snapshots(draw: st.DrawFn) -> snapshot.Snapshot:
         name: module(name, draw(st.booleans()), draw(parameter), draw(parameter))
         for name in ("i915", "xe")
     }
-    modules["vfio_pci"] = host.KernelModule("vfio_pci", True)
-    state = host.HostState(
+    modules["vfio_pci"] = reader.KernelModule("vfio_pci", True)
+    state = reader.HostState(
         pf, vfs_found, modules, draw(st.sampled_from(CMDLINES)), "6.12.40-amd64", "debian",
         "13", True, True, True,
     )  # fmt: skip
@@ -253,7 +256,7 @@ def snapshots(draw: st.DrawFn) -> snapshot.Snapshot:
     if pf_present:
         gpus = (GpuFunction(PF, "a7a0", pf.driver, None, True, False),)
     if virtual is not None:  # a guest given VFs: no PF of its own
-        state = state._replace(pf=host.PciFunction(PF), vfs=())
+        state = state._replace(pf=reader.PciFunction(PF), vfs=())
         gpus = tuple(
             GpuFunction(f"0000:0{n}:00.0", "a7a0", draw(DRIVER), None, False, False)
             for n in range(draw(st.integers(0, 2)))

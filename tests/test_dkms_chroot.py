@@ -61,7 +61,7 @@ def build_inputs_digest(dkms_base: Path, driver: Path) -> str:
     digest.update(hashlib.sha256(driver.read_bytes()).digest())
     inputs = [
         *sorted((SOURCE / "conf/dkms").rglob("*")),
-        SOURCE / "src/irisxe_sriov/templates/dkms.conf.j2",
+        SOURCE / "src/irisxe_sriov/write/templates/dkms.conf.j2",
         SOURCE / "src/irisxe_sriov/pin.py",
     ]
     for path in inputs:

@@ -1,4 +1,4 @@
-from irisxe_sriov import doctor
+from irisxe_sriov.report import doctor
 from irisxe_sriov.settings import Settings
 from judged import judged
 
@@ -63,7 +63,8 @@ def test_each_trap_fails_with_a_fix(fake):
     fake.set_kernel("6.19.1-amd64")
     fake.set_os("debian", "12")
     (fake.root / "sys/class").mkdir(parents=True)
-    from irisxe_sriov import bootloader, snapshot
+    from irisxe_sriov.boot import bootloader
+    from irisxe_sriov.machine import snapshot
 
     # a settings file with a bad line; the values given stand in (as debconf's do)
     broken = snapshot.SettingsFile('NUM_VFS="3"\nx\n', {}, ("line 2: bad",))

@@ -1,4 +1,4 @@
-"""doctor's text at 80 columns (doctor.format_text, reading.text_style): a summary line
+"""doctor's text at 80 columns (doctor.format_text, reports.text_style): a summary line
 first, the failed findings, then those to look at, each fix one step per line; the
 passed and skipped ones only with --verbose; lines that fit the width; colour only on a
 terminal and never with NO_COLOR. --json is not touched by any of it.
@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from irisxe_sriov.cli import cli
+from irisxe_sriov.cli.commands import cli
 from machines import MACHINES, root_of
 
 SOURCE = Path(__file__).resolve().parent.parent
@@ -93,7 +93,7 @@ def on_a_terminal(root: Path, env: dict[str, str | None], columns: int = 80) -> 
     leader, follower = pty.openpty()
     fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 24, columns, 0, 0))
     environment = {**os.environ, "PYTHONPATH": str(SOURCE / "src"), "TERM": "xterm", **env}
-    program = "from irisxe_sriov import entry; entry.main()"
+    program = "from irisxe_sriov.cli import entry; entry.main()"
     process = subprocess.Popen(
         [sys.executable, "-c", program, "--root", str(root), "doctor"],
         stdin=subprocess.DEVNULL,
@@ -146,8 +146,8 @@ def test_a_narrow_terminal_gets_narrow_lines(failing):
 
 
 def test_a_long_command_is_one_command_when_pasted():
-    from irisxe_sriov import doctor as diagnosis
     from irisxe_sriov import fixes
+    from irisxe_sriov.report import doctor as diagnosis
 
     step = fixes.run("apt-get", "install", "-t", "trixie-backports", "linux-image-amd64",
                      "linux-headers-amd64", "a b")  # fmt: skip

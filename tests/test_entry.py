@@ -18,7 +18,7 @@ COMMANDS = ("status", "doctor", "kernels")
 
 def run(args, *, env=None, stdout=subprocess.PIPE, prelude=""):
     """The console script (entry.main) as a subprocess. `prelude` is Python run first."""
-    program = f"import sys\n{prelude}from irisxe_sriov import entry\nentry.main()\n"
+    program = f"import sys\n{prelude}from irisxe_sriov.cli import entry\nentry.main()\n"
     environment = {**os.environ, "PYTHONPATH": str(SOURCE), **(env or {})}
     environment.pop("IRISXE_SRIOV_DEBUG", None)
     return subprocess.run(
@@ -77,7 +77,7 @@ def test_a_settings_file_that_is_not_a_file(machine):
 # Test double for the moment of Ctrl-C: Python's SIGINT handler raises KeyboardInterrupt
 # wherever the command is; here it is raised where every read-only command starts reading.
 CTRL_C = (
-    "import irisxe_sriov.snapshot as snapshot\n"
+    "import irisxe_sriov.machine.snapshot as snapshot\n"
     "def interrupted(*args, **kwargs):\n"
     "    raise KeyboardInterrupt\n"
     "snapshot.gather = interrupted\n"
@@ -185,7 +185,7 @@ def test_status_loads_no_version_comparison_library(fake):
     fake.healthy(numvfs=2)
     program = (
         "import sys\n"
-        "from irisxe_sriov import entry\n"
+        "from irisxe_sriov.cli import entry\n"
         "try:\n"
         "    entry.main()\n"
         "finally:\n"

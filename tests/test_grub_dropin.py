@@ -6,9 +6,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from irisxe_sriov import cmdline, render
+from irisxe_sriov import cmdline
 from irisxe_sriov.paths import Paths
 from irisxe_sriov.settings import Settings
+from irisxe_sriov.write import render
 
 
 def dropin(tmp_path, driver="i915") -> str:

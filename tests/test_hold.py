@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 import fakesys
-from irisxe_sriov.cli import cli
+from irisxe_sriov.cli.commands import cli
 from test_providers import GRUB_CFG
 
 OLD = "6.12.40-amd64"  # fake.healthy()'s kernel: the pinned DKMS build is installed

@@ -1,10 +1,10 @@
-from irisxe_sriov import host
+from irisxe_sriov.machine import reader
 from irisxe_sriov.paths import Paths
 
 
 def test_scan_of_a_healthy_host(fake):
     fake.healthy(numvfs=3)
-    state = host.scan(Paths(fake.root), "0000:00:02.0")
+    state = reader.scan(Paths(fake.root), "0000:00:02.0")
     pf = state.pf
     assert pf.present and pf.vendor == "8086" and pf.device == "a7a0"
     assert pf.platform == "RPL-P"
@@ -28,14 +28,14 @@ def test_scan_of_a_healthy_host(fake):
 
 def test_vfs_are_ordered_by_number_past_nine_links(fake):
     fake.add_gpu(numvfs=7, vf_drivers=[None, "i915", None, None, None, None, "vfio-pci"])
-    state = host.scan(Paths(fake.root), "0000:00:02.0")
+    state = reader.scan(Paths(fake.root), "0000:00:02.0")
     assert [vf.number for vf in state.vfs] == [1, 2, 3, 4, 5, 6, 7]
     assert state.vfs[1].render_node == "renderD130" and state.vfs[0].render_node is None
     assert state.vfs[0].driver is None and state.vfs[6].driver == "vfio-pci"
 
 
 def test_empty_root_is_all_unknown(tmp_path):
-    state = host.scan(Paths(tmp_path), "0000:00:02.0")
+    state = reader.scan(Paths(tmp_path), "0000:00:02.0")
     assert not state.pf.present and state.pf.device is None and state.pf.platform is None
     assert state.vfs == ()
     assert state.cmdline is None and state.kernel_release is None and state.os_id is None
@@ -52,7 +52,7 @@ def test_stock_driver_without_sriov_and_unreadable_attributes(fake):
     (device / "driver_override").write_text("garbage that is not a hex id\n")
     (device / "device").write_text("not-hex\n")
     (fake.sys / "class").mkdir(parents=True)
-    state = host.scan(Paths(fake.root), "0000:00:02.0")
+    state = reader.scan(Paths(fake.root), "0000:00:02.0")
     assert state.pf.present and state.pf.vendor is None and state.pf.device is None
     assert state.pf.sriov_totalvfs is None and state.pf.sriov_numvfs is None
     assert state.pf.sriov_drivers_autoprobe is None
@@ -72,19 +72,20 @@ def test_a_virtfn_link_that_names_no_device_is_no_vf(fake):
     (device / "virtfn3").symlink_to("..")  # /sys/bus/pci/devices/.. exists: no device
     (device / "virtfnX").symlink_to("../0000:00:02.1")
     (device / "virtfn-2").symlink_to("../0000:00:02.1")
-    state = host.scan(Paths(fake.root), "0000:00:02.0")
+    state = reader.scan(Paths(fake.root), "0000:00:02.0")
     assert [(vf.number, vf.address, vf.present) for vf in state.vfs] == [(1, "0000:00:02.1", True)]
 
 
 def test_parsers():
-    assert host.parse_hex_id("0xA7A0\n") == "a7a0"
-    assert host.parse_hex_id("0x8086") == "8086"
-    assert host.parse_hex_id("zz") is None
+    assert reader.parse_hex_id("0xA7A0\n") == "a7a0"
+    assert reader.parse_hex_id("0x8086") == "8086"
+    assert reader.parse_hex_id("zz") is None
     assert (
-        host.parse_override("(null)\n") is None and host.parse_override("vfio-pci\n") == "vfio-pci"
+        reader.parse_override("(null)\n") is None
+        and reader.parse_override("vfio-pci\n") == "vfio-pci"
     )
-    assert host.parse_int(" 7\n") == 7 and host.parse_int("x") is None
-    assert host.parse_os_release('ID=debian\nVERSION_ID="13"\n# c\n') == {
+    assert reader.parse_int(" 7\n") == 7 and reader.parse_int("x") is None
+    assert reader.parse_os_release('ID=debian\nVERSION_ID="13"\n# c\n') == {
         "ID": "debian",
         "VERSION_ID": "13",
     }

@@ -10,8 +10,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from irisxe_sriov import cmdline, compat, host, settings
-from irisxe_sriov.cli import cli
+from irisxe_sriov import cmdline, settings
+from irisxe_sriov.cli.commands import cli
+from irisxe_sriov.kernels import dkms
+from irisxe_sriov.machine import reader
 from irisxe_sriov.paths import Paths
 
 
@@ -158,14 +160,14 @@ def test_a_fifo_does_not_hang(machine, snapshot):
 
 
 def test_reads_are_bounded_and_refuse_devices(tmp_path):
-    with pytest.raises(host.UnreadableFile, match="is not a regular file"):
-        host.read_bytes(Path("/dev/zero"))  # read-only, and refused before any read
+    with pytest.raises(reader.UnreadableFile, match="is not a regular file"):
+        reader.read_bytes(Path("/dev/zero"))  # read-only, and refused before any read
     big = tmp_path / "big"
     big.write_bytes(b"x" * 5000)
-    with pytest.raises(host.UnreadableFile, match="is larger than 4096 bytes"):
-        host.read_bytes(big, 4096)
-    assert host.read_text(big, 4096) is None
-    assert host.parse_int("٣") is None and host.parse_int("9" * 5000) is None
+    with pytest.raises(reader.UnreadableFile, match="is larger than 4096 bytes"):
+        reader.read_bytes(big, 4096)
+    assert reader.read_text(big, 4096) is None
+    assert reader.parse_int("٣") is None and reader.parse_int("9" * 5000) is None
 
 
 def test_huge_settings_file_gives_bounded_output(machine):
@@ -271,7 +273,7 @@ def test_kernel_headers_are_found_through_debian_absolute_link(fake):
     headers = fake.root / "usr/src" / f"linux-headers-{release}"
     (headers / "include/linux").mkdir(parents=True)
     (fake.root / "lib/modules" / release / "build").symlink_to(f"/usr/src/linux-headers-{release}")
-    found, _ = compat.read_headers(Paths(fake.root), release)
+    found, _ = dkms.read_headers(Paths(fake.root), release)
     assert found
 
 
@@ -353,7 +355,7 @@ def test_json_on_a_missing_root(tmp_path):
 
 
 def test_unexpected_errors_are_one_line(machine, monkeypatch):
-    from irisxe_sriov import snapshot
+    from irisxe_sriov.machine import snapshot
 
     def broken(*args, **kwargs):
         raise ValueError("boom")
@@ -388,7 +390,7 @@ def test_a_local_edit_is_kept_and_the_new_version_lands_beside_it(machine):
     conf = machine.root / "etc/modprobe.d/irisxe-sriov.conf"
     conf.write_text(conf.read_text() + "# my local tweak\n")
     paths = Paths(machine.root)
-    assert host.drift(paths) == [("/etc/modprobe.d/irisxe-sriov.conf", "edited")]
+    assert reader.drift(paths) == [("/etc/modprobe.d/irisxe-sriov.conf", "edited")]
     assert run(machine.root, "apply").output == "nothing to change\n"  # an edit alone
     result = run(machine.root, "config", "set", "driver=xe")
     assert result.exit_code == 0, result.output
@@ -398,10 +400,10 @@ def test_a_local_edit_is_kept_and_the_new_version_lands_beside_it(machine):
     )
     assert conf.read_text().endswith("# my local tweak\n") and "options xe" not in conf.read_text()
     assert "options xe" in conf.with_name(conf.name + ".ucf-dist").read_text()
-    assert host.drift(paths) == [("/etc/modprobe.d/irisxe-sriov.conf", "edited")]
+    assert reader.drift(paths) == [("/etc/modprobe.d/irisxe-sriov.conf", "edited")]
     assert run(machine.root, "apply").output == "nothing to change\n"
     (machine.root / "etc/sysfs.d/irisxe-sriov.conf").unlink()
-    assert ("/etc/sysfs.d/irisxe-sriov.conf", "removed") in host.drift(paths)
+    assert ("/etc/sysfs.d/irisxe-sriov.conf", "removed") in reader.drift(paths)
 
 
 # --- round two, 2: the journal replays only what apply itself could have written ----------
@@ -470,7 +472,7 @@ def test_the_postrm_replays_exactly_what_python_would(tmp_path):
     import subprocess
 
     from irisxe_sriov import paths as paths_module
-    from irisxe_sriov import render
+    from irisxe_sriov.write import render
 
     source = Path(__file__).resolve().parent.parent / "debian/irisxe-sriov.postrm"
     script = render.postrm(source.read_text())
@@ -510,9 +512,9 @@ def test_the_postrm_purges_the_temporaries_a_killed_apply_leaves(tmp_path):
     import subprocess
     import tempfile
 
-    from irisxe_sriov import apply as apply_module
     from irisxe_sriov import paths as paths_module
-    from irisxe_sriov import render
+    from irisxe_sriov.write import apply as apply_module
+    from irisxe_sriov.write import render
 
     source = Path(__file__).resolve().parent.parent / "debian/irisxe-sriov.postrm"
     script = render.postrm(source.read_text())
@@ -597,7 +599,7 @@ def test_the_undo_sed_script_grows_linearly():
 def test_special_files_at_efivars_cache_and_header_probes_never_hang(fake):
     """A FIFO, a character device or a sparse 200 MB file where the LoaderInfo efivar,
     the modinfo cache or a kernel header the compat check reads should be: every read is
-    bounded and refuses what is no regular file (host.open_regular), so status, doctor,
+    bounded and refuses what is no regular file (reader.open_regular), so status, doctor,
     kernels and the hook answer at once (pytest-timeout fails a hang)."""
     from fakesys import install_kernel
 
@@ -637,7 +639,7 @@ def test_header_reads_stay_in_the_root_through_a_link_below_a_resolved_directory
     (modules / "kernel").mkdir(parents=True)
     (modules / "build").symlink_to(f"/usr/src/linux-headers-{release}")
     assert not Path("/irisxe-test-headers").exists()
-    found, texts = compat.read_headers(Paths(fake.root), release)
+    found, texts = dkms.read_headers(Paths(fake.root), release)
     assert found
     assert texts["include/linux/uaccess.h"] == "copy_from_user_inatomic_nontemporal\n"
 
@@ -656,7 +658,7 @@ def test_a_negative_sriov_totalvfs_is_unknown(machine):
     """sysfs never says -1 for a count; a root that does is damaged: unknown, and the
     allowed range stays 0-7 (it read "allowed 0--1")."""
     (machine.device_dir("0000:00:02.0") / "sriov_totalvfs").write_text("-1\n")
-    state = host.scan(Paths(machine.root), "0000:00:02.0")
+    state = reader.scan(Paths(machine.root), "0000:00:02.0")
     assert state.pf.sriov_totalvfs is None
     line = one_error_line(run(machine.root, "config", "set", "num_vfs=8"), 2)
     assert line.endswith("num_vfs: 8 is out of range: allowed 0-7")

@@ -13,9 +13,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from irisxe_sriov import apply, cmdline, plan
-from irisxe_sriov.cli import cli
+from irisxe_sriov import cmdline
+from irisxe_sriov.cli.commands import cli
 from irisxe_sriov.paths import is_generated
+from irisxe_sriov.write import apply, plan
 
 KILLED = 137
 ADMIN_LINE = (

@@ -13,8 +13,9 @@ from click.testing import CliRunner
 
 import fakesys
 from fakesys import FakeSystem
-from irisxe_sriov import doctor, fixes, status
-from irisxe_sriov.cli import cli
+from irisxe_sriov import fixes
+from irisxe_sriov.cli.commands import cli
+from irisxe_sriov.report import doctor, status
 from judged import judged
 from machines import BACKPORTS, MACHINES, STOCK
 

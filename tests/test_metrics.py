@@ -13,8 +13,9 @@ from click.testing import CliRunner
 from prometheus_client.parser import text_string_to_metric_families
 
 import fakesys
-from irisxe_sriov import metrics, paths
-from irisxe_sriov.cli import cli
+from irisxe_sriov import paths
+from irisxe_sriov.cli.commands import cli
+from irisxe_sriov.report import metrics
 from machines import MACHINES, root_of
 
 
@@ -137,7 +138,7 @@ def test_remove_and_purge_take_the_textfile_away(tmp_path):
     import subprocess
     import tempfile
 
-    from irisxe_sriov import render
+    from irisxe_sriov.write import render
 
     source = Path(__file__).resolve().parent.parent / "debian/irisxe-sriov.postrm"
     script = render.postrm(source.read_text())

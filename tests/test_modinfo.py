@@ -7,7 +7,7 @@ import lzma
 import os
 
 from fakesys import install_kernel
-from irisxe_sriov import modinfo, providers
+from irisxe_sriov.kernels import modinfo, providers
 from irisxe_sriov.paths import Paths
 
 RELEASE = "7.3.4+deb13-amd64"

@@ -1,6 +1,6 @@
 from pathlib import Path
 
-from irisxe_sriov import packages
+from irisxe_sriov.machine import packages
 from irisxe_sriov.paths import Paths
 
 

@@ -14,7 +14,7 @@ from click.testing import CliRunner
 
 import fakesys
 from irisxe_sriov import __version__, pin
-from irisxe_sriov.cli import cli
+from irisxe_sriov.cli.commands import cli
 
 SOURCE = Path(__file__).resolve().parent.parent
 

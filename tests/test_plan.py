@@ -1,4 +1,4 @@
-from irisxe_sriov import plan
+from irisxe_sriov.write import plan
 
 INITRAMFS = ("update-initramfs", "-u", "-k", "all")
 

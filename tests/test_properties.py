@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from irisxe_sriov import cmdline
 from irisxe_sriov import settings as config
 from irisxe_sriov.choices import BootPath, Driver, VfRole
-from irisxe_sriov.cli import cli
+from irisxe_sriov.cli.commands import cli
 
 FAST = settings(max_examples=150, deadline=None)
 SLOW = settings(

@@ -13,19 +13,13 @@ import pytest
 from click.testing import CliRunner
 
 import fakesys
-from irisxe_sriov import (
-    aptsources,
-    compat,
-    debversion,
-    doctor,
-    fixes,
-    judgement,
-    nextboot,
-    providers,
-    secureboot,
-)
-from irisxe_sriov.cli import cli
+from irisxe_sriov import fixes
+from irisxe_sriov.boot import nextboot
+from irisxe_sriov.cli.commands import cli
+from irisxe_sriov.kernels import debversion, dkms, providers
+from irisxe_sriov.machine import aptsources, secureboot
 from irisxe_sriov.paths import Paths
+from irisxe_sriov.report import doctor, judgement
 from irisxe_sriov.settings import Settings
 from judged import gathered, judged
 
@@ -103,7 +97,7 @@ def test_debian_version_order(left, right, expected):
 def test_release_names_that_are_not_numbers_sort_without_crashing(tmp_path):
     for release in ("6.12.38+deb13-amd64", "6.12.38-1-liquorix-amd64", "6.12.٣-amd64", "x"):
         (tmp_path / "lib/modules" / release / "kernel").mkdir(parents=True)
-    assert compat.installed_kernels(Paths(tmp_path)) == [
+    assert dkms.installed_kernels(Paths(tmp_path)) == [
         "6.12.38+deb13-amd64",
         "6.12.38-1-liquorix-amd64",
         "6.12.٣-amd64",

@@ -103,7 +103,7 @@ def test_purge_killed_after_any_step_is_completed_by_the_next_purge(chroot, base
 # runs to the end and prints the number of steps.
 KILLED_APPLY = """
 import os, sys
-from irisxe_sriov import apply
+from irisxe_sriov.write import apply
 kill_at, count = int(sys.argv[1]), [0]
 def hook(what):
     count[0] += 1
@@ -111,7 +111,7 @@ def hook(what):
         os._exit(137)
 apply.STEP_HOOKS.append(hook)
 sys.argv = ["irisxe-sriov-ctl", "config", "set", "driver=xe", "num_vfs=1"]
-from irisxe_sriov import entry
+from irisxe_sriov.cli import entry
 try:
     entry.main()
 finally:

@@ -14,8 +14,8 @@ import pytest
 from click.testing import CliRunner
 
 import fakesys
-from irisxe_sriov import pvecluster
-from irisxe_sriov.cli import cli
+from irisxe_sriov.cli.commands import cli
+from irisxe_sriov.runtime import pvecluster
 
 DOUBLE = Path(__file__).resolve().parent / "doubles" / "pvesh"
 CONFIG = "etc/pve/mapping/pci.cfg"

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from irisxe_sriov import render
 from irisxe_sriov.paths import Paths
 from irisxe_sriov.settings import Settings
+from irisxe_sriov.write import render
 
 GOLDEN = Path(__file__).parent / "golden"
 # render.dkms_override() below GOLDEN, at the path the package installs it

@@ -4,7 +4,7 @@ behind one of them (0000:06:00.0); i440fx puts QEMU's VGA (1234:1111) at 00:02.0
 on bus 0 (00:05.0). Inside a guest a VF has no SR-IOV capability and no physfn. The GPU
 functions are test doubles (tests/fakesys.py)."""
 
-from irisxe_sriov import host, roles
+from irisxe_sriov.machine import reader, roles
 from irisxe_sriov.paths import Paths
 
 PF = "0000:00:02.0"
@@ -27,7 +27,7 @@ def i440fx_guest(fake) -> None:
 
 def detect(fake, configured: str = "auto") -> roles.Detected:
     paths = Paths(fake.root)
-    return roles.decide(roles.read(paths, host.read_pf(paths, PF)), configured)
+    return roles.decide(roles.read(paths, reader.read_pf(paths, PF)), configured)
 
 
 def test_q35_guest_with_a_vf_behind_a_root_port(fake):
@@ -119,7 +119,7 @@ import json  # noqa: E402
 
 from click.testing import CliRunner  # noqa: E402
 
-from irisxe_sriov.cli import cli  # noqa: E402
+from irisxe_sriov.cli.commands import cli  # noqa: E402
 
 BINDING_FILES = ("etc/driverctl.d", "etc/sysfs.d", "etc/udev/rules.d/70-irisxe-sriov.rules")
 

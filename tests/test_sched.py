@@ -11,10 +11,13 @@ from click.testing import CliRunner
 
 from driverdouble import I915Double, XeDouble
 from fakesys import PF, install_kernel
-from irisxe_sriov import contract, doctor, host, sched, settings, status, vfs
-from irisxe_sriov.cli import cli
+from irisxe_sriov import sched, settings
+from irisxe_sriov.cli.commands import cli
+from irisxe_sriov.machine import reader
 from irisxe_sriov.paths import Paths
 from irisxe_sriov.process import Runner
+from irisxe_sriov.report import contract, doctor, status
+from irisxe_sriov.runtime import vfs
 from irisxe_sriov.settings import Settings
 from judged import judged
 from test_contract import schema, validate
@@ -221,7 +224,7 @@ def restore(fake, current, driver):
 
 def timings(fake):
     """What the reader finds, by function: (quantum, timeout)."""
-    state = host.scan(Paths(fake.root), PF)
+    state = reader.scan(Paths(fake.root), PF)
     return {f.number: (f.exec_quantum_ms, f.preempt_timeout_us) for f in state.scheduling.functions}
 
 

@@ -1,6 +1,6 @@
 import pytest
 
-from irisxe_sriov import status
+from irisxe_sriov.report import status
 from irisxe_sriov.settings import Settings
 from judged import judged
 

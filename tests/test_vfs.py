@@ -12,10 +12,11 @@ import pytest
 from click.testing import CliRunner
 
 from fakesys import KernelDouble
-from irisxe_sriov import host, vfs
-from irisxe_sriov.cli import cli
+from irisxe_sriov.cli.commands import cli
+from irisxe_sriov.machine import reader
 from irisxe_sriov.paths import Paths
 from irisxe_sriov.process import Runner
+from irisxe_sriov.runtime import vfs
 from irisxe_sriov.settings import Settings
 from judged import judged
 
@@ -131,7 +132,7 @@ def guest_using(fake, group: int, name: str, pid: int = 4242) -> None:
 
 def test_in_use_from_open_vfio_groups_and_libvirt(fake):
     fake.healthy(numvfs=2)
-    state = host.scan(Paths(fake.root), PF)
+    state = reader.scan(Paths(fake.root), PF)
     vf1, vf2 = state.vfs
     guest_using(fake, vf1.iommu_group, "win11")
     status = fake.root / "run/libvirt/qemu/ubuntu.xml"
@@ -161,7 +162,7 @@ def run(root, *args):
 
 def test_cli_vfs_set_refuses_a_busy_vf_and_changes_nothing(fake, snapshot):
     fake.healthy(numvfs=2)
-    guest_using(fake, host.scan(Paths(fake.root), PF).vfs[0].iommu_group, "win11")
+    guest_using(fake, reader.scan(Paths(fake.root), PF).vfs[0].iommu_group, "win11")
     before = snapshot(fake.root)
     result = run(fake.root, "vfs", "set", "3")
     assert result.exit_code == 1
@@ -202,7 +203,7 @@ def test_cli_vfs_roles_show_and_set(fake):
 
 def test_status_shows_who_uses_a_vf(fake):
     fake.healthy(numvfs=2)
-    guest_using(fake, host.scan(Paths(fake.root), PF).vfs[1].iommu_group, "win11")
+    guest_using(fake, reader.scan(Paths(fake.root), PF).vfs[1].iommu_group, "win11")
     doc = json.loads(run(fake.root, "status", "--json").output)
     assert [vf["in_use_by"] for vf in doc["vfs"][:2]] == [[], ["win11"]]
     assert "win11" in run(fake.root, "status").output
@@ -231,7 +232,7 @@ def test_sysfs_writes_stay_inside_the_root_through_absolute_links(fake):
 
 
 def test_restore_skips_a_vf_whose_device_is_gone(fake):
-    """A virtfn link whose target is gone is no VF (host.read_vfs): restore binds the VFs
+    """A virtfn link whose target is gone is no VF (reader.read_vfs): restore binds the VFs
     that exist and names the missing one. Taken for a VF, the link made restore write a
     driver_override where there is no device, and fail before binding any VF."""
     fake.add_gpu(numvfs=1)
@@ -282,7 +283,7 @@ def test_restore_refuses_to_rebind_a_vf_a_guest_uses(fake, snapshot):
     is left alone (rebinding it pulls the device from under the guest) unless --force. A
     busy VF that stays where it is does not stop the others."""
     fake.healthy(numvfs=2)
-    guest_using(fake, host.scan(Paths(fake.root), PF).vfs[0].iommu_group, "win11")
+    guest_using(fake, reader.scan(Paths(fake.root), PF).vfs[0].iommu_group, "win11")
     (fake.sys / "bus/pci/drivers_probe").write_text("")
     before = snapshot(fake.root)
     with pytest.raises(vfs.VfsError) as raised:
@@ -306,7 +307,7 @@ def test_restore_refuses_to_rebind_a_vf_a_guest_uses(fake, snapshot):
 def test_cli_vfs_roles_refuses_to_rebind_a_busy_vf_and_force_overrides(fake, snapshot):
     fake.healthy(numvfs=2)
     assert run(fake.root, "config", "set", "num_vfs=2").exit_code == 0
-    guest_using(fake, host.scan(Paths(fake.root), PF).vfs[0].iommu_group, "win11")
+    guest_using(fake, reader.scan(Paths(fake.root), PF).vfs[0].iommu_group, "win11")
     before = snapshot(fake.root)
     refused = run(fake.root, "vfs", "roles", "1:none")
     assert refused.exit_code == 1
@@ -329,7 +330,7 @@ def test_cli_vfs_set_force_destroys_a_busy_vf(fake):
     """--force goes past the guest; the fake root has no kernel to make the third VF, so
     the command then fails naming it (on a host the kernel makes it: tests/test_vm.py)."""
     fake.healthy(numvfs=2)
-    guest_using(fake, host.scan(Paths(fake.root), PF).vfs[0].iommu_group, "win11")
+    guest_using(fake, reader.scan(Paths(fake.root), PF).vfs[0].iommu_group, "win11")
     forced = run(fake.root, "vfs", "set", "3", "--force")
     assert f"PF {PF}: remove the VFs\nPF {PF}: create 3 VFs\n" in forced.output
     assert attribute(fake, PF, "sriov_numvfs") == "3"
@@ -385,7 +386,7 @@ def test_a_process_holding_a_vfs_render_node_is_a_user(fake, snapshot):
     write_settings.write_text('NUM_VFS="2"\nVF_ROLES="1:host"\n')
     container_holding(fake, "renderD129")  # VF 1's node (fakesys: renderD129 for VF 1)
     container_holding(fake, "renderD128", pid=4444)  # the PF's: no VF's user
-    state = host.scan(Paths(fake.root), PF)
+    state = reader.scan(Paths(fake.root), PF)
     known = vfs.usage(Paths(fake.root), state.vfs)
     user = "ffmpeg (pid 4343) in docker container 0123456789ab"
     assert [vfs.in_use(vf, known) for vf in state.vfs] == [[user], []]

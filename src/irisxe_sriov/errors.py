@@ -1,5 +1,5 @@
 """One error type that carries its exit status: every module raises it, only the CLI's
-top-level handler (cli.Group.main) and debconf_ui.main turn it into output and a status.
+top-level handler (commands.Group.main) and debconf_ui.main turn it into output and a status.
 
 The status belongs to the problem, not to the command that met it, so the same problem
 exits the same way from every command (docs/notes.md, "One error, one exit status";

@@ -27,7 +27,7 @@ I915_ENABLE_GUC = 3
 # does not match). `bridge` names the compat layer's feature probe
 # (conf/dkms/compat/probes/<bridge>.c) whose mapping lets the build through; None means
 # nothing bridges the change and dkms must skip the kernel. This table is the one place
-# that names the changes: compat.judge and the rendered dkms override both read it.
+# that names the changes: dkms.judge and the rendered dkms override both read it.
 HEADER_CHANGES: tuple[tuple[str, str, str, str | None, str | None], ...] = (
     # (name, first Debian release with it, probe, marker, bridge)
     (

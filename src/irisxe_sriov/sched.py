@@ -1,7 +1,7 @@
 """GPU time sharing between the PF and its VFs (docs/notes.md, "Per-VF scheduling"): the
 profiles, the per-function values of the settings, what a provider's sysfs reads back,
 and the writes that make it what the settings say, in the order each provider needs.
-Pure: host.read_scheduling reads, vfs.schedule writes.
+Pure: reader.read_scheduling reads, vfs.schedule writes.
 
 Two providers have a sysfs ABI for it: the DKMS i915 (`drm/cardN/prelim_iov/` under the
 PF) and the kernel's own xe (`sriov_admin/` under the PF). The DKMS xe has debugfs only,

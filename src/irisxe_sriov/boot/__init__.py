@@ -1,0 +1,2 @@
+"""The boot: which boot path carries the kernel command line (bootloader), which kernel
+boots next (nextboot), and why the running kernel lacks our parameters (bootcheck)."""
