@@ -8,7 +8,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-from irisxe_sriov.machine import snapshot
+from irisxe_sriov.machine import gather, snapshot
 from irisxe_sriov.paths import Paths
 from irisxe_sriov.report import judgement
 from irisxe_sriov.settings import Settings
@@ -29,7 +29,7 @@ def gathered(
     settings: Settings | None = None,
     **replace: Any,
 ) -> snapshot.Snapshot:
-    found = snapshot.gather(Paths(root), snapshot.Depth(depth), given)
+    found = gather.gather(Paths(root), snapshot.Depth(depth), given)
     if settings is not None:
         found = found._replace(settings_file=settings_file_of(settings))
     return found._replace(**replace) if replace else found

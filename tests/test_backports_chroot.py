@@ -205,7 +205,7 @@ def test_the_real_xe_module_is_read_whole_and_damage_is_unknown(backports_base, 
     max_vfs parameter ("[default=unlimited]") and claims the Alder Lake and Raptor Lake
     ids; the same module cut short (a damaged file, a full disk) is unknown, never "no
     max_vfs"."""
-    from irisxe_sriov.kernels import modinfo
+    from irisxe_sriov.machine import modinfo
 
     found = sorted(backports_base.glob("usr/lib/modules/*/kernel/drivers/gpu/drm/xe/xe.ko.xz"))
     assert found, "no xe.ko.xz in the backports base"

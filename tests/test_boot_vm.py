@@ -90,7 +90,7 @@ STEPS = ["set:driver=xe kernel", "release", f"hold:{FIRST} purge", "early"]
 # name -> the boot loader
 SCENARIOS = {"grub": "grub", "systemd-boot": "systemd-boot"}
 # Test double of the pinned DKMS build on the first kernel: the files dkms installs, empty
-# (dkms.read_dkms takes them for an installed build). Nothing loads them: the VMs have
+# (kernelfiles.read_dkms takes them for an installed build). Nothing loads them: the VMs have
 # no Intel GPU, and the command line blacklists i915 or xe.
 PROVIDER_DOUBLE = ("updates/dkms/i915.ko.xz", "updates/dkms/xe.ko.xz")
 

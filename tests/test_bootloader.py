@@ -1,4 +1,5 @@
 from irisxe_sriov.boot import bootloader
+from irisxe_sriov.machine import bootfiles
 from irisxe_sriov.paths import LOADER_INFO_EFIVAR, Paths
 
 
@@ -15,33 +16,33 @@ def test_decode_loader_info():
 
 def test_detection_order(fake):
     paths = Paths(fake.root)
-    assert bootloader.detect(paths).name is None
-    assert "no /etc/kernel/proxmox-boot-uuids" in bootloader.detect(paths).evidence
+    assert bootfiles.detect(paths).name is None
+    assert "no /etc/kernel/proxmox-boot-uuids" in bootfiles.detect(paths).evidence
     fake.grub()
-    assert bootloader.detect(paths).name == "grub"
+    assert bootfiles.detect(paths).name == "grub"
     var = fake.root / "sys/firmware/efi/efivars" / LOADER_INFO_EFIVAR
     var.parent.mkdir(parents=True)
     var.write_bytes(efivar("GRUB 2.12-9"))
-    found = bootloader.detect(paths)
+    found = bootfiles.detect(paths)
     assert found.name == "grub" and "GRUB 2.12-9" in found.evidence
     var.write_bytes(efivar("systemd-boot 257"))
-    assert bootloader.detect(paths).name == "systemd-boot"
+    assert bootfiles.detect(paths).name == "systemd-boot"
     (fake.root / "etc/kernel").mkdir(parents=True)
     (fake.root / "etc/kernel/proxmox-boot-uuids").write_text("1234-ABCD\n")
-    assert bootloader.detect(paths).name == "proxmox"
+    assert bootfiles.detect(paths).name == "proxmox"
 
 
 def test_resolve_and_refresh(fake):
     paths = Paths(fake.root)
-    assert bootloader.resolve("systemd-boot", paths).name == "systemd-boot"
-    assert bootloader.refresh_command("grub", paths) is None  # no grub.cfg to regenerate
+    assert bootfiles.resolve("systemd-boot", paths).name == "systemd-boot"
+    assert bootfiles.refresh_command("grub", paths) is None  # no grub.cfg to regenerate
     fake.grub()
-    assert bootloader.refresh_command("grub", paths) == ["update-grub"]
-    assert bootloader.refresh_command("systemd-boot", paths) == [
+    assert bootfiles.refresh_command("grub", paths) == ["update-grub"]
+    assert bootfiles.refresh_command("systemd-boot", paths) == [
         "update-initramfs",
         "-u",
         "-k",
         "all",
     ]
-    assert bootloader.refresh_command("proxmox", paths) == ["proxmox-boot-tool", "refresh"]
-    assert bootloader.refresh_command("none", paths) is None
+    assert bootfiles.refresh_command("proxmox", paths) == ["proxmox-boot-tool", "refresh"]
+    assert bootfiles.refresh_command("none", paths) is None

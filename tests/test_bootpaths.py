@@ -6,8 +6,9 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from irisxe_sriov.boot import bootcheck, bootloader
+from irisxe_sriov.boot import bootcheck
 from irisxe_sriov.cli.commands import cli
+from irisxe_sriov.machine import bootfiles
 from irisxe_sriov.paths import LOADER_INFO_EFIVAR, Paths
 from test_postrm_undo import sh_undo
 
@@ -218,14 +219,14 @@ def test_bootctl_is_asked_only_through_the_probe(fake):
         calls.append("bootctl is-installed --quiet")
         return 0
 
-    found = bootloader.detect(paths, bootctl_recorder)
+    found = bootfiles.detect(paths, bootctl_recorder)
     assert found.name == "systemd-boot" and "bootctl is-installed" in found.evidence
     assert calls == ["bootctl is-installed --quiet"]
     fake.grub()
-    found = bootloader.detect(paths, bootctl_recorder)
+    found = bootfiles.detect(paths, bootctl_recorder)
     assert found.name == "grub" and "nothing says it booted" in found.evidence
     # the default probe never runs a command under a fake root
-    assert bootloader.bootctl_probe(paths)() is None
+    assert bootfiles.bootctl_probe(paths)() is None
 
 
 def test_locate_pure_cases():

@@ -11,6 +11,7 @@ import pytest
 import fakesys
 from irisxe_sriov import pin
 from irisxe_sriov.kernels import dkms
+from irisxe_sriov.machine import kernelfiles
 from irisxe_sriov.paths import Paths
 from irisxe_sriov.write import render
 
@@ -87,7 +88,7 @@ def kernels(tmp_path):
 
 
 def python_verdict(root: Path, release: str) -> dkms.Judgement:
-    found, texts = dkms.read_headers(Paths(root), release)
+    found, texts = kernelfiles.read_headers(Paths(root), release)
     return dkms.judge(release, found, texts)
 
 
@@ -178,12 +179,15 @@ def test_every_bridge_is_a_probe_of_the_layer():
 def kernel_states(root: Path) -> list[dkms.KernelState]:
     """Each installed kernel's state, read as the snapshot reads it."""
     paths = Paths(root)
-    log = dkms.read_make_log(paths)
-    return [dkms.state_of(dkms.read_dkms(paths, r, log)) for r in dkms.installed_kernels(paths)]
+    log = kernelfiles.read_make_log(paths)
+    return [
+        dkms.state_of(kernelfiles.read_dkms(paths, r, log))
+        for r in kernelfiles.installed_kernels(paths)
+    ]
 
 
 def test_kernel_states(kernels):
-    tree = dkms.dkms_tree(Paths(kernels))
+    tree = kernelfiles.dkms_tree(Paths(kernels))
     (tree / "6.12.90-amd64" / "x86_64" / "module").mkdir(parents=True)
     installed = kernels / "lib/modules/6.12.40-amd64/updates/dkms"
     installed.mkdir(parents=True)
@@ -221,7 +225,7 @@ def test_kernel_states(kernels):
 
 
 def test_failed_build_reports_the_first_compiler_error(kernels):
-    log = dkms.dkms_tree(Paths(kernels)) / "build" / "make.log"
+    log = kernelfiles.dkms_tree(Paths(kernels)) / "build" / "make.log"
     log.parent.mkdir(parents=True)
     log.write_text(
         f"DKMS (dkms-3.2.2) make.log for {pin.DRIVER_PACKAGE}/{pin.DRIVER_VERSION} "

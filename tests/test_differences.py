@@ -315,7 +315,7 @@ def test_status_doctor_and_restore_name_the_same_vfs(gathered):
         try:
             vfs.bind_all(
                 Paths("/nonexistent"), config, count, state, sysfs, Runner(False), sysfs.log,
-                True, vfs.Usage({}, {}),
+                True, snapshot.Usage({}, {}),
             )  # fmt: skip
         except vfs.VfsError as missing:  # fewer VFs than asked: named, one line each
             assert all("was not created" in line for line in missing.problems)

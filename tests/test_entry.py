@@ -77,10 +77,10 @@ def test_a_settings_file_that_is_not_a_file(machine):
 # Test double for the moment of Ctrl-C: Python's SIGINT handler raises KeyboardInterrupt
 # wherever the command is; here it is raised where every read-only command starts reading.
 CTRL_C = (
-    "import irisxe_sriov.machine.snapshot as snapshot\n"
+    "import irisxe_sriov.machine.gather as gather\n"
     "def interrupted(*args, **kwargs):\n"
     "    raise KeyboardInterrupt\n"
-    "snapshot.gather = interrupted\n"
+    "gather.gather = interrupted\n"
 )
 
 

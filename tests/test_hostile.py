@@ -12,8 +12,7 @@ from click.testing import CliRunner
 
 from irisxe_sriov import cmdline, settings
 from irisxe_sriov.cli.commands import cli
-from irisxe_sriov.kernels import dkms
-from irisxe_sriov.machine import reader
+from irisxe_sriov.machine import kernelfiles, reader
 from irisxe_sriov.paths import Paths
 
 
@@ -273,7 +272,7 @@ def test_kernel_headers_are_found_through_debian_absolute_link(fake):
     headers = fake.root / "usr/src" / f"linux-headers-{release}"
     (headers / "include/linux").mkdir(parents=True)
     (fake.root / "lib/modules" / release / "build").symlink_to(f"/usr/src/linux-headers-{release}")
-    found, _ = dkms.read_headers(Paths(fake.root), release)
+    found, _ = kernelfiles.read_headers(Paths(fake.root), release)
     assert found
 
 
@@ -355,12 +354,12 @@ def test_json_on_a_missing_root(tmp_path):
 
 
 def test_unexpected_errors_are_one_line(machine, monkeypatch):
-    from irisxe_sriov.machine import snapshot
+    from irisxe_sriov.machine import gather
 
     def broken(*args, **kwargs):
         raise ValueError("boom")
 
-    monkeypatch.setattr(snapshot, "gather", broken)
+    monkeypatch.setattr(gather, "gather", broken)
     line = one_error_line(run(machine.root, "config", "show"), 1)
     assert "internal error: ValueError: boom" in line
 
@@ -639,7 +638,7 @@ def test_header_reads_stay_in_the_root_through_a_link_below_a_resolved_directory
     (modules / "kernel").mkdir(parents=True)
     (modules / "build").symlink_to(f"/usr/src/linux-headers-{release}")
     assert not Path("/irisxe-test-headers").exists()
-    found, texts = dkms.read_headers(Paths(fake.root), release)
+    found, texts = kernelfiles.read_headers(Paths(fake.root), release)
     assert found
     assert texts["include/linux/uaccess.h"] == "copy_from_user_inatomic_nontemporal\n"
 

@@ -7,7 +7,8 @@ import lzma
 import os
 
 from fakesys import install_kernel
-from irisxe_sriov.kernels import modinfo, providers
+from irisxe_sriov.kernels import providers
+from irisxe_sriov.machine import kernelfiles, modinfo
 from irisxe_sriov.paths import Paths
 
 RELEASE = "7.3.4+deb13-amd64"
@@ -52,7 +53,7 @@ def test_scan_says_so_when_it_cannot_read(fake):
         module.write_bytes(damaged)
         assert modinfo.scan(module).max_vfs is None, damaged[:20]
     module.write_bytes(b"")
-    kernel_of = providers.read_xe_facts(paths, RELEASE)
+    kernel_of = kernelfiles.read_xe_facts(paths, RELEASE)
     assert kernel_of.unreadable and kernel_of.max_vfs is None
     verdict = providers.xe_verdict(RELEASE, kernel_of, "a7a0")
     assert verdict == (False, "its xe.ko could not be read: whether xe has max_vfs is unknown")
@@ -141,5 +142,5 @@ def test_kernels_reads_a_module_only_where_the_verdict_turns_on_it(fake):
     install_kernel(fake.root, "7.1.0+deb13-amd64", usr=True, config="CONFIG_DRM_XE=m\n")
     paths, _ = kernel(fake)
     for release in ("6.12.118+deb13-amd64", "7.1.0+deb13-amd64", RELEASE):
-        providers.read_xe_facts(paths, release, thorough=True)
+        kernelfiles.read_xe_facts(paths, release, thorough=True)
     assert list(cached(paths)) == [MODULE]

@@ -1,15 +1,15 @@
 from pathlib import Path
 
-from irisxe_sriov.machine import packages
+from irisxe_sriov.machine import aptdpkg, packages
 from irisxe_sriov.paths import Paths
 
 
 def test_installed_version_reads_only_installed_stanzas(fake):
     paths = Paths(fake.root)
-    assert packages.installed_version(paths, "i915-sriov-dkms") is None
+    assert aptdpkg.installed_version(paths, "i915-sriov-dkms") is None
     fake.install_package("i915-sriov-dkms-extra", "1")
     fake.install_package("i915-sriov-dkms", "2025.12.10")
-    assert packages.installed_version(paths, "i915-sriov-dkms") == "2025.12.10"
+    assert aptdpkg.installed_version(paths, "i915-sriov-dkms") == "2025.12.10"
     status = fake.root / "var/lib/dpkg/status"
     status.write_text(
         status.read_text().replace(
@@ -17,7 +17,7 @@ def test_installed_version_reads_only_installed_stanzas(fake):
             "Package: i915-sriov-dkms\nStatus: deinstall ok config-files",
         )
     )
-    assert packages.installed_version(paths, "i915-sriov-dkms") is None
+    assert aptdpkg.installed_version(paths, "i915-sriov-dkms") is None
 
 
 def test_same_version_compares_as_dpkg_does():

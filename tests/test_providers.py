@@ -16,8 +16,8 @@ import fakesys
 from irisxe_sriov import fixes
 from irisxe_sriov.boot import nextboot
 from irisxe_sriov.cli.commands import cli
-from irisxe_sriov.kernels import debversion, dkms, providers
-from irisxe_sriov.machine import aptsources, secureboot
+from irisxe_sriov.kernels import debversion, providers
+from irisxe_sriov.machine import aptsources, bootfiles, kernelfiles, secureboot
 from irisxe_sriov.paths import Paths
 from irisxe_sriov.report import doctor, judgement
 from irisxe_sriov.settings import Settings
@@ -97,7 +97,7 @@ def test_debian_version_order(left, right, expected):
 def test_release_names_that_are_not_numbers_sort_without_crashing(tmp_path):
     for release in ("6.12.38+deb13-amd64", "6.12.38-1-liquorix-amd64", "6.12.٣-amd64", "x"):
         (tmp_path / "lib/modules" / release / "kernel").mkdir(parents=True)
-    assert dkms.installed_kernels(Paths(tmp_path)) == [
+    assert kernelfiles.installed_kernels(Paths(tmp_path)) == [
         "6.12.38+deb13-amd64",
         "6.12.38-1-liquorix-amd64",
         "6.12.٣-amd64",
@@ -158,10 +158,10 @@ def test_mokutil_test_key_wording(output, expected):
 
 def test_secure_boot_efivar(tmp_path):
     var = tmp_path / "sys/firmware/efi/efivars" / secureboot.SECURE_BOOT_EFIVAR
-    assert secureboot.read(Paths(tmp_path)).enabled is None
+    assert bootfiles.read_secure_boot(Paths(tmp_path)).enabled is None
     fakesys.write(var, b"\x06\x00\x00\x00\x01")
     fakesys.write(tmp_path / "var/lib/dkms/mok.pub", b"DER")
-    state = secureboot.read(Paths(tmp_path))
+    state = bootfiles.read_secure_boot(Paths(tmp_path))
     assert (state.enabled, state.key_present, state.enrolment) == (
         True,
         True,
@@ -169,7 +169,7 @@ def test_secure_boot_efivar(tmp_path):
     )
     assert state.why_unknown == "cannot be checked under --root"
     fakesys.write(var, b"\x06\x00\x00\x00\x00")
-    assert secureboot.read(Paths(tmp_path)).enabled is False
+    assert bootfiles.read_secure_boot(Paths(tmp_path)).enabled is False
 
 
 # --- next boot ----------------------------------------------------------------------------
@@ -177,7 +177,7 @@ def test_secure_boot_efivar(tmp_path):
 
 def test_grub_default_zero_is_the_newest(tmp_path):
     grub(tmp_path)
-    found = nextboot.read(Paths(tmp_path), "grub")
+    found = bootfiles.read_next_boot(Paths(tmp_path), "grub")
     assert found == nextboot.NextBoot(BACKPORTS, "GRUB: grub.cfg's default '0'")
 
 
@@ -198,7 +198,7 @@ def test_grub_default_zero_is_the_newest(tmp_path):
 )  # fmt: skip
 def test_grub_default_entries(tmp_path, default, grubenv, expected):
     grub(tmp_path, default, grubenv)
-    assert nextboot.read(Paths(tmp_path), "grub").release == expected
+    assert bootfiles.read_next_boot(Paths(tmp_path), "grub").release == expected
 
 
 def test_systemd_boot_default(tmp_path):
@@ -209,20 +209,20 @@ def test_systemd_boot_default(tmp_path):
             f"title Debian\nversion {release}\nlinux /abc/{release}/linux\noptions ro\n",
         )
     paths = Paths(tmp_path)
-    assert nextboot.read(paths, "systemd-boot").release == BACKPORTS
+    assert bootfiles.read_next_boot(paths, "systemd-boot").release == BACKPORTS
     fakesys.write(tmp_path / "boot/efi/loader/loader.conf", f"timeout 3\ndefault abc-{STOCK}*\n")
-    assert nextboot.read(paths, "systemd-boot") == nextboot.NextBoot(
+    assert bootfiles.read_next_boot(paths, "systemd-boot") == nextboot.NextBoot(
         STOCK, f"systemd-boot: loader.conf's default 'abc-{STOCK}*'"
     )
     efivar = tmp_path / "sys/firmware/efi/efivars" / nextboot.LOADER_ENTRY_DEFAULT_EFIVAR
     # systemd-boot's entry ids are the file names with .conf (src/boot/boot.c), as bootctl
     # set-default takes them
     fakesys.write(efivar, b"\x06\x00\x00\x00" + f"abc-{BACKPORTS}.conf".encode("utf-16-le"))
-    assert nextboot.read(paths, "systemd-boot").release == BACKPORTS
+    assert bootfiles.read_next_boot(paths, "systemd-boot").release == BACKPORTS
     fakesys.write(efivar, b"\x06\x00\x00\x00" + f"abc-{BACKPORTS}".encode("utf-16-le"))
-    assert nextboot.read(paths, "systemd-boot").release is None  # names no entry id
-    assert nextboot.read(paths, "proxmox").release is None
-    assert nextboot.read(paths, None).evidence == "not known for boot path none found"
+    assert bootfiles.read_next_boot(paths, "systemd-boot").release is None  # names no entry id
+    assert bootfiles.read_next_boot(paths, "proxmox").release is None
+    assert bootfiles.read_next_boot(paths, None).evidence == "not known for boot path none found"
 
 
 # --- providers per kernel -----------------------------------------------------------------

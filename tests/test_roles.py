@@ -27,7 +27,7 @@ def i440fx_guest(fake) -> None:
 
 def detect(fake, configured: str = "auto") -> roles.Detected:
     paths = Paths(fake.root)
-    return roles.decide(roles.read(paths, reader.read_pf(paths, PF)), configured)
+    return roles.decide(reader.read_observed(paths, reader.read_pf(paths, PF)), configured)
 
 
 def test_q35_guest_with_a_vf_behind_a_root_port(fake):
@@ -40,7 +40,7 @@ def test_q35_guest_with_a_vf_behind_a_root_port(fake):
         binds=False,
         device="a7a0",
     )
-    gpu = roles.gpu_functions(Paths(fake.root))
+    gpu = reader.gpu_functions(Paths(fake.root))
     assert [(g.address, g.driver, g.render_node) for g in gpu] == [
         ("0000:06:00.0", "i915", "renderD128")
     ]

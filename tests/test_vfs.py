@@ -13,7 +13,7 @@ from click.testing import CliRunner
 
 from fakesys import KernelDouble
 from irisxe_sriov.cli.commands import cli
-from irisxe_sriov.machine import reader
+from irisxe_sriov.machine import reader, users
 from irisxe_sriov.paths import Paths
 from irisxe_sriov.process import Runner
 from irisxe_sriov.runtime import vfs
@@ -143,9 +143,9 @@ def test_in_use_from_open_vfio_groups_and_libvirt(fake):
         "<address domain='0x0000' bus='0x00' slot='0x02' function='0x2'/></source>"
         "</hostdev></devices></domain></domstatus>"
     )
-    known = vfs.usage(Paths(fake.root), state.vfs)
-    assert vfs.in_use(vf1, known) == ["win11"]
-    assert vfs.in_use(vf2, known) == ["ubuntu"]
+    known = users.read_usage(Paths(fake.root), state.vfs)
+    assert known.users_of(vf1) == ["win11"]
+    assert known.users_of(vf2) == ["ubuntu"]
     with pytest.raises(vfs.VfsError) as raised:
         restore(fake, Settings(num_vfs=3))
     assert str(raised.value) == (
@@ -387,9 +387,9 @@ def test_a_process_holding_a_vfs_render_node_is_a_user(fake, snapshot):
     container_holding(fake, "renderD129")  # VF 1's node (fakesys: renderD129 for VF 1)
     container_holding(fake, "renderD128", pid=4444)  # the PF's: no VF's user
     state = reader.scan(Paths(fake.root), PF)
-    known = vfs.usage(Paths(fake.root), state.vfs)
+    known = users.read_usage(Paths(fake.root), state.vfs)
     user = "ffmpeg (pid 4343) in docker container 0123456789ab"
-    assert [vfs.in_use(vf, known) for vf in state.vfs] == [[user], []]
+    assert [known.users_of(vf) for vf in state.vfs] == [[user], []]
     doc = json.loads(run(fake.root, "status", "--json").output)
     assert [vf["in_use_by"] for vf in doc["vfs"]] == [[user], []]
     before = snapshot(fake.root)

@@ -3,7 +3,7 @@ top-level handler (commands.Group.main) and debconf_ui.main turn it into output 
 
 The status belongs to the problem, not to the command that met it, so the same problem
 exits the same way from every command (docs/notes.md, "One error, one exit status";
-docs/irisxe-sriov-ctl.8, EXIT STATUS).
+docs/irisxe-sriov-ctl.8, EXIT STATUS). Pure.
 """
 
 import enum

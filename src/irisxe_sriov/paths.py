@@ -14,6 +14,9 @@ PACKAGE = "irisxe-sriov"
 MAX_LINKS = 40
 # systemd-boot's loader identity (docs/notes.md, "Debian's boot paths").
 LOADER_INFO_EFIVAR = "LoaderInfo-4a67b082-0a4c-41cf-b6c7-440b29bb8c4f"
+# Where Debian mounts an ESP (or XBOOTLDR), in the order bootctl looks (docs/notes.md,
+# "Debian's boot paths"): systemd-boot's loader entries are searched there.
+ESP_MOUNTS = ("/efi", "/boot/efi", "/boot")
 
 
 # Files apply may delete when the configuration no longer needs them: nothing else, whatever
@@ -347,9 +350,13 @@ class Paths:
     def grub_cfg(self) -> Path:
         return self.at("/boot/grub/grub.cfg")
 
+    def efivar(self, name: str) -> Path:
+        """An EFI variable's file in efivarfs (name: Name-VendorGUID)."""
+        return self.at("/sys/firmware/efi/efivars") / name
+
     @property
     def loader_info_efivar(self) -> Path:
-        return self.at("/sys/firmware/efi/efivars") / LOADER_INFO_EFIVAR
+        return self.efivar(LOADER_INFO_EFIVAR)
 
     # --- read-only host state ---------------------------------------------------------
     def pci_device(self, address: str) -> Path:

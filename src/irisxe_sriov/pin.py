@@ -2,7 +2,7 @@
 driver" and "The compat layer").
 
 debian/rules reads these values for the ${irisxe:Driver} substvar, so moving the pin is a
-change to this file only.
+change to this file only. Pure: data.
 """
 
 DRIVER_PACKAGE = "i915-sriov-dkms"

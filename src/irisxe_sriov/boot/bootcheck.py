@@ -2,8 +2,8 @@
 
 Users' most common silent failure is parameters that never reach the kernel: the wrong
 file edited, the boot configuration not regenerated, a later GRUB drop-in overriding the
-value, systemd-boot or Proxmox instead of GRUB. Reading is split from judging: `read`
-gathers the files, `locate` (pure) names the one that was not applied.
+value, systemd-boot or Proxmox instead of GRUB. Pure: machine/bootfiles.py gathers the
+files, `locate` names the one that was not applied.
 """
 
 import re
@@ -12,12 +12,8 @@ from typing import NamedTuple
 from irisxe_sriov import cmdline, fixes
 from irisxe_sriov.choices import BootPath
 from irisxe_sriov.fixes import Fix
-from irisxe_sriov.machine.reader import read_text
-from irisxe_sriov.paths import Paths
 from irisxe_sriov.write.plan import PROXMOX_REFRESH, UPDATE_GRUB, UPDATE_INITRAMFS
 
-# Where an ESP (or XBOOTLDR) is mounted on Debian, for systemd-boot's loader entries.
-ESP_MOUNTS = ("/boot/efi", "/efi", "/boot")
 APPLY = fixes.APPLY
 
 
@@ -41,31 +37,6 @@ class Verdict(NamedTuple):
     def steps(self) -> Fix:
         """Everything still to do: the fix, then the reboot that brings it in."""
         return self.fix.then(fixes.REBOOT)
-
-
-def read(paths: Paths, boot_path: BootPath | None) -> BootFiles:
-    later: list[tuple[str, str]] = []
-    directory = paths.grub_dropin.parent
-    if boot_path == BootPath.GRUB and directory.is_dir():
-        for path in sorted(directory.glob("*.cfg")):
-            text = read_text(path)
-            if path.name > paths.grub_dropin.name and text is not None:
-                later.append((paths.display(path), text))
-    entries: list[tuple[str, str]] = []
-    if boot_path == BootPath.SYSTEMD_BOOT:
-        for mount in ESP_MOUNTS:
-            for path in sorted(paths.at(mount).glob("loader/entries/*.conf")):
-                text = read_text(path)
-                if text is not None:
-                    entries.append((paths.display(path), text))
-    return BootFiles(
-        boot_path=boot_path,
-        dropin=read_text(paths.grub_dropin) if boot_path == BootPath.GRUB else None,
-        later_dropins=tuple(later),
-        grub_cfg=read_text(paths.grub_cfg) if boot_path == BootPath.GRUB else None,
-        kernel_cmdline=read_text(paths.kernel_cmdline),
-        entries=tuple(entries),
-    )
 
 
 def overrides(text: str) -> bool:

@@ -6,23 +6,17 @@ against its menu; Debian's default "0" is the newest kernel. systemd-boot: the
 LoaderEntryDefault efivar (bootctl set-default), else loader.conf's `default` glob, else
 the entry with the highest version. Proxmox VE: its kernel pin, where one is set.
 Anything else: unknown (None), said as such.
-Parsing is pure; `read` gathers the files.
+Pure parsing: machine/bootfiles.py gathers the files.
 """
 
 import fnmatch
 import re
 from collections.abc import Mapping
-from types import MappingProxyType
 from typing import NamedTuple
 
-from irisxe_sriov.boot import bootloader
-from irisxe_sriov.choices import BootPath
 from irisxe_sriov.kernels import debversion
-from irisxe_sriov.machine.reader import read_text
-from irisxe_sriov.paths import Paths
 
 LOADER_ENTRY_DEFAULT_EFIVAR = "LoaderEntryDefault-4a67b082-0a4c-41cf-b6c7-440b29bb8c4f"
-ESP_CANDIDATES = ("/efi", "/boot/efi", "/boot")
 
 
 class NextBoot(NamedTuple):
@@ -163,54 +157,3 @@ def systemd_boot_next(
 
 
 # --- reading ------------------------------------------------------------------------------
-
-
-class Loader(NamedTuple):
-    """systemd-boot's files: its entries and what says which is the default."""
-
-    entries: Mapping[str, str]  # entry file name without .conf -> text
-    conf: str | None  # loader.conf
-    efivar_default: str | None  # the LoaderEntryDefault EFI variable (bootctl set-default)
-
-    @property
-    def conf_default(self) -> str | None:
-        for line in (self.conf or "").splitlines():
-            words = line.split(None, 1)
-            if len(words) == 2 and words[0] == "default":
-                return words[1].strip()
-        return None
-
-
-def read_loader(paths: Paths) -> Loader | None:
-    """The ESP's loader files (where Debian mounts an ESP or XBOOTLDR), None when none."""
-    for esp in ESP_CANDIDATES:
-        directory = paths.at(esp) / "loader"
-        if not (directory / "entries").is_dir():
-            continue
-        entries = {
-            p.name.removesuffix(".conf"): read_text(p) or ""
-            for p in (directory / "entries").glob("*.conf")
-        }
-        efivar = paths.at("/sys/firmware/efi/efivars") / LOADER_ENTRY_DEFAULT_EFIVAR
-        return Loader(
-            MappingProxyType(entries),
-            read_text(directory / "loader.conf"),
-            bootloader.read_efivar_text(efivar),
-        )
-    return None
-
-
-def read(paths: Paths, boot_path: BootPath | None) -> NextBoot:
-    """The next kernel for the boot path that carries the command line."""
-    if boot_path == BootPath.GRUB:
-        return grub_next(read_text(paths.grub_cfg), read_text(paths.at("/boot/grub/grubenv")))
-    if boot_path == BootPath.SYSTEMD_BOOT:
-        loader = read_loader(paths)
-        if loader is None:
-            return NextBoot(None, "no systemd-boot loader/entries found in /efi, /boot/efi, /boot")
-        return systemd_boot_next(loader.entries, loader.conf, loader.efivar_default)
-    if boot_path == BootPath.PROXMOX:
-        pin = (read_text(paths.proxmox_boot_pin, 4096) or "").strip()
-        if pin:
-            return NextBoot(pin, f"Proxmox VE: the kernel pin {pin!r}")
-    return NextBoot(None, f"not known for boot path {boot_path or 'none found'}")

@@ -242,11 +242,11 @@ def hold_in_hook(paths: Paths, release_only: bool = False) -> None:
     nothing else otherwise. It never announces a reboot (the kernel's own hooks do, and
     the hold decides where it lands) and never fails the kernel's installation or removal,
     nor the boot: a problem is one warning line."""
-    from irisxe_sriov.machine import snapshot
+    from irisxe_sriov.machine import gather, snapshot
     from irisxe_sriov.report import judgement
 
     try:
-        verdicts = judgement.judge(snapshot.gather(paths, snapshot.Depth.CHANGE))
+        verdicts = judgement.judge(gather.gather(paths, snapshot.Depth.CHANGE))
         if verdicts.hold.record == verdicts.snapshot.hold_record:
             return
         if release_only and verdicts.hold.record is not None:
@@ -312,10 +312,10 @@ FORCE = click.option(
 
 def verdicts_of(paths: Paths, depth: str, values: dict[str, str] | None = None) -> Any:
     """Gather the root at `depth` and judge it: what every command starts from."""
-    from irisxe_sriov.machine import snapshot
+    from irisxe_sriov.machine import gather, snapshot
     from irisxe_sriov.report import judgement
 
-    return judgement.judge(snapshot.gather(paths, snapshot.Depth(depth), values))
+    return judgement.judge(gather.gather(paths, snapshot.Depth(depth), values))
 
 
 def restore_now(paths: Paths, force: bool, wait: float = 0.0) -> None:
@@ -363,10 +363,11 @@ def vfs_restore(context: click.Context, force: bool, wait: float) -> None:
 
 def refuse_busy(verdicts: Any, numbers: list[int] | None, action: str) -> None:
     """Exit 1 naming the user when a VF (all of them for None) is in use."""
+    from irisxe_sriov.machine.snapshot import Usage
     from irisxe_sriov.runtime import vfs as runtime
 
     chosen = [vf for vf in verdicts.host.vfs if numbers is None or vf.number in numbers]
-    known = verdicts.snapshot.usage or runtime.Usage({}, {})
+    known = verdicts.snapshot.usage or Usage({}, {})
     runtime.refuse_if_in_use(chosen, known, False, action)
 
 
@@ -721,12 +722,12 @@ def carry_out(
     change that needs a reboot leaves Debian's reboot notice (the hooks leave none)."""
     from irisxe_sriov import process
     from irisxe_sriov import settings as settings_file
-    from irisxe_sriov.machine import snapshot
+    from irisxe_sriov.machine import gather, snapshot
     from irisxe_sriov.report import judgement
     from irisxe_sriov.write import apply, configure, render
 
     def plan_now() -> tuple[Any, str | None, bool]:
-        gathered = snapshot.gather(paths, snapshot.Depth.CHANGE, values)
+        gathered = gather.gather(paths, snapshot.Depth.CHANGE, values)
         verdicts = judgement.judge(gathered, request=request)
         text = None
         if values:

@@ -20,7 +20,7 @@ from typing import Any
 
 from irisxe_sriov import cmdline, errors, settings
 from irisxe_sriov.choices import BootPath, Driver, MachineRole, Role, VfRole
-from irisxe_sriov.machine import snapshot
+from irisxe_sriov.machine import gather, snapshot
 from irisxe_sriov.paths import Paths
 from irisxe_sriov.report import judgement
 from irisxe_sriov.sched import Priority, Profile
@@ -323,7 +323,7 @@ def role_choices(db: Any, count: int, question: str, exclude: list[int]) -> bool
 
 def config(db: Any, paths: Paths) -> None:
     db.capb("backup")
-    verdicts = judgement.judge(snapshot.gather(paths, snapshot.Depth.DEBCONF), strict=False)
+    verdicts = judgement.judge(gather.gather(paths, snapshot.Depth.DEBCONF), strict=False)
     seed(db, verdicts)
     state, machine, boot = verdicts.host, verdicts.machine, verdicts.boot
     host_notes(db, verdicts)
@@ -426,8 +426,8 @@ def postinst_plan(db: Any, paths: Paths) -> Plan:
         Q_SCHED_PF_PRIORITY,
     )
     answers = {q: db.get(q) for q in questions}
-    values = custom_kept(values_from(answers), snapshot.read_settings_file(paths).values)
-    verdicts = judgement.judge(snapshot.gather(paths, snapshot.Depth.CHANGE, values), strict=False)
+    values = custom_kept(values_from(answers), gather.read_settings_file(paths).values)
+    verdicts = judgement.judge(gather.gather(paths, snapshot.Depth.CHANGE, values), strict=False)
     current = verdicts.snapshot.settings_file
     text = None
     if current.text and not current.problems:

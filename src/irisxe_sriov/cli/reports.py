@@ -46,11 +46,11 @@ def text_style(verbose: bool) -> "Style":
 def status(paths: Paths, as_json: bool) -> None:
     """Show the PF, its VFs with driver and role, the settings, and what differs from
     what is running (a pending reboot)."""
-    from irisxe_sriov.machine import snapshot
+    from irisxe_sriov.machine import gather, snapshot
     from irisxe_sriov.report import judgement
     from irisxe_sriov.report import status as reporting
 
-    verdicts = judgement.judge(snapshot.gather(paths, snapshot.Depth.STATUS))
+    verdicts = judgement.judge(gather.gather(paths, snapshot.Depth.STATUS))
     document = reporting.report(verdicts)
     if as_json:
         print_json(document)
@@ -60,12 +60,12 @@ def status(paths: Paths, as_json: bool) -> None:
 
 def doctor(paths: Paths, as_json: bool, verbose: bool = False) -> None:
     """Check every requirement and known trap; exit 1 when a check fails."""
-    from irisxe_sriov.machine import snapshot
+    from irisxe_sriov.machine import gather, snapshot
     from irisxe_sriov.report import doctor as diagnosis
     from irisxe_sriov.report import judgement
 
     # a broken settings file is one finding: diagnose with the defaults rather than refuse
-    verdicts = judgement.judge(snapshot.gather(paths, snapshot.Depth.DOCTOR), strict=False)
+    verdicts = judgement.judge(gather.gather(paths, snapshot.Depth.DOCTOR), strict=False)
     findings = diagnosis.diagnose(verdicts)
     if as_json:
         print_json(diagnosis.document(findings))
@@ -79,12 +79,12 @@ def kernels(paths: Paths, as_json: bool, notify: str | None = None) -> None:
     """Show every installed kernel with its SR-IOV provider (the pinned DKMS build or the
     kernel's own xe), the DKMS state of the pinned driver, and which kernel boots next."""
     from irisxe_sriov.kernels import providers
-    from irisxe_sriov.machine import snapshot
+    from irisxe_sriov.machine import gather, snapshot
     from irisxe_sriov.report import judgement
 
     depth = snapshot.Depth.KERNELS if notify is None else snapshot.Depth.HOOK
     # a kernel installation goes on whatever the settings file holds
-    verdicts = judgement.judge(snapshot.gather(paths, depth), strict=notify is None)
+    verdicts = judgement.judge(gather.gather(paths, depth), strict=notify is None)
     if notify is not None:
         line, _ = judgement.notify_line(verdicts, notify)
         print(line, file=sys.stderr)
@@ -111,7 +111,7 @@ def metrics(paths: Paths, textfile: bool = False) -> None:
     """The health of the machine in Prometheus' text format (metrics.py): on stdout, or
     with `textfile` into node-exporter's textfile directory, replaced whole, where that
     directory exists (nothing written, and exit 0, where it does not)."""
-    from irisxe_sriov.machine import snapshot
+    from irisxe_sriov.machine import gather, snapshot
     from irisxe_sriov.paths import METRICS_DIR, METRICS_TEXTFILE
     from irisxe_sriov.report import doctor as diagnosis
     from irisxe_sriov.report import judgement
@@ -120,7 +120,7 @@ def metrics(paths: Paths, textfile: bool = False) -> None:
 
     if textfile and not paths.at(METRICS_DIR).is_dir():
         return  # no node-exporter here: nothing to read or write for
-    verdicts = judgement.judge(snapshot.gather(paths, snapshot.Depth.DOCTOR), strict=False)
+    verdicts = judgement.judge(gather.gather(paths, snapshot.Depth.DOCTOR), strict=False)
     status = reporting.report(verdicts)
     doctor = diagnosis.document(diagnosis.diagnose(verdicts))
     text = exposition.exposition(exposition.families(status, doctor))

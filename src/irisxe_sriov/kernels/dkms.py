@@ -1,21 +1,17 @@
 """Can the pinned driver build for a kernel, and what did dkms do with it?
 
-The judgements are pure (`judge`, `state_of`) over what `read_dkms` found; the same table
+Pure: `judge` and `state_of` decide from what machine/kernelfiles.py read; the same table
 (pin.HEADER_CHANGES) is rendered into /etc/dkms/i915-sriov-dkms.conf, so dkms and doctor
 reach the same verdict on the same headers (docs/notes.md, "The compat layer").
 """
 
 import re
 from collections.abc import Mapping
-from pathlib import Path
 from typing import NamedTuple
 
 from irisxe_sriov import fixes, pin
 from irisxe_sriov.choices import Closed
 from irisxe_sriov.fixes import Fix
-from irisxe_sriov.kernels import debversion
-from irisxe_sriov.machine import reader
-from irisxe_sriov.paths import Paths
 
 ARCH = "x86_64"
 # Where irisxe-sriov installs its compat layer (conf/dkms/compat; docs/notes.md).
@@ -171,80 +167,3 @@ def state_of(files: DkmsFiles) -> KernelState:
 
 
 # --- reading ------------------------------------------------------------------------------
-
-PROBE_LIMIT = 1 << 20  # a header file is a few kB; a larger one is no header of ours
-
-
-def header_dirs(paths: Paths, release: str) -> list[str]:
-    """The host spellings of the kernel's two header halves (build is the -amd64 one,
-    source the -common one on Debian)."""
-    return [f"/lib/modules/{release}/{name}" for name in ("build", "source")]
-
-
-def read_headers(paths: Paths, release: str) -> tuple[bool, dict[str, str | None]]:
-    """Whether headers exist for `release`, and each probed file's text (first found).
-    Every file is resolved from its host spelling, so a link below the headers tree
-    resolves inside the root as the link to the tree does."""
-    directories = [d for d in header_dirs(paths, release) if paths.at(d).is_dir()]
-    texts: dict[str, str | None] = {}
-    for change in CHANGES:
-        texts[change.probe] = None
-        for directory in directories:
-            text = reader.read_text(paths.at(f"{directory}/{change.probe}"), PROBE_LIMIT)
-            if text is not None:
-                texts[change.probe] = text
-                break
-    return bool(directories), texts
-
-
-def installed_kernels(paths: Paths) -> list[str]:
-    """Releases with a kernel image in /boot or a modules tree with kernel modules (Debian
-    7.x packages keep theirs in /usr/lib/modules), oldest first in Debian's version order
-    (release names need not compare as numbers: debversion)."""
-    releases = {p.name.removeprefix("vmlinuz-") for p in paths.at("/boot").glob("vmlinuz-*")}
-    for modules in ("/lib/modules", "/usr/lib/modules"):
-        releases |= {p.parent.name for p in paths.at(modules).glob("*/kernel")}
-    return sorted(releases, key=debversion.release_key)
-
-
-def dkms_tree(paths: Paths) -> Path:
-    return paths.at("/var/lib/dkms") / pin.DRIVER_PACKAGE / pin.DRIVER_VERSION
-
-
-def first_error(make_log: str) -> str | None:
-    for line in make_log.splitlines():
-        if "error:" in line:
-            return line.strip()
-    return None
-
-
-MAKE_LOG_LIMIT = 16 << 20  # a failed build's log is some hundred kB
-
-
-def read_make_log(paths: Paths) -> str:
-    """dkms's log of the last build of the pinned driver ("" when there is none)."""
-    return reader.read_text(dkms_tree(paths) / "build" / "make.log", MAKE_LOG_LIMIT) or ""
-
-
-def read_dkms(paths: Paths, release: str, make_log: str) -> DkmsFiles:
-    """What the files say about the pinned build on `release`; `make_log` is
-    read_make_log's text (one file for every kernel: read once)."""
-    updates = paths.at("/lib/modules") / release / "updates"
-    installed = any(updates.glob("**/i915.ko*")) or any(updates.glob("**/xe.ko*"))
-    headers, texts = read_headers(paths, release)
-    failure = None
-    if f"for kernel {release} " in make_log:
-        failure = first_error(make_log) or "see the log"
-    source = (dkms_tree(paths) / "source").exists() or paths.at(
-        f"/usr/src/{pin.DRIVER_PACKAGE}-{pin.DRIVER_VERSION}/dkms.conf"
-    ).is_file()
-    return DkmsFiles(
-        release=release,
-        headers=headers,
-        texts=texts,
-        installed=installed,
-        built=(dkms_tree(paths) / release / ARCH / "module").is_dir(),
-        source=source,
-        log=paths.display(dkms_tree(paths) / "build" / "make.log"),
-        failure=failure,
-    )

@@ -2,19 +2,17 @@
 when the one that would boot next has none (docs/notes.md, "The kernel hold").
 
 Pure parsing and formatting of what each boot path says about its default and of our
-record (/var/lib/irisxe-sriov/kernel-hold); `read_defaults` gathers the files. The
+record (/var/lib/irisxe-sriov/kernel-hold); machine/bootfiles.py gathers the files. The
 decision itself is judgement's; render and configure write it.
 """
 
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from types import MappingProxyType
 from typing import NamedTuple
 
 from irisxe_sriov.boot import nextboot
 from irisxe_sriov.choices import BootPath, HoldKind
-from irisxe_sriov.machine import reader
 from irisxe_sriov.paths import Paths
 
 RELEASE_RE = re.compile(r"[0-9][0-9A-Za-z.+_~-]{0,99}")
@@ -111,42 +109,6 @@ def entry_targets(entries: Mapping[str, str]) -> dict[str, str]:
         if release and release not in found:
             found[release] = f"{name}.conf"
     return found
-
-
-def read_defaults(paths: Paths, boot: BootPath | None, ours: Record | None) -> Defaults:
-    """What the boot path says; an admin default equal to our own hold is no admin's."""
-    mine = ours.target if ours is not None else None
-    if boot == BootPath.GRUB:
-        files = [paths.at("/etc/default/grub")]
-        directory = paths.grub_dropin.parent
-        if directory.is_dir():
-            files += [p for p in sorted(directory.glob("*.cfg")) if p != paths.grub_dropin]
-        texts = [reader.read_text(path) or "" for path in files]
-        value = grub_default(texts)
-        admin = None if value in (None, "0", mine) else f"GRUB_DEFAULT={value}"
-        generated = reader.read_text(paths.grub_cfg) or ""
-        if admin is None:
-            # what grub.cfg was last made with, where the files say nothing
-            made = nextboot.grub_default(generated)
-            if made not in (None, "0", mine):
-                admin = f"grub.cfg's default {made!r}"
-        menu = nextboot.parse_menu(generated)
-        return Defaults(boot, admin, MappingProxyType(grub_targets(menu)))
-    if boot == BootPath.SYSTEMD_BOOT:
-        loader = nextboot.read_loader(paths)
-        admin = None
-        if loader is not None:
-            if loader.efivar_default and loader.efivar_default != mine:
-                admin = f"the LoaderEntryDefault EFI variable {loader.efivar_default!r}"
-            elif loader.conf_default and loader.conf_default != mine:
-                admin = f"loader.conf's default {loader.conf_default!r}"
-        entries = loader.entries if loader is not None else {}
-        return Defaults(boot, admin, MappingProxyType(entry_targets(entries)))
-    if boot == BootPath.PROXMOX:
-        pin = (reader.read_text(paths.proxmox_boot_pin, 4096) or "").strip()
-        admin = f"the Proxmox VE pin {pin!r}" if pin and pin != mine else None
-        return Defaults(boot, admin, MappingProxyType({}))
-    return Defaults(boot, None, MappingProxyType({}))
 
 
 def record_path(paths: Paths) -> Path:

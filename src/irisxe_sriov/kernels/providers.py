@@ -7,22 +7,18 @@ Judged from each kernel's own files, never from its version string alone:
   6.18 (docs/notes.md, "The kernel's own xe"). Its config has CONFIG_DRM_XE and
   CONFIG_PCI_IOV, its module tree has xe.ko with the PF's device id among its PCI aliases
   and a max_vfs parameter. Offers xe only.
-The readers take a Paths root (the snapshot calls them, once per kernel); `judge` and
-`advice` are pure.
+Pure: machine/kernelfiles.py reads each kernel's files into XeFacts and dkms.DkmsFiles;
+`judge` and `advice` decide from them.
 """
 
-import re
 from collections.abc import Iterable
-from pathlib import Path
 from typing import NamedTuple
 
 from irisxe_sriov import fixes, pciids, pin
 from irisxe_sriov.choices import Driver, Provider
 from irisxe_sriov.fixes import Fix
-from irisxe_sriov.kernels import debversion, modinfo
+from irisxe_sriov.kernels import debversion
 from irisxe_sriov.kernels.dkms import DkmsState, KernelState
-from irisxe_sriov.machine import reader
-from irisxe_sriov.paths import Paths
 
 # The package's dependency on a provider (debian/rules puts it in ${irisxe:Driver}): the
 # pinned DKMS package first, or a kernel whose own xe is an SR-IOV PF. apt tries the first
@@ -34,8 +30,6 @@ DRIVERS_OF = {Provider.DKMS: (Driver.I915, Driver.XE), Provider.KERNEL_XE: (Driv
 # the Raptor Lake ids share (docs/notes.md, "The kernel's own xe").
 XE_PF_SINCE = (6, 18)
 XE_MODULE = "kernel/drivers/gpu/drm/xe/xe.ko"
-# depmod's modules.alias of Debian's 7.3.4 is about 1.4 MB
-MODULES_ALIAS_LIMIT = 32 << 20
 
 
 class XeFacts(NamedTuple):
@@ -144,79 +138,6 @@ def serving(kernels: Iterable[KernelProvider], driver: str) -> list[KernelProvid
 
 
 # --- reading ------------------------------------------------------------------------------
-
-
-def module_trees(paths: Paths, release: str) -> list[Path]:
-    """Debian 7.x kernels keep their files in /usr/lib/modules, older ones in /lib/modules
-    (the same directory on a merged-/usr system, two on a fake root)."""
-    trees = [paths.at("/lib/modules") / release, paths.at("/usr/lib/modules") / release]
-    return [tree for tree in trees if tree.is_dir()]
-
-
-def read_config(paths: Paths, release: str) -> str | None:
-    """The kernel's config: /boot/config-<release>, or the copy in its module tree that
-    Debian 7.x packages ship (linux-base copies it to /boot)."""
-    candidates = [paths.at("/boot") / f"config-{release}"]
-    candidates += [tree / "config" for tree in module_trees(paths, release)]
-    for candidate in candidates:
-        text = reader.read_text(candidate)
-        if text is not None:
-            return text
-    return None
-
-
-def xe_module_file(paths: Paths, release: str) -> Path | None:
-    for tree in module_trees(paths, release):
-        for suffix in ("", ".xz", ".gz"):
-            candidate = tree / (XE_MODULE + suffix)
-            if candidate.is_file():
-                return candidate
-        if (tree / (XE_MODULE + ".zst")).is_file():
-            return tree / (XE_MODULE + ".zst")
-    return None
-
-
-def aliases_from_index(paths: Paths, release: str) -> frozenset[str] | None:
-    """Device ids that depmod's modules.alias maps to xe; None when there is no index."""
-    for tree in module_trees(paths, release):
-        try:
-            data = reader.read_bytes(tree / "modules.alias", MODULES_ALIAS_LIMIT)
-        except (OSError, reader.UnreadableFile):
-            continue
-        lines = re.findall(rb"^alias pci:v00008086d0000([0-9A-F]{4})\S* xe$", data, re.M)
-        return frozenset(line.decode().lower() for line in lines)
-    return None
-
-
-def read_xe_facts(paths: Paths, release: str, thorough: bool = True) -> XeFacts:
-    """The kernel's own xe. `thorough` reads xe.ko's modinfo for max_vfs (modinfo.py: about
-    75 ms for Debian's xe.ko.xz the first time) where the verdict can turn on it; without
-    it, max_vfs is not read (the 6.18 rule implies it) and the module is only opened when
-    depmod's modules.alias is missing."""
-    config = read_config(paths, release)
-    values = config_values(config or "", ("CONFIG_DRM_XE", "CONFIG_PCI_IOV"))
-    drm_xe = values.get("CONFIG_DRM_XE") in ("y", "m")
-    pci_iov = values.get("CONFIG_PCI_IOV") == "y"
-    module = xe_module_file(paths, release)
-    aliases = aliases_from_index(paths, release)
-    # xe_verdict looks at max_vfs only for an SR-IOV capable xe from 6.18 on
-    decisive = drm_xe and pci_iov and debversion.upstream_at_least(release, *XE_PF_SINCE)
-    max_vfs: bool | None = None
-    unreadable = False
-    if module is not None and ((thorough and decisive) or aliases is None):
-        found = modinfo.read(paths, module)
-        max_vfs = found.max_vfs
-        unreadable = found.max_vfs is None
-        aliases = found.aliases if aliases is None else aliases
-    return XeFacts(
-        config_found=config is not None,
-        drm_xe=drm_xe,
-        pci_iov=pci_iov,
-        module=module is not None,
-        aliases=aliases or frozenset(),
-        max_vfs=max_vfs if module is not None else False,
-        unreadable=unreadable,
-    )
 
 
 # --- what to do ---------------------------------------------------------------------------

@@ -1,16 +1,13 @@
 """Does apt know trixie-backports, and which mirror does this system use? Pure parsing of
-/etc/apt/sources.list and sources.list.d (one-line and deb822 formats), and a reader.
+/etc/apt/sources.list and sources.list.d (one-line and deb822 formats); aptdpkg.py reads
+them.
 
 Used to give the exact commands that install a kernel with its own SR-IOV xe
 (docs/notes.md, "The kernel's own xe").
 """
 
-import contextlib
 import re
 from typing import NamedTuple
-
-from irisxe_sriov.machine import reader
-from irisxe_sriov.paths import Paths
 
 BACKPORTS = "trixie-backports"
 DEB822_FILE = "/etc/apt/sources.list.d/debian.sources"
@@ -53,23 +50,6 @@ def summarise(sources: list[tuple[str, list[str]]], deb822: bool) -> AptSources:
     mirror = next((uri for uri, suites in sources if "trixie" in suites), None)
     backports = any(BACKPORTS in suites for _, suites in sources)
     return AptSources(backports, mirror, deb822)
-
-
-def read(paths: Paths) -> AptSources:
-    sources: list[tuple[str, list[str]]] = []
-    candidates = [paths.at("/etc/apt/sources.list")]
-    directory = paths.at("/etc/apt/sources.list.d")
-    with contextlib.suppress(OSError):
-        candidates += sorted(directory.iterdir())
-    for candidate in candidates:
-        text = reader.read_text(candidate)
-        if text is None:
-            continue
-        if candidate.name.endswith(".sources"):
-            sources += parse_deb822(text)
-        elif candidate.name.endswith(".list"):
-            sources += parse_one_line(text)
-    return summarise(sources, paths.at(DEB822_FILE).is_file())
 
 
 def backports_steps(sources: AptSources) -> list[str]:

@@ -14,6 +14,7 @@ from types import MappingProxyType
 from typing import BinaryIO, NamedTuple
 
 from irisxe_sriov import errors, pciids, pin, sched
+from irisxe_sriov.machine import roles
 from irisxe_sriov.paths import Paths
 
 # Module parameters worth showing; reading every i915 parameter costs time for nothing.
@@ -428,3 +429,65 @@ def drift(paths: Paths) -> list[tuple[str, str]]:
     written = {name: read_text(paths.written_copy(name)) for name in names}
     on_disk = {name: read_text(paths.at(name)) for name in names}
     return [(found.path, found.state) for found in plan.drift(on_disk, written)]
+
+
+# --- what the machine is to the GPU (roles.decide judges it) -----------------------------
+
+HYPERVISOR_VENDORS = ("QEMU", "innotek GmbH", "VMware, Inc.", "Xen", "Microsoft Corporation")
+
+
+def virtual_machine(paths: Paths) -> str | None:
+    """How a virtual machine shows itself: DMI's vendor or product (KVM, QEMU, ...) or
+    the hypervisor CPU flag. systemd-detect-virt reads the same sources."""
+    dmi = paths.at("/sys/class/dmi/id")
+    for name in ("sys_vendor", "product_name"):
+        value = (read_text(dmi / name, 4096) or "").strip()
+        if value in HYPERVISOR_VENDORS or value == "KVM" or value.startswith("Standard PC ("):
+            return f"DMI {name} {value!r}"
+    cpuinfo = read_text(paths.at("/proc/cpuinfo"), 1 << 20) or ""
+    for line in cpuinfo.splitlines():
+        if line.startswith("flags") and " hypervisor" in f" {line.partition(':')[2]} ":
+            return "the hypervisor CPU flag"
+    return None
+
+
+def pci_entries(paths: Paths) -> list[Path]:
+    try:
+        return sorted(paths.at("/sys/bus/pci/devices").iterdir())
+    except OSError:
+        return []
+
+
+def gpu_functions(paths: Paths, entries: list[Path] | None = None) -> tuple[roles.GpuFunction, ...]:
+    """Every supported Intel GPU function on the PCI buses."""
+    entries = pci_entries(paths) if entries is None else entries
+    found = []
+    for link in entries:
+        entry = paths.pci_device(link.name)  # absolute links resolve in the root
+        vendor = parse_hex_id(read_text(entry / "vendor", 64))
+        device = parse_hex_id(read_text(entry / "device", 64))
+        if pciids.platform_of(vendor, device) is None or device is None:
+            continue
+        found.append(
+            roles.GpuFunction(
+                address=link.name,
+                device=device,
+                driver=link_name(entry / "driver"),
+                render_node=render_node(entry),
+                sriov=(entry / "sriov_totalvfs").exists(),
+                is_vf=(entry / "physfn").exists(),
+            )
+        )
+    return tuple(found)
+
+
+def read_observed(paths: Paths, pf: PciFunction) -> roles.Observed:
+    pf_dir: Path = paths.pci_device(pf.address)
+    entries = pci_entries(paths)
+    return roles.Observed(
+        pf=pf,
+        pf_sriov=pf.present and (pf_dir / "sriov_totalvfs").exists(),
+        gpus=gpu_functions(paths, entries),
+        virtual=virtual_machine(paths),
+        pci_devices=len(entries),
+    )

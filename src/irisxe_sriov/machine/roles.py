@@ -1,6 +1,7 @@
 """What this machine is to the GPU: the host that owns the PF, a guest given a VF, or
 neither. Detected from the hardware (docs/notes.md, "Hosts, guests and what sits at
-00:02.x"), overridable with ROLE= in the settings. `decide` is pure; `read` scans a root.
+00:02.x"), overridable with ROLE= in the settings. Pure: `decide` judges what
+reader.read_observed found.
 
 - host: a supported Intel GPU at the PF address, on bare metal (or, in a VM, one that
   has the SR-IOV capability: a PF passed through whole). Makes and binds VFs.
@@ -14,13 +15,14 @@ A machine with no device at the PF address and no GPU at all, on bare metal, is 
 whose GPU is not visible yet (an image built before the hardware exists).
 """
 
-from pathlib import Path
-from typing import NamedTuple
+from __future__ import annotations
 
-from irisxe_sriov import pciids
+from typing import TYPE_CHECKING, NamedTuple
+
 from irisxe_sriov.choices import Role
-from irisxe_sriov.machine import reader
-from irisxe_sriov.paths import Paths
+
+if TYPE_CHECKING:  # a type only: the reader is machine/'s, never imported by a pure module
+    from irisxe_sriov.machine import reader
 
 
 class GpuFunction(NamedTuple):
@@ -110,62 +112,3 @@ def decide(observed: Observed, configured: str = "auto") -> Detected:
 
 
 # --- reading ------------------------------------------------------------------------------
-
-HYPERVISOR_VENDORS = ("QEMU", "innotek GmbH", "VMware, Inc.", "Xen", "Microsoft Corporation")
-
-
-def virtual_machine(paths: Paths) -> str | None:
-    """How a virtual machine shows itself: DMI's vendor or product (KVM, QEMU, ...) or
-    the hypervisor CPU flag. systemd-detect-virt reads the same sources."""
-    dmi = paths.at("/sys/class/dmi/id")
-    for name in ("sys_vendor", "product_name"):
-        value = (reader.read_text(dmi / name, 4096) or "").strip()
-        if value in HYPERVISOR_VENDORS or value == "KVM" or value.startswith("Standard PC ("):
-            return f"DMI {name} {value!r}"
-    cpuinfo = reader.read_text(paths.at("/proc/cpuinfo"), 1 << 20) or ""
-    for line in cpuinfo.splitlines():
-        if line.startswith("flags") and " hypervisor" in f" {line.partition(':')[2]} ":
-            return "the hypervisor CPU flag"
-    return None
-
-
-def pci_entries(paths: Paths) -> list[Path]:
-    try:
-        return sorted(paths.at("/sys/bus/pci/devices").iterdir())
-    except OSError:
-        return []
-
-
-def gpu_functions(paths: Paths, entries: list[Path] | None = None) -> tuple[GpuFunction, ...]:
-    """Every supported Intel GPU function on the PCI buses."""
-    entries = pci_entries(paths) if entries is None else entries
-    found = []
-    for link in entries:
-        entry = paths.pci_device(link.name)  # absolute links resolve in the root
-        vendor = reader.parse_hex_id(reader.read_text(entry / "vendor", 64))
-        device = reader.parse_hex_id(reader.read_text(entry / "device", 64))
-        if pciids.platform_of(vendor, device) is None or device is None:
-            continue
-        found.append(
-            GpuFunction(
-                address=link.name,
-                device=device,
-                driver=reader.link_name(entry / "driver"),
-                render_node=reader.render_node(entry),
-                sriov=(entry / "sriov_totalvfs").exists(),
-                is_vf=(entry / "physfn").exists(),
-            )
-        )
-    return tuple(found)
-
-
-def read(paths: Paths, pf: reader.PciFunction) -> Observed:
-    pf_dir: Path = paths.pci_device(pf.address)
-    entries = pci_entries(paths)
-    return Observed(
-        pf=pf,
-        pf_sriov=pf.present and (pf_dir / "sriov_totalvfs").exists(),
-        gpus=gpu_functions(paths, entries),
-        virtual=virtual_machine(paths),
-        pci_devices=len(entries),
-    )

@@ -3,14 +3,12 @@
 dkms signs what it builds with /var/lib/dkms/mok.key + mok.pub (made when openssl is
 installed); under Secure Boot the kernel loads those modules only once mok.pub is enrolled
 in the shim's MOK list ("Key was rejected by service" otherwise). The kernel's own modules
-are signed by Debian's key and need nothing. Parsing is pure; reading takes a Paths root.
+are signed by Debian's key and need nothing. Pure parsing: machine/bootfiles.py reads the
+efivar and asks mokutil.
 """
 
 from enum import StrEnum
 from typing import NamedTuple
-
-from irisxe_sriov.machine import reader
-from irisxe_sriov.paths import Paths
 
 SECURE_BOOT_EFIVAR = "SecureBoot-8be4df61-93ca-11d2-aa0d-00e098032b8c"
 DKMS_KEY = "/var/lib/dkms/mok.pub"
@@ -49,30 +47,3 @@ def parse_test_key(output: str) -> Enrolment:
     if "is not enrolled" in output:
         return Enrolment.NOT_ENROLLED
     return Enrolment.UNKNOWN
-
-
-def read(paths: Paths) -> SecureBoot:
-    """The Secure Boot state and whether the dkms key is enrolled. mokutil runs only on
-    the real system (through process.Runner, the one process gateway)."""
-    try:
-        efivar = paths.at("/sys/firmware/efi/efivars") / SECURE_BOOT_EFIVAR
-        enabled = parse_secure_boot(reader.read_bytes(efivar, 64))
-    except (OSError, reader.UnreadableFile):
-        enabled = None
-    key_present = paths.at(DKMS_KEY).is_file()
-    if not enabled or not key_present:
-        return SecureBoot(enabled, key_present, Enrolment.UNKNOWN)
-    if not paths.is_host:
-        return SecureBoot(enabled, key_present, Enrolment.UNKNOWN, "cannot be checked under --root")
-    import shutil
-
-    if shutil.which("mokutil") is None:
-        return SecureBoot(
-            enabled, key_present, Enrolment.UNKNOWN, "mokutil is not installed: apt install mokutil"
-        )
-    from irisxe_sriov.process import Runner  # the process gateway, real system only
-
-    status, output = Runner(live=True).capture(["mokutil", "--test-key", DKMS_KEY], quiet=True)
-    enrolment = parse_test_key(output)
-    why = "" if enrolment != Enrolment.UNKNOWN else f"mokutil said: {output.strip()[:200]}"
-    return SecureBoot(enabled, key_present, enrolment, why or f"mokutil exited {status}")

@@ -1,26 +1,28 @@
-"""Gather once: everything a command needs to know about a root, read in one pass into
-frozen data (design.md, "Gather once, judge once").
+"""Gather once: everything a command needs to know about a root, as frozen data
+(design.md, "Gather once, judge once"). Pure: the types only; gather.py reads a root into
+them.
 
 Each command reads at the depth it declares (`Depth`): `status` the running and the next
-kernel, `kernels` every kernel and its xe.ko, `doctor` what its checks need. Every read
-is bounded and goes through reader.py (no FIFO, device or giant file hangs a command),
-and nothing here judges: judgement.py does, from this data alone, so that every command's
-verdicts come from the same facts and tests can build a Snapshot without a fake root.
+kernel, `kernels` every kernel and its xe.ko, `doctor` what its checks need. Nothing here
+judges: judgement.py does, from this data alone, so that every command's verdicts come
+from the same facts and tests can build a Snapshot without a fake root.
 """
 
-import enum
-from collections.abc import Callable, Mapping
-from types import MappingProxyType
-from typing import NamedTuple
+from __future__ import annotations
 
-from irisxe_sriov import pin, settings
-from irisxe_sriov.boot import bootcheck, bootloader, nextboot
-from irisxe_sriov.choices import BootPath, Closed
-from irisxe_sriov.kernels import dkms, hold, providers
-from irisxe_sriov.machine import aptsources, packages, reader, roles, secureboot
-from irisxe_sriov.paths import Paths
-from irisxe_sriov.runtime import pvecluster
-from irisxe_sriov.runtime.vfs import Usage, usage
+import enum
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import TYPE_CHECKING, NamedTuple
+
+from irisxe_sriov.choices import Closed
+from irisxe_sriov.kernels import hold
+
+if TYPE_CHECKING:  # the types of the parts; their modules are imported by gather.py
+    from irisxe_sriov.boot import bootcheck, bootloader, nextboot
+    from irisxe_sriov.kernels import dkms, providers
+    from irisxe_sriov.machine import aptsources, reader, roles, secureboot
+    from irisxe_sriov.runtime import pvecluster
 
 
 class Part(enum.Enum):
@@ -106,7 +108,7 @@ class Snapshot(NamedTuple):
     drift: tuple[tuple[str, str], ...] | None = None
     pending_refreshes: tuple[str, ...] | None = None
     usage: Usage | None = None
-    cluster: "Cluster | None" = None
+    cluster: Cluster | None = None
 
     @property
     def raw_settings(self) -> dict[str, str]:
@@ -127,101 +129,32 @@ class Cluster(NamedTuple):
     problem: str | None = None
 
 
-def read_cluster(paths: Paths) -> Cluster:
-    """/etc/pve/mapping/pci.cfg (pmxcfs: the same on every node) and the node's name, the
-    host name up to its first dot (PVE::INotify::nodename)."""
-    words = (reader.read_text(paths.at("/etc/hostname"), 256) or "").split()
-    node = words[0].split(".")[0] if words else None
-    try:
-        text = reader.read_optional(paths.at(pvecluster.CONFIG), 1 << 20)
-    except reader.UnreadableFile as error:  # never mistaken for no mappings
-        return Cluster(node, None, f"{paths.display(error.path)} {error.reason}")
-    except OSError as error:
-        shown = paths.display(paths.at(pvecluster.CONFIG))
-        return Cluster(node, None, f"{shown}: {error.strerror or error}")
-    return Cluster(node, None if text is None else pvecluster.parse(text))
+class User(NamedTuple):
+    pid: int
+    name: str  # the guest's name when known, else the process's command (and container)
+
+    def __str__(self) -> str:
+        return self.name
 
 
-def read_settings_file(paths: Paths) -> SettingsFile:
-    source = paths.display(paths.settings)
-    try:
-        text = reader.read_optional(paths.settings, settings.MAX_FILE_SIZE)
-    except reader.UnreadableFile as error:
-        return SettingsFile(None, {}, (f"{source} {error.reason}",))
-    except OSError as error:
-        return SettingsFile(None, {}, (f"{source}: {error.strerror or error}",))
-    if text is None:
-        return SettingsFile(None, {}, ())
-    try:
-        return SettingsFile(text, settings.parse_lines(text, source), ())
-    except settings.SettingsError as error:
-        return SettingsFile(text, {}, tuple(error.problems))
+class Usage(NamedTuple):
+    """Who uses VFs, read once: open VFIO groups, running libvirt domains, and processes
+    holding a VF's DRM nodes open."""
 
+    vfio: Mapping[int, list[User]]
+    libvirt: Mapping[str, list[str]]
+    drm: Mapping[int, list[User]] = MappingProxyType({})
 
-def configured_boot_path(raw: Mapping[str, str]) -> BootPath:
-    return BootPath.of(raw.get("bootloader", BootPath.AUTO)) or BootPath.AUTO
-
-
-def gather(
-    paths: Paths,
-    depth: Depth,
-    given: Mapping[str, str] | None = None,
-    bootctl: Callable[[], int | None] | None = None,
-) -> Snapshot:
-    """Read what `depth` needs of the root, once. `given`: setting values of the command
-    line (or debconf's answers) laid over the file; `bootctl` as bootloader.read_evidence."""
-    parts = PARTS[depth]
-    file = read_settings_file(paths)
-    raw = {**file.values, **(given or {})}
-    pf_address = raw.get("pf", settings.DEFAULT_PF)
-    # a malformed PF address is the settings' problem; the default is scanned meanwhile
-    if not settings.PF_RE.fullmatch(pf_address):
-        pf_address = settings.DEFAULT_PF
-    state = reader.scan(paths, pf_address)
-    evidence = bootloader.read_evidence(paths, bootctl)
-    boot_path = bootloader.resolve_with(configured_boot_path(raw), evidence).name
-    upcoming = nextboot.read(paths, boot_path)
-    installed = tuple(dkms.installed_kernels(paths))
-    make_log = dkms.read_make_log(paths) if installed else ""
-    kernels = {
-        release: KernelFiles(
-            release,
-            dkms.read_dkms(paths, release, make_log),
-            providers.read_xe_facts(paths, release, thorough=Part.MODINFO in parts),
-        )
-        for release in installed
-    }
-    record = hold.parse_record(reader.read_text(paths.kernel_hold, 4096))
-    snapshot = Snapshot(
-        depth=depth,
-        settings_file=file,
-        given=MappingProxyType(dict(given or {})),
-        host=state,
-        observed=roles.read(paths, state.pf),
-        boot=evidence,
-        next_boot=upcoming,
-        installed=installed,
-        kernels=MappingProxyType(kernels),
-        hold_record=record,
-        boot_defaults=hold.read_defaults(paths, boot_path, record),
-    )
-    if Part.BOOT_FILES in parts:
-        snapshot = snapshot._replace(boot_files=bootcheck.read(paths, boot_path))
-    if Part.PACKAGES in parts:
-        version = packages.installed_version(paths, pin.DRIVER_PACKAGE)
-        found = {} if version is None else {pin.DRIVER_PACKAGE: version}
-        snapshot = snapshot._replace(packages=MappingProxyType(found))
-    if Part.APT in parts:
-        snapshot = snapshot._replace(apt=aptsources.read(paths))
-    if Part.SECURE_BOOT in parts:
-        snapshot = snapshot._replace(secure_boot=secureboot.read(paths))
-    if Part.RECORDS in parts:
-        snapshot = snapshot._replace(
-            drift=tuple(reader.drift(paths)),
-            pending_refreshes=tuple(reader.pending_refreshes(paths)),
-        )
-    if Part.USAGE in parts:
-        snapshot = snapshot._replace(usage=usage(paths, state.vfs))
-    if Part.CLUSTER in parts:
-        snapshot = snapshot._replace(cluster=read_cluster(paths))
-    return snapshot
+    def users_of(self, vf: reader.PciFunction) -> list[str]:
+        """Who uses this VF: guests (open VFIO groups, libvirt's live domains) and
+        processes holding its DRM nodes open (a container's render node)."""
+        group = [] if vf.iommu_group is None else self.vfio.get(vf.iommu_group, [])
+        names = [user.name for user in group]
+        for name in self.libvirt.get(vf.address, []):
+            if name not in names:
+                names.append(name)
+        for minor in vf.drm_minors:
+            for user in self.drm.get(minor, []):
+                if user.name not in names:
+                    names.append(user.name)
+        return names

@@ -8,16 +8,20 @@ wording, the fix to suggest and, for doctor, what its other evidence (the kernel
 providers) makes moot. Kept as light as status itself: its start-up is measured.
 """
 
+from __future__ import annotations
+
 import re
 from collections.abc import Callable
 from enum import Enum
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from irisxe_sriov import cmdline, pin, sched
 from irisxe_sriov.choices import Driver, Role
-from irisxe_sriov.machine.reader import HostState
 from irisxe_sriov.machine.roles import Detected
 from irisxe_sriov.settings import Settings
+
+if TYPE_CHECKING:  # a type only: the reader is machine/'s, never imported by a pure module
+    from irisxe_sriov.machine.reader import HostState
 
 
 def parameter_int(text: str) -> int | None:

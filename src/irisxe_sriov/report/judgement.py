@@ -1,5 +1,5 @@
-"""Judge once: every verdict about a machine, from one Snapshot, by pure functions
-(design.md, "Gather once, judge once").
+"""Judge once: every verdict about a machine, from one Snapshot (design.md, "Gather once,
+judge once"). Pure: machine/gather.py read the Snapshot.
 
 status, doctor, kernels, the kernel hook, debconf's defaults and `vfs restore` all take
 their verdicts from `judge`, so they cannot disagree:
@@ -14,8 +14,10 @@ their verdicts from `judge`, so they cannot disagree:
   away"). status lists them; doctor fails the same ones with the same fixes.
 """
 
+from __future__ import annotations
+
 from collections.abc import Mapping
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from irisxe_sriov import cmdline, fixes, pin, settings
 from irisxe_sriov.boot.bootloader import Detection, resolve_with
@@ -35,11 +37,13 @@ from irisxe_sriov.kernels import hold, providers
 from irisxe_sriov.kernels.dkms import state_of
 from irisxe_sriov.kernels.providers import KernelProvider
 from irisxe_sriov.machine import aptsources
-from irisxe_sriov.machine.reader import HostState
 from irisxe_sriov.machine.roles import Detected, decide
 from irisxe_sriov.machine.snapshot import Snapshot
 from irisxe_sriov.report.differences import Difference, Kind, find
 from irisxe_sriov.settings import Settings
+
+if TYPE_CHECKING:  # a type only: the reader is machine/'s, never imported by a pure module
+    from irisxe_sriov.machine.reader import HostState
 
 
 class Level(Closed):

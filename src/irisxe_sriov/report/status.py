@@ -14,7 +14,6 @@ from irisxe_sriov.report import contract
 from irisxe_sriov.report.differences import Kind, capped_count
 from irisxe_sriov.report.judgement import Problem, Verdicts
 from irisxe_sriov.runtime import pvecluster
-from irisxe_sriov.runtime.vfs import in_use
 
 
 def is_dkms_build(version: str | None) -> bool:
@@ -140,7 +139,7 @@ def report(verdicts: Verdicts) -> dict[str, Any]:
                 else current.expected_driver(index, pf.driver),
                 "iommu_group": vf.iommu_group if vf else None,
                 "render_node": vf.render_node if vf else None,
-                "in_use_by": in_use(vf, usage) if vf and usage else [],
+                "in_use_by": usage.users_of(vf) if vf and usage else [],
                 "proxmox_mappings": proxmox_mappings(verdicts, current.vf_address(index)),
             }
         )

@@ -1,7 +1,8 @@
 """Give a VF to a guest: pick a free one, never the PF, and say or do what each stack needs.
 
-Pure but for `read_assignments`, which reads the guests' configurations, and `to_libvirt`,
-which runs virsh through the process.Runner it is given; everything else works on text.
+Pure but for `read_assignments`, `incus_kind`, `read_group_file` and `read_proxmox_conf`,
+which read the guests' and the system's files, and `to_libvirt`, which runs virsh through
+the Runner it is given; everything else works on text.
 """
 
 import re

@@ -1,8 +1,9 @@
 """Render and plan from the verdicts: everything `apply` needs, nothing written."""
 
 from irisxe_sriov import settings
-from irisxe_sriov.boot import bootcheck, bootloader
+from irisxe_sriov.boot import bootcheck
 from irisxe_sriov.choices import BootPath
+from irisxe_sriov.machine import bootfiles
 from irisxe_sriov.machine.reader import read_optional
 from irisxe_sriov.paths import Paths, is_generated
 from irisxe_sriov.report.judgement import Verdicts
@@ -61,11 +62,11 @@ def make_plan(
         modprobe: initramfs,
     }
     # A drop-in that is written or removed both need grub.cfg regenerated.
-    grub_refresh = bootloader.refresh_command(BootPath.GRUB, paths)
+    grub_refresh = bootfiles.refresh_command(BootPath.GRUB, paths)
     if grub_refresh is not None:
         commands[grub] = tuple(grub_refresh)
     if rendered.bootloader in (BootPath.SYSTEMD_BOOT, BootPath.PROXMOX):
-        refresh = bootloader.refresh_command(rendered.bootloader, paths)
+        refresh = bootfiles.refresh_command(rendered.bootloader, paths)
         commands[kernel_cmdline] = tuple(refresh or ())
     settings_path = paths.display(paths.settings)
     if settings_text is not None and len(settings_text.encode()) > settings.MAX_FILE_SIZE:

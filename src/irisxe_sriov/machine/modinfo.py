@@ -43,7 +43,7 @@ def scan(module: Path) -> ModuleFacts:
     if module.suffix == ".zst":
         return ModuleFacts(frozenset(), None)
     import lzma  # here, not at the top: status and doctor read a module only where
-    # modules.alias is missing (providers.read_xe_facts), and start faster without it
+    # modules.alias is missing (kernelfiles.read_xe_facts), and start faster without it
 
     aliases: set[str] = set()
     max_vfs = False
