@@ -12,7 +12,7 @@ import fakesys
 from irisxe_sriov import pin
 from irisxe_sriov.kernels import dkms
 from irisxe_sriov.machine import kernelfiles
-from irisxe_sriov.paths import Paths
+from irisxe_sriov.paths import DKMS_LAYER_DIR, Paths
 from irisxe_sriov.write import render
 
 OLD_PCI = "int __must_check pci_resize_resource(struct pci_dev *dev, int i, int size);\n"
@@ -120,8 +120,8 @@ def bash_verdict(root: Path, release: str) -> Verdict:
 def layer_flags(root: Path) -> str:
     generated = f"{root}/dkms/{pin.DRIVER_PACKAGE}/{pin.DRIVER_VERSION}/build/.irisxe-compat"
     return (
-        f"KCFLAGS='-include {dkms.LAYER_DIR}/include/irisxe-compat.h' "
-        f"NOSTDINC_FLAGS='-nostdinc -I{dkms.LAYER_DIR}/include -I{generated}'"
+        f"KCFLAGS='-include {DKMS_LAYER_DIR}/include/irisxe-compat.h' "
+        f"NOSTDINC_FLAGS='-nostdinc -I{DKMS_LAYER_DIR}/include -I{generated}'"
     )
 
 
@@ -150,7 +150,7 @@ def test_current_debian_13_headers_build_with_the_layer(kernels):
     climb = "../" * (len(kernels.parts) + 3)  # root's parts include "/", plus dkms/name/version
     generated = f"{kernels}/dkms/{pin.DRIVER_PACKAGE}/{pin.DRIVER_VERSION}/build/.irisxe-compat"
     assert verdict.pre_build == (
-        f"{climb}{dkms.LAYER_DIR.lstrip('/')}/irisxe-build "
+        f"{climb}{DKMS_LAYER_DIR.lstrip('/')}/irisxe-build "
         f"{kernels}/lib/modules/6.12.117+deb13-amd64/build {generated} -j2 "
         f"6.12.117+deb13-amd64 make modules {layer_flags(kernels)}"
     )

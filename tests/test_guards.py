@@ -204,3 +204,30 @@ def test_partly_pure_modules_touch_the_system_only_where_they_say():
             f"{name}:{line} {call}" for line, call in disk_calls(tree) if line not in allowed
         ]
     assert offences == []
+
+
+# --- host paths ---------------------------------------------------------------------------
+
+# A host path as a value: a string that is a path below one of the host's top directories
+# and nothing else (a message naming a file has words around it).
+HOST_PATH = re.compile(
+    r"/(boot|dev|efi|etc|home|lib|opt|proc|root|run|srv|sys|tmp|usr|var)(/[^\s'\"]*)?"
+)
+
+
+def test_host_paths_are_spelt_only_in_paths_py():
+    """paths.py's claim: every file the package touches or names to a tool is named there,
+    so that `--root` and the tests' fake roots reach every one of them. An f-string's
+    leading part counts: f"/usr/src/{name}" spells /usr/src."""
+    offences = []
+    for name, tree in modules():
+        if name == "paths.py":
+            continue
+        for node in ast.walk(tree):
+            if (
+                isinstance(node, ast.Constant)
+                and isinstance(node.value, str)
+                and HOST_PATH.fullmatch(node.value)
+            ):
+                offences.append(f"{name}:{node.lineno} {node.value!r}")
+    assert offences == []

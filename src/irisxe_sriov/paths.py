@@ -1,7 +1,9 @@
 """Every host path, resolved under a root directory.
 
-Nothing else in the package spells "/etc", "/sys", "/proc", "/boot" or "/run": tests and
-`--root` work on a fake root, and the real host is just root "/".
+No other module spells a host path: every file the package reads, lists, writes, renders or
+hands to a tool is named here, so tests and `--root` work on a fake root and the real host
+is just root "/" (tests/test_guards.py holds this to the code). Messages may name a file
+in words ("no /boot/grub/grub.cfg").
 """
 
 import functools
@@ -44,8 +46,42 @@ def is_generated(host_path: str) -> bool:
     return host_path in GENERATED or DRIVERCTL_OVERRIDE_RE.fullmatch(host_path) is not None
 
 
+KERNEL_CMDLINE = "/etc/kernel/cmdline"
+GRUB_DROPIN = "/etc/default/grub.d/irisxe-sriov.cfg"
+GRUB_CFG = "/boot/grub/grub.cfg"
 # The admin's files apply edits in place (design.md: only our tokens of them).
-EDITED = ("/etc/kernel/cmdline",)
+EDITED = (KERNEL_CMDLINE,)
+# The admin's configuration, where ucf and local edits are (a host spelling's prefix).
+ETC = "/etc/"
+# What a unified diff names for a file that does not exist on one side.
+DEV_NULL = "/dev/null"
+# Where the package installs the dkms compat layer (conf/dkms/compat; docs/notes.md, "The
+# compat layer").
+DKMS_LAYER_DIR = "/usr/share/irisxe-sriov/dkms/compat"
+# dkms signs its modules with this key; Secure Boot loads them once it is enrolled.
+DKMS_KEY = "/var/lib/dkms/mok.pub"
+APT_SOURCES_LIST = "/etc/apt/sources.list"
+APT_SOURCES_DIR = "/etc/apt/sources.list.d"
+DEB822_SOURCES = APT_SOURCES_DIR + "/debian.sources"  # Debian 13's own, in deb822
+# Proxmox VE's cluster-wide PCI resource mappings (pmxcfs: the same on every node).
+PVE_PCI_MAPPINGS = "/etc/pve/mapping/pci.cfg"
+# Debian 7.x kernels keep their modules in /usr/lib/modules, older ones in /lib/modules.
+MODULE_TREES = ("/lib/modules", "/usr/lib/modules")
+DRI_DIR = "/dev/dri"  # DRM nodes: cardN, renderDN
+VFIO_DIR = "/dev/vfio"  # VFIO group devices, by IOMMU group number
+DEV_DIR = "/dev/"
+
+
+def kernel_headers(release: str) -> list[str]:
+    """The host spellings of a kernel's two header halves (build is the -amd64 one, source
+    the -common one on Debian)."""
+    return [f"{MODULE_TREES[0]}/{release}/{name}" for name in ("build", "source")]
+
+
+def dri_node(name: str) -> str:
+    return f"{DRI_DIR}/{name}"
+
+
 STATE_DIR = "/var/lib/irisxe-sriov"
 WRITTEN_DIR = STATE_DIR + "/written"
 
@@ -306,7 +342,7 @@ class Paths:
     @property
     def grub_dropin(self) -> Path:
         # Sorts after cloud images' 50-cloudimg-settings.cfg (docs/notes.md, "Debian's boot paths").
-        return self.at("/etc/default/grub.d/irisxe-sriov.cfg")
+        return self.at(GRUB_DROPIN)
 
     @property
     def modprobe_conf(self) -> Path:
@@ -330,7 +366,7 @@ class Paths:
     # --- boot loaders -----------------------------------------------------------------
     @property
     def kernel_cmdline(self) -> Path:
-        return self.at("/etc/kernel/cmdline")
+        return self.at(KERNEL_CMDLINE)
 
     @property
     def proxmox_boot_uuids(self) -> Path:
@@ -348,7 +384,7 @@ class Paths:
 
     @property
     def grub_cfg(self) -> Path:
-        return self.at("/boot/grub/grub.cfg")
+        return self.at(GRUB_CFG)
 
     def efivar(self, name: str) -> Path:
         """An EFI variable's file in efivarfs (name: Name-VendorGUID)."""
@@ -358,10 +394,90 @@ class Paths:
     def loader_info_efivar(self) -> Path:
         return self.efivar(LOADER_INFO_EFIVAR)
 
+    @property
+    def grub_defaults(self) -> Path:
+        return self.at("/etc/default/grub")
+
+    @property
+    def grubenv(self) -> Path:
+        return self.at("/boot/grub/grubenv")
+
+    @property
+    def boot(self) -> Path:
+        return self.at("/boot")
+
     # --- read-only host state ---------------------------------------------------------
+    @property
+    def pci_devices(self) -> Path:
+        return self.at("/sys/bus/pci/devices")
+
     def pci_device(self, address: str) -> Path:
         """The device's directory: the link in /sys/bus/pci/devices resolved in the root."""
         return self.at(f"/sys/bus/pci/devices/{address}")
+
+    @property
+    def pci_drivers_probe(self) -> Path:
+        return self.at("/sys/bus/pci/drivers_probe")
+
+    def pci_driver(self, name: str) -> Path:
+        return self.at("/sys/bus/pci/drivers") / name
+
+    @property
+    def sys_class(self) -> Path:
+        return self.at("/sys/class")
+
+    @property
+    def dmi(self) -> Path:
+        return self.at("/sys/class/dmi/id")
+
+    @property
+    def cpuinfo(self) -> Path:
+        return self.at("/proc/cpuinfo")
+
+    @property
+    def processes(self) -> Path:
+        """/proc under the root, each process a numbered directory."""
+        return self.at("/proc")
+
+    @property
+    def vfio_groups(self) -> Path:
+        return self.at(VFIO_DIR)
+
+    @property
+    def libvirt_running(self) -> Path:
+        """libvirt's live domain XML, one file per running domain."""
+        return self.at("/run/libvirt/qemu")
+
+    @property
+    def libvirt_domains(self) -> Path:
+        return self.at("/etc/libvirt/qemu")
+
+    @property
+    def proxmox_guests(self) -> Path:
+        return self.at("/etc/pve/qemu-server")
+
+    @property
+    def incus(self) -> Path:
+        return self.at("/var/lib/incus")
+
+    @property
+    def group_file(self) -> Path:
+        return self.at("/etc/group")
+
+    @property
+    def hostname(self) -> Path:
+        return self.at("/etc/hostname")
+
+    @property
+    def dkms_trees(self) -> Path:
+        return self.at("/var/lib/dkms")
+
+    def driver_source(self, package: str, version: str) -> Path:
+        """Where a Debian DKMS package puts its source (`/usr/src/<package>-<version>`)."""
+        return self.at(f"/usr/src/{package}-{version}")
+
+    def module_trees(self, release: str) -> list[Path]:
+        return [self.at(tree) / release for tree in MODULE_TREES]
 
     def module(self, name: str) -> Path:
         return self.at("/sys/module") / name

@@ -12,6 +12,7 @@ from typing import NamedTuple
 from irisxe_sriov import cmdline, fixes
 from irisxe_sriov.choices import BootPath
 from irisxe_sriov.fixes import Fix
+from irisxe_sriov.paths import GRUB_CFG, GRUB_DROPIN, KERNEL_CMDLINE
 from irisxe_sriov.write.plan import PROXMOX_REFRESH, UPDATE_GRUB, UPDATE_INITRAMFS
 
 APPLY = fixes.APPLY
@@ -73,7 +74,7 @@ def locate(files: BootFiles, wanted: list[str]) -> Verdict:
         why = "bootloader=none" if path else "no boot path was found"
         return Verdict(None, f"nothing writes the kernel parameters ({why})", by_hand_fix(wanted))
     if path == BootPath.GRUB:
-        dropin = "/etc/default/grub.d/irisxe-sriov.cfg"
+        dropin = GRUB_DROPIN
         # the blacklist and intel_iommu's options are merged when grub-mkconfig sources
         # the drop-in: not literally in it
         plain = [t for t in wanted if cmdline.key_of(t) not in cmdline.MEMBERS]
@@ -95,7 +96,7 @@ def locate(files: BootFiles, wanted: list[str]) -> Verdict:
         lines = kernel_lines(files.grub_cfg or "", "linux")
         if not lines or any(cmdline.missing_from(line, wanted) for line in lines):
             return Verdict(
-                "/boot/grub/grub.cfg",
+                GRUB_CFG,
                 "/boot/grub/grub.cfg was not regenerated",
                 fixes.of(fixes.run(*UPDATE_GRUB)),
             )
@@ -103,7 +104,7 @@ def locate(files: BootFiles, wanted: list[str]) -> Verdict:
         text = files.kernel_cmdline or ""
         line = text.partition("\n")[0] if path == BootPath.PROXMOX else text
         if cmdline.missing_from(line, wanted):
-            return Verdict("/etc/kernel/cmdline", "/etc/kernel/cmdline lacks the parameters", APPLY)
+            return Verdict(KERNEL_CMDLINE, f"{KERNEL_CMDLINE} lacks the parameters", APPLY)
         if path == BootPath.PROXMOX:
             return Verdict(
                 None,

@@ -14,8 +14,6 @@ from irisxe_sriov.choices import Closed
 from irisxe_sriov.fixes import Fix
 
 ARCH = "x86_64"
-# Where irisxe-sriov installs its compat layer (conf/dkms/compat; docs/notes.md).
-LAYER_DIR = "/usr/share/irisxe-sriov/dkms/compat"
 
 
 class HeaderChange(NamedTuple):

@@ -6,7 +6,7 @@ aptsources.py parse what is read here.
 import contextlib
 
 from irisxe_sriov.machine import aptsources, packages, reader
-from irisxe_sriov.paths import Paths
+from irisxe_sriov.paths import APT_SOURCES_DIR, APT_SOURCES_LIST, DEB822_SOURCES, Paths
 
 # dpkg's status file is a few MB on a desktop with thousands of packages
 STATUS_LIMIT = 64 << 20
@@ -27,8 +27,8 @@ def installed_version(paths: Paths, package: str) -> str | None:
 
 def read_apt_sources(paths: Paths) -> aptsources.AptSources:
     sources: list[tuple[str, list[str]]] = []
-    candidates = [paths.at("/etc/apt/sources.list")]
-    directory = paths.at("/etc/apt/sources.list.d")
+    candidates = [paths.at(APT_SOURCES_LIST)]
+    directory = paths.at(APT_SOURCES_DIR)
     with contextlib.suppress(OSError):
         candidates += sorted(directory.iterdir())
     for candidate in candidates:
@@ -39,4 +39,4 @@ def read_apt_sources(paths: Paths) -> aptsources.AptSources:
             sources += aptsources.parse_deb822(text)
         elif candidate.name.endswith(".list"):
             sources += aptsources.parse_one_line(text)
-    return aptsources.summarise(sources, paths.at(aptsources.DEB822_FILE).is_file())
+    return aptsources.summarise(sources, paths.at(DEB822_SOURCES).is_file())

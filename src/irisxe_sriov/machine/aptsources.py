@@ -9,8 +9,9 @@ Used to give the exact commands that install a kernel with its own SR-IOV xe
 import re
 from typing import NamedTuple
 
+from irisxe_sriov.paths import DEB822_SOURCES
+
 BACKPORTS = "trixie-backports"
-DEB822_FILE = "/etc/apt/sources.list.d/debian.sources"
 
 
 class AptSources(NamedTuple):
@@ -57,7 +58,7 @@ def backports_steps(sources: AptSources) -> list[str]:
     steps = []
     if not sources.backports:
         if sources.deb822:
-            steps.append(f"add {BACKPORTS} to the Suites: line of {DEB822_FILE}")
+            steps.append(f"add {BACKPORTS} to the Suites: line of {DEB822_SOURCES}")
         else:
             mirror = sources.mirror or "<your Debian mirror>"
             steps.append(

@@ -14,7 +14,7 @@ from irisxe_sriov.boot import bootcheck, bootloader, nextboot
 from irisxe_sriov.choices import BootPath
 from irisxe_sriov.kernels import hold
 from irisxe_sriov.machine import reader, secureboot
-from irisxe_sriov.paths import ESP_MOUNTS, Paths
+from irisxe_sriov.paths import DKMS_KEY, ESP_MOUNTS, Paths
 from irisxe_sriov.write.plan import PROXMOX_REFRESH, UPDATE_GRUB, UPDATE_INITRAMFS
 
 
@@ -154,9 +154,7 @@ def read_loader(paths: Paths) -> Loader | None:
 def read_next_boot(paths: Paths, boot_path: BootPath | None) -> nextboot.NextBoot:
     """The next kernel for the boot path that carries the command line."""
     if boot_path == BootPath.GRUB:
-        return nextboot.grub_next(
-            reader.read_text(paths.grub_cfg), reader.read_text(paths.at("/boot/grub/grubenv"))
-        )
+        return nextboot.grub_next(reader.read_text(paths.grub_cfg), reader.read_text(paths.grubenv))
     if boot_path == BootPath.SYSTEMD_BOOT:
         loader = read_loader(paths)
         if loader is None:
@@ -175,7 +173,7 @@ def read_defaults(paths: Paths, boot: BootPath | None, ours: hold.Record | None)
     """What the boot path says; an admin default equal to our own hold is no admin's."""
     mine = ours.target if ours is not None else None
     if boot == BootPath.GRUB:
-        files = [paths.at("/etc/default/grub")]
+        files = [paths.grub_defaults]
         directory = paths.grub_dropin.parent
         if directory.is_dir():
             files += [p for p in sorted(directory.glob("*.cfg")) if p != paths.grub_dropin]
@@ -215,7 +213,7 @@ def read_secure_boot(paths: Paths) -> secureboot.SecureBoot:
         enabled = secureboot.parse_secure_boot(reader.read_bytes(efivar, 64))
     except (OSError, reader.UnreadableFile):
         enabled = None
-    key_present = paths.at(secureboot.DKMS_KEY).is_file()
+    key_present = paths.at(DKMS_KEY).is_file()
     if not enabled or not key_present:
         return secureboot.SecureBoot(enabled, key_present, secureboot.Enrolment.UNKNOWN)
     if not paths.is_host:
@@ -233,9 +231,7 @@ def read_secure_boot(paths: Paths) -> secureboot.SecureBoot:
         )
     from irisxe_sriov.process import Runner  # the process gateway, real system only
 
-    status, output = Runner(live=True).capture(
-        ["mokutil", "--test-key", secureboot.DKMS_KEY], quiet=True
-    )
+    status, output = Runner(live=True).capture(["mokutil", "--test-key", DKMS_KEY], quiet=True)
     enrolment = secureboot.parse_test_key(output)
     why = (
         "" if enrolment != secureboot.Enrolment.UNKNOWN else f"mokutil said: {output.strip()[:200]}"

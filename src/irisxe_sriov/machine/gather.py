@@ -19,21 +19,21 @@ from irisxe_sriov.machine.snapshot import (
     SettingsFile,
     Snapshot,
 )
-from irisxe_sriov.paths import Paths
+from irisxe_sriov.paths import PVE_PCI_MAPPINGS, Paths
 from irisxe_sriov.runtime import pvecluster
 
 
 def read_cluster(paths: Paths) -> Cluster:
     """/etc/pve/mapping/pci.cfg (pmxcfs: the same on every node) and the node's name, the
     host name up to its first dot (PVE::INotify::nodename)."""
-    words = (reader.read_text(paths.at("/etc/hostname"), 256) or "").split()
+    words = (reader.read_text(paths.hostname, 256) or "").split()
     node = words[0].split(".")[0] if words else None
     try:
-        text = reader.read_optional(paths.at(pvecluster.CONFIG), 1 << 20)
+        text = reader.read_optional(paths.at(PVE_PCI_MAPPINGS), 1 << 20)
     except reader.UnreadableFile as error:  # never mistaken for no mappings
         return Cluster(node, None, f"{paths.display(error.path)} {error.reason}")
     except OSError as error:
-        shown = paths.display(paths.at(pvecluster.CONFIG))
+        shown = paths.display(paths.at(PVE_PCI_MAPPINGS))
         return Cluster(node, None, f"{shown}: {error.strerror or error}")
     return Cluster(node, None if text is None else pvecluster.parse(text))
 

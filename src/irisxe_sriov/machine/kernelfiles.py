@@ -11,22 +11,16 @@ from pathlib import Path
 from irisxe_sriov import pin
 from irisxe_sriov.kernels import debversion, dkms, providers
 from irisxe_sriov.machine import modinfo, reader
-from irisxe_sriov.paths import Paths
+from irisxe_sriov.paths import MODULE_TREES, Paths, kernel_headers
 
 PROBE_LIMIT = 1 << 20  # a header file is a few kB; a larger one is no header of ours
-
-
-def header_dirs(paths: Paths, release: str) -> list[str]:
-    """The host spellings of the kernel's two header halves (build is the -amd64 one,
-    source the -common one on Debian)."""
-    return [f"/lib/modules/{release}/{name}" for name in ("build", "source")]
 
 
 def read_headers(paths: Paths, release: str) -> tuple[bool, dict[str, str | None]]:
     """Whether headers exist for `release`, and each probed file's text (first found).
     Every file is resolved from its host spelling, so a link below the headers tree
     resolves inside the root as the link to the tree does."""
-    directories = [d for d in header_dirs(paths, release) if paths.at(d).is_dir()]
+    directories = [d for d in kernel_headers(release) if paths.at(d).is_dir()]
     texts: dict[str, str | None] = {}
     for change in dkms.CHANGES:
         texts[change.probe] = None
@@ -42,14 +36,14 @@ def installed_kernels(paths: Paths) -> list[str]:
     """Releases with a kernel image in /boot or a modules tree with kernel modules (Debian
     7.x packages keep theirs in /usr/lib/modules), oldest first in Debian's version order
     (release names need not compare as numbers: debversion)."""
-    releases = {p.name.removeprefix("vmlinuz-") for p in paths.at("/boot").glob("vmlinuz-*")}
-    for modules in ("/lib/modules", "/usr/lib/modules"):
+    releases = {p.name.removeprefix("vmlinuz-") for p in paths.boot.glob("vmlinuz-*")}
+    for modules in MODULE_TREES:
         releases |= {p.parent.name for p in paths.at(modules).glob("*/kernel")}
     return sorted(releases, key=debversion.release_key)
 
 
 def dkms_tree(paths: Paths) -> Path:
-    return paths.at("/var/lib/dkms") / pin.DRIVER_PACKAGE / pin.DRIVER_VERSION
+    return paths.dkms_trees / pin.DRIVER_PACKAGE / pin.DRIVER_VERSION
 
 
 def first_error(make_log: str) -> str | None:
@@ -70,14 +64,14 @@ def read_make_log(paths: Paths) -> str:
 def read_dkms(paths: Paths, release: str, make_log: str) -> dkms.DkmsFiles:
     """What the files say about the pinned build on `release`; `make_log` is
     read_make_log's text (one file for every kernel: read once)."""
-    updates = paths.at("/lib/modules") / release / "updates"
+    updates = paths.module_trees(release)[0] / "updates"
     installed = any(updates.glob("**/i915.ko*")) or any(updates.glob("**/xe.ko*"))
     headers, texts = read_headers(paths, release)
     failure = None
     if f"for kernel {release} " in make_log:
         failure = first_error(make_log) or "see the log"
-    source = (dkms_tree(paths) / "source").exists() or paths.at(
-        f"/usr/src/{pin.DRIVER_PACKAGE}-{pin.DRIVER_VERSION}/dkms.conf"
+    source = (dkms_tree(paths) / "source").exists() or (
+        paths.driver_source(pin.DRIVER_PACKAGE, pin.DRIVER_VERSION) / "dkms.conf"
     ).is_file()
     return dkms.DkmsFiles(
         release=release,
@@ -98,14 +92,14 @@ MODULES_ALIAS_LIMIT = 32 << 20
 def module_trees(paths: Paths, release: str) -> list[Path]:
     """Debian 7.x kernels keep their files in /usr/lib/modules, older ones in /lib/modules
     (the same directory on a merged-/usr system, two on a fake root)."""
-    trees = [paths.at("/lib/modules") / release, paths.at("/usr/lib/modules") / release]
+    trees = paths.module_trees(release)
     return [tree for tree in trees if tree.is_dir()]
 
 
 def read_config(paths: Paths, release: str) -> str | None:
     """The kernel's config: /boot/config-<release>, or the copy in its module tree that
     Debian 7.x packages ship (linux-base copies it to /boot)."""
-    candidates = [paths.at("/boot") / f"config-{release}"]
+    candidates = [paths.boot / f"config-{release}"]
     candidates += [tree / "config" for tree in module_trees(paths, release)]
     for candidate in candidates:
         text = reader.read_text(candidate)

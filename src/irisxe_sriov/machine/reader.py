@@ -15,7 +15,7 @@ from typing import BinaryIO, NamedTuple
 
 from irisxe_sriov import errors, pciids, pin, sched
 from irisxe_sriov.machine import roles
-from irisxe_sriov.paths import Paths
+from irisxe_sriov.paths import ETC, Paths
 
 # Module parameters worth showing; reading every i915 parameter costs time for nothing.
 INTERESTING_PARAMETERS = ("enable_guc", "max_vfs", "force_probe")
@@ -377,7 +377,7 @@ def read_iommu(paths: Paths) -> bool | None:
     try:
         return any(paths.iommu_class.iterdir())
     except FileNotFoundError:
-        return False if paths.at("/sys/class").is_dir() else None
+        return False if paths.sys_class.is_dir() else None
     except OSError:
         return None
 
@@ -425,7 +425,7 @@ def drift(paths: Paths) -> list[tuple[str, str]]:
     wrote it; apply keeps such edits (the new version is FILE.ucf-dist beside it)."""
     from irisxe_sriov.write import plan
 
-    names = [n for n in plan.parse_manifest(read_text(paths.manifest)) if n.startswith("/etc/")]
+    names = [n for n in plan.parse_manifest(read_text(paths.manifest)) if n.startswith(ETC)]
     written = {name: read_text(paths.written_copy(name)) for name in names}
     on_disk = {name: read_text(paths.at(name)) for name in names}
     return [(found.path, found.state) for found in plan.drift(on_disk, written)]
@@ -439,12 +439,12 @@ HYPERVISOR_VENDORS = ("QEMU", "innotek GmbH", "VMware, Inc.", "Xen", "Microsoft 
 def virtual_machine(paths: Paths) -> str | None:
     """How a virtual machine shows itself: DMI's vendor or product (KVM, QEMU, ...) or
     the hypervisor CPU flag. systemd-detect-virt reads the same sources."""
-    dmi = paths.at("/sys/class/dmi/id")
+    dmi = paths.dmi
     for name in ("sys_vendor", "product_name"):
         value = (read_text(dmi / name, 4096) or "").strip()
         if value in HYPERVISOR_VENDORS or value == "KVM" or value.startswith("Standard PC ("):
             return f"DMI {name} {value!r}"
-    cpuinfo = read_text(paths.at("/proc/cpuinfo"), 1 << 20) or ""
+    cpuinfo = read_text(paths.cpuinfo, 1 << 20) or ""
     for line in cpuinfo.splitlines():
         if line.startswith("flags") and " hypervisor" in f" {line.partition(':')[2]} ":
             return "the hypervisor CPU flag"
@@ -453,7 +453,7 @@ def virtual_machine(paths: Paths) -> str | None:
 
 def pci_entries(paths: Paths) -> list[Path]:
     try:
-        return sorted(paths.at("/sys/bus/pci/devices").iterdir())
+        return sorted(paths.pci_devices.iterdir())
     except OSError:
         return []
 

@@ -10,8 +10,9 @@ efivar and asks mokutil.
 from enum import StrEnum
 from typing import NamedTuple
 
+from irisxe_sriov.paths import DKMS_KEY
+
 SECURE_BOOT_EFIVAR = "SecureBoot-8be4df61-93ca-11d2-aa0d-00e098032b8c"
-DKMS_KEY = "/var/lib/dkms/mok.pub"
 ENROL_STEPS = (
     f"mokutil --import {DKMS_KEY} (choose a one-time password), reboot, choose "
     "'Enroll MOK' in MokManager and enter that password"

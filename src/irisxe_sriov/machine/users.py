@@ -11,7 +11,7 @@ from pathlib import Path
 
 from irisxe_sriov.machine import reader
 from irisxe_sriov.machine.snapshot import Usage, User
-from irisxe_sriov.paths import Paths
+from irisxe_sriov.paths import DEV_DIR, DRI_DIR, VFIO_DIR, Paths
 from irisxe_sriov.runtime.attach import libvirt_addresses
 
 
@@ -77,7 +77,7 @@ def drm_minor_of(target: Path, link_text: str) -> int | None:
         if os.major(found.st_rdev) == DRM_MAJOR:
             return os.minor(found.st_rdev)
         return None
-    if link_text.startswith("/dev/dri/"):
+    if link_text.startswith(f"{DRI_DIR}/"):
         return reader.drm_minor(link_text.rsplit("/", 1)[1])
     return None
 
@@ -92,7 +92,7 @@ def open_files(
     drm: dict[int, list[User]] = {}
     if not want_vfio and not want_drm:
         return vfio, drm
-    for process in sorted(paths.at("/proc").glob("[0-9]*"), key=lambda p: int(p.name)):
+    for process in sorted(paths.processes.glob("[0-9]*"), key=lambda p: int(p.name)):
         groups: set[int] = set()
         minors: set[int] = set()
         try:
@@ -104,9 +104,13 @@ def open_files(
                 text = str(descriptor.readlink())
             except OSError:
                 continue
-            if want_vfio and text.startswith("/dev/vfio/") and text[10:].isdigit():
-                groups.add(int(text[10:]))
-            elif want_drm and text.startswith("/dev/"):
+            if (
+                want_vfio
+                and text.startswith(f"{VFIO_DIR}/")
+                and text[len(VFIO_DIR) + 1 :].isdigit()
+            ):
+                groups.add(int(text[len(VFIO_DIR) + 1 :]))
+            elif want_drm and text.startswith(DEV_DIR):
                 # at the host the magic link leads to the node itself (stat follows it);
                 # under another root the link is resolved inside it
                 target = descriptor if paths.at_host else paths.inside(descriptor)
@@ -125,7 +129,7 @@ def open_files(
 def libvirt_users(paths: Paths) -> dict[str, list[str]]:
     """PCI address -> running libvirt domains whose live XML names it (one read each)."""
     users: dict[str, list[str]] = {}
-    for status in sorted(paths.at("/run/libvirt/qemu").glob("*.xml")):
+    for status in sorted(paths.libvirt_running.glob("*.xml")):
         for address in libvirt_addresses(reader.read_text(status) or ""):
             users.setdefault(address, []).append(status.stem)
     return users
@@ -134,7 +138,7 @@ def libvirt_users(paths: Paths) -> dict[str, list[str]]:
 def read_usage(paths: Paths, vfs: Iterable[reader.PciFunction] = ()) -> Usage:
     """Who uses the VFs: /proc is read only when a VFIO group device exists or one of
     `vfs` has DRM nodes, in one pass."""
-    want_vfio = any(paths.at("/dev/vfio").glob("[0-9]*"))
+    want_vfio = any(paths.vfio_groups.glob("[0-9]*"))
     want_drm = frozenset(minor for vf in vfs for minor in vf.drm_minors)
     vfio, drm = open_files(paths, want_vfio, want_drm)
     return Usage(vfio, libvirt_users(paths), drm)

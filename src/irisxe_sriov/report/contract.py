@@ -14,7 +14,6 @@ from typing import Any
 from irisxe_sriov.choices import Closed
 
 SCHEMA_VERSION = "1.1"
-SCHEMA_DIR = "/usr/share/irisxe-sriov/schema"
 
 
 class Document(Closed):

@@ -16,7 +16,8 @@ from irisxe_sriov import fixes, pciids, pin, sched
 from irisxe_sriov.choices import Provider, Role
 from irisxe_sriov.fixes import Fix
 from irisxe_sriov.kernels.dkms import package_fix
-from irisxe_sriov.machine.secureboot import DKMS_KEY, Enrolment
+from irisxe_sriov.machine.secureboot import Enrolment
+from irisxe_sriov.paths import DKMS_KEY
 from irisxe_sriov.report import contract
 from irisxe_sriov.report.judgement import Level, Verdicts
 from irisxe_sriov.settings import VFIO_DRIVER

@@ -39,6 +39,7 @@ from irisxe_sriov.kernels.providers import KernelProvider
 from irisxe_sriov.machine import aptsources
 from irisxe_sriov.machine.roles import Detected, decide
 from irisxe_sriov.machine.snapshot import Snapshot
+from irisxe_sriov.paths import APT_SOURCES_DIR, DEB822_SOURCES
 from irisxe_sriov.report.differences import Difference, Kind, find
 from irisxe_sriov.settings import Settings
 
@@ -273,14 +274,12 @@ def backports_fix(apt: aptsources.AptSources | None) -> Fix:
     if not sources.backports:
         if sources.deb822:
             steps.append(
-                fixes.manual(
-                    f"add {aptsources.BACKPORTS} to the Suites: line of {aptsources.DEB822_FILE}"
-                )
+                fixes.manual(f"add {aptsources.BACKPORTS} to the Suites: line of {DEB822_SOURCES}")
             )
         else:
             mirror = sources.mirror or "http://deb.debian.org/debian"
             line = f"deb {mirror} {aptsources.BACKPORTS} main"
-            target = f"/etc/apt/sources.list.d/{aptsources.BACKPORTS}.list"
+            target = f"{APT_SOURCES_DIR}/{aptsources.BACKPORTS}.list"
             steps.append(fixes.run("sh", "-c", f"echo '{line}' > {target}"))
         steps.append(fixes.run("apt", "update"))
     steps.append(fixes.run("apt", "install", "-t", aptsources.BACKPORTS, "linux-image-amd64"))

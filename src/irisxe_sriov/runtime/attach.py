@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, NamedTuple
 from irisxe_sriov import errors
 from irisxe_sriov.choices import Target, VfRole
 from irisxe_sriov.machine import reader
-from irisxe_sriov.paths import Paths
+from irisxe_sriov.paths import Paths, dri_node
 from irisxe_sriov.settings import Settings
 
 if TYPE_CHECKING:  # vfs, and so status, import this module: no subprocess for them
@@ -100,10 +100,10 @@ def read_assignments(paths: Paths) -> dict[str, list[str]]:
     """VF address -> guests whose configuration names it: libvirt domain definitions,
     Proxmox VE VM configs, and Incus instances (the backup.yaml Incus keeps per instance)."""
     assigned: dict[str, list[str]] = {}
-    incus = paths.at("/var/lib/incus")
+    incus = paths.incus
     sources = [
-        (paths.at("/etc/libvirt/qemu"), "*.xml", libvirt_addresses, "libvirt"),
-        (paths.at("/etc/pve/qemu-server"), "*.conf", proxmox_addresses, "proxmox"),
+        (paths.libvirt_domains, "*.xml", libvirt_addresses, "libvirt"),
+        (paths.proxmox_guests, "*.conf", proxmox_addresses, "proxmox"),
         (incus / "virtual-machines", "*/backup.yaml", incus_addresses, "incus"),
         (incus / "containers", "*/backup.yaml", incus_addresses, "incus"),
     ]
@@ -314,7 +314,7 @@ class IncusKind(NamedTuple):
 def incus_kind(paths: Paths, name: str) -> IncusKind:
     """A VM or a container: Incus keeps each instance under virtual-machines/ or
     containers/ of /var/lib/incus."""
-    base = paths.at("/var/lib/incus")
+    base = paths.incus
     if (base / "virtual-machines" / name).is_dir():
         return IncusKind(True, f"Incus instance {name} is a virtual machine")
     if (base / "containers" / name).is_dir():
@@ -339,7 +339,7 @@ def incus_plan(name: str, choice: Choice, pf: str, kind: IncusKind) -> GuestPlan
 
 def container_flags(tool: str, render_node: str, render_gid: int | None) -> list[str]:
     """Containers share the host kernel: they get a render node, not a PCI device."""
-    flags = ["--device", f"/dev/dri/{render_node}"]
+    flags = ["--device", dri_node(render_node)]
     if tool == Target.PODMAN:
         return [*flags, "--group-add", "keep-groups"]
     return [*flags, "--group-add", str(render_gid) if render_gid is not None else "render"]
@@ -367,11 +367,11 @@ def render_node_for_containers(settings: Settings, state: reader.HostState) -> s
 
 
 def read_group_file(paths: Paths) -> str:
-    return reader.read_text(paths.at("/etc/group")) or ""
+    return reader.read_text(paths.group_file) or ""
 
 
 def proxmox_conf(paths: Paths, vmid: str) -> Path:
-    return paths.at("/etc/pve/qemu-server") / f"{vmid}.conf"
+    return paths.proxmox_guests / f"{vmid}.conf"
 
 
 def read_proxmox_conf(paths: Paths, vmid: str) -> str:

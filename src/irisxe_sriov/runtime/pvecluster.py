@@ -20,7 +20,6 @@ from typing import NamedTuple
 
 from irisxe_sriov import errors
 
-CONFIG = "/etc/pve/mapping/pci.cfg"
 DEFAULT_MAPPING = "intel-igpu-vf"
 DESCRIPTION = "Intel iGPU SR-IOV VFs, one per node entry (irisxe-sriov-ctl cluster proxmox sync)"
 # pve-configid (pve-common, PVE::JSONSchema::pve_verify_configid)

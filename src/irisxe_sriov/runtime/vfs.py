@@ -102,7 +102,7 @@ class Sysfs:
             )
         if driver is not None and vf.driver != driver:
             self.write(
-                self.paths.at("/sys/bus/pci/drivers_probe"),
+                self.paths.pci_drivers_probe,
                 vf.address,
                 f"VF {vf.number} ({vf.address}): bind to {driver}",
             )
@@ -304,7 +304,7 @@ def bind_all(
 ) -> None:
     vfs = {vf.number: vf for vf in state.vfs}
     wanted = {n: current.expected_driver(n, state.pf.driver) for n in range(1, count + 1)}
-    if VFIO_DRIVER in wanted.values() and not paths.at("/sys/bus/pci/drivers/vfio-pci").is_dir():
+    if VFIO_DRIVER in wanted.values() and not paths.pci_driver(VFIO_DRIVER).is_dir():
         runner.run(["modprobe", VFIO_DRIVER])
     present = [(vfs[n], driver) for n, driver in wanted.items() if n in vfs]
     moving = [vf for vf, driver in present if vf.driver is not None and vf.driver != driver]

@@ -21,7 +21,7 @@ from typing import NamedTuple
 
 from irisxe_sriov import errors
 from irisxe_sriov.machine.reader import read_optional
-from irisxe_sriov.paths import PACKAGE, TEMPORARY_SUFFIX, Paths
+from irisxe_sriov.paths import ETC, PACKAGE, TEMPORARY_SUFFIX, Paths
 from irisxe_sriov.process import Echo, Runner
 from irisxe_sriov.write import configure
 from irisxe_sriov.write import plan as planning
@@ -248,7 +248,7 @@ class UcfWriter(DirectWriter):
         self.staging = staging
 
     def is_config(self, path: Path) -> bool:
-        return self.paths.display(path).startswith("/etc/")
+        return self.paths.display(path).startswith(ETC)
 
     def written_by_us(self, path: Path) -> bool:
         """Whether the file on disk is what irisxe-sriov itself last wrote outside ucf:

@@ -5,7 +5,7 @@ from irisxe_sriov.boot import bootcheck
 from irisxe_sriov.choices import BootPath
 from irisxe_sriov.machine import bootfiles
 from irisxe_sriov.machine.reader import read_optional
-from irisxe_sriov.paths import Paths, is_generated
+from irisxe_sriov.paths import ETC, Paths, is_generated
 from irisxe_sriov.report.judgement import Verdicts
 from irisxe_sriov.write import plan as planning
 from irisxe_sriov.write import render
@@ -118,7 +118,7 @@ def make_plan(
             ours = name == settings_path or on_disk[name] == read_optional(paths.written_copy(name))
             if (
                 not ours
-                and name.startswith("/etc/")
+                and name.startswith(ETC)
                 and name not in rendered.edited
                 and cached.exists()
             ):
@@ -172,7 +172,7 @@ def apply_local_config(paths: Paths, host_path: str) -> bool:
     """Generated /etc files kept per ucf's rules (apply.is_local_config, without
     importing the writer)."""
     return (
-        host_path.startswith("/etc/")
+        host_path.startswith(ETC)
         and host_path != paths.display(paths.settings)
         and is_generated(host_path)
     )

@@ -4,7 +4,7 @@ import re
 from typing import NamedTuple
 
 from irisxe_sriov.choices import BootPath
-from irisxe_sriov.paths import is_generated
+from irisxe_sriov.paths import DEV_NULL, is_generated
 
 CREATE = "create"
 UPDATE = "update"
@@ -22,8 +22,8 @@ class Change(NamedTuple):
     def diff(self) -> str:
         import difflib  # here: status reads plans but never shows a diff (make bench)
 
-        before = "/dev/null" if self.old is None else f"{self.path} (on disk)"
-        after = "/dev/null" if self.new is None else f"{self.path} (planned)"
+        before = DEV_NULL if self.old is None else f"{self.path} (on disk)"
+        after = DEV_NULL if self.new is None else f"{self.path} (planned)"
         return "".join(
             difflib.unified_diff(
                 (self.old or "").splitlines(keepends=True),

@@ -12,7 +12,7 @@ import jinja2
 from irisxe_sriov import cmdline, pin
 from irisxe_sriov.choices import BootPath
 from irisxe_sriov.kernels import hold
-from irisxe_sriov.paths import Paths
+from irisxe_sriov.paths import DKMS_LAYER_DIR, Paths
 from irisxe_sriov.settings import VFIO_DRIVER, Settings
 
 
@@ -43,7 +43,7 @@ def dkms_override() -> str:
     return (
         environment()
         .get_template("dkms.conf.j2")
-        .render(pin=pin, changes=dkms.CHANGES, layer=dkms.LAYER_DIR)
+        .render(pin=pin, changes=dkms.CHANGES, layer=DKMS_LAYER_DIR)
     )
 
 
