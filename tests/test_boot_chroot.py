@@ -80,13 +80,21 @@ def test_grub_mkconfig_puts_the_parameters_on_every_linux_line(grub_chroot):
     output = install(grub_chroot, {"driver": "i915", "num_vfs": "2"})  # bootloader auto
     assert "irisxe-sriov: running: update-grub" in output
     normal, advanced, recovery = linux_lines(grub_chroot)
+    # ours appended after the admin's (the kernel goes by the last value), the blacklist
+    # in force with xe added
     assert (
         normal
         == advanced
-        == ("root=/dev/vda1 ro module_blacklist=foo,xe quiet console=ttyS0 " + I915)
+        == (
+            "root=/dev/vda1 ro module_blacklist=foo quiet i915.max_vfs=2 console=ttyS0 "
+            + I915
+            + " module_blacklist=foo,xe"
+        )
     )
-    # recovery entries carry only GRUB_CMDLINE_LINUX, where the admin's blacklist stays
-    assert recovery.startswith("root=/dev/vda1 ro single") and "module_blacklist=foo,xe" in recovery
+    # recovery entries carry only GRUB_CMDLINE_LINUX (after Debian's "single
+    # dis_ucode_ldr"), which stays the admin's: none of ours
+    assert recovery.startswith("root=/dev/vda1 ro single ")
+    assert recovery.endswith(" module_blacklist=foo") and "i915." not in recovery
     grub_chroot.run("apt-get purge -y irisxe-sriov")
     assert linux_lines(grub_chroot) == before
     assert not grub_chroot.path("/etc/default/grub.d/irisxe-sriov.cfg").exists()

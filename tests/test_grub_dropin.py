@@ -53,49 +53,47 @@ I915 = "intel_iommu=on i915.enable_guc=3 i915.max_vfs=7"
 
 
 @pytest.mark.parametrize(
-    ("linux", "default", "want_linux", "want_default"),
+    ("linux", "default", "want_default"),
     [
-        ("", "", "", f"{I915} module_blacklist=xe"),
-        ("", "quiet", "", f"quiet {I915} module_blacklist=xe"),
-        # the admin's max_vfs is replaced, their blacklist in GRUB_CMDLINE_LINUX kept there
+        ("", "", f"{I915} module_blacklist=xe"),
+        ("", "quiet", f"quiet {I915} module_blacklist=xe"),
+        # the admin's max_vfs stays, ours is said last; their blacklist in
+        # GRUB_CMDLINE_LINUX stays there (recovery entries keep it) and ours is its members
+        # plus the other driver
         (
             "module_blacklist=foo",
-            "quiet splash i915.max_vfs=2",
-            "module_blacklist=foo,xe",
-            f"quiet splash {I915}",
+            "i915.max_vfs=2",
+            f"i915.max_vfs=2 {I915} module_blacklist=foo,xe",
         ),
         # a blacklist of the driver we now use loses that member, keeps the others
         (
             "root=/dev/vda1",
             "quiet module_blacklist=i915,bar",
-            "root=/dev/vda1",
-            f"quiet {I915} module_blacklist=bar,xe",
+            f"quiet module_blacklist=i915,bar {I915} module_blacklist=bar,xe",
         ),
-        ("", "foo=* xe.force_probe=*", "", f"foo=* {I915} module_blacklist=xe"),
-        ("intel_iommu=off", "module_blacklist=xe", "", f"{I915} module_blacklist=xe"),
-        # intel_iommu's other options are the admin's: they stay, off goes, on comes
+        # the last list is the one in force: an earlier one's members are not ours to keep
         (
-            "",
-            "quiet intel_iommu=sm_on",
-            "",
-            "quiet intel_iommu=sm_on,on i915.enable_guc=3 i915.max_vfs=7 module_blacklist=xe",
+            "module_blacklist=foo",
+            "module_blacklist=bar",
+            f"module_blacklist=bar {I915} module_blacklist=bar,xe",
         ),
-        (
-            "intel_iommu=off,igfx_off",
-            "intel_iommu=on,sm_on",
-            "",
-            "intel_iommu=igfx_off,on,sm_on i915.enable_guc=3 i915.max_vfs=7 module_blacklist=xe",
-        ),
+        ("", "foo=* xe.force_probe=*", f"foo=* xe.force_probe=* {I915} module_blacklist=xe"),
+        # intel_iommu's options are taken in turn: the admin's stay, our on is said last
+        ("intel_iommu=off,igfx_off", "", f"{I915} module_blacklist=xe"),
     ],
 )
-def test_sourced_dropin_merges(tmp_path, linux, default, want_linux, want_default):
-    assert source(tmp_path, dropin(tmp_path), linux, default)[:2] == (want_linux, want_default)
+def test_sourced_dropin_appends(tmp_path, linux, default, want_default):
+    """The admin's variables are kept as they are; ours is appended to the default's."""
+    assert source(tmp_path, dropin(tmp_path), linux, default)[:2] == (linux, want_default)
 
 
 def test_xe_dropin(tmp_path):
     linux, default, _ = source(tmp_path, dropin(tmp_path, "xe"), "", "quiet module_blacklist=xe")
     assert linux == ""
-    assert default == "quiet intel_iommu=on xe.max_vfs=7 xe.force_probe=a7a0 module_blacklist=i915"
+    assert default == (
+        "quiet module_blacklist=xe intel_iommu=on xe.max_vfs=7 xe.force_probe=a7a0 "
+        "module_blacklist=i915"
+    )
 
 
 def test_dropin_is_shellcheck_clean(tmp_path):

@@ -149,8 +149,10 @@ def test_guest_gets_driver_and_parameters_only(fake):
     modprobe = (fake.root / "etc/modprobe.d/irisxe-sriov.conf").read_text()
     assert "options i915 enable_guc=3\n" in modprobe and "max_vfs" not in modprobe
     dropin = (fake.root / "etc/default/grub.d/irisxe-sriov.cfg").read_text()
-    assert "}i915.enable_guc=3 module_blacklist=$irisxe_sriov_list" in dropin
-    assert "intel_iommu" not in dropin and "max_vfs" not in dropin
+    # what it appends: the guest's parameters, no IOMMU and no max_vfs
+    (appended,) = [line for line in dropin.splitlines() if line.startswith("GRUB_CMDLINE")]
+    assert appended.endswith('}i915.enable_guc=3 module_blacklist=$irisxe_sriov_list"')
+    assert "intel_iommu" not in appended and "max_vfs" not in dropin
     # the root ports at 00:02.x are nobody's business of ours
     for name in BINDING_FILES:
         assert not (fake.root / name).exists()

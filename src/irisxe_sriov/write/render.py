@@ -180,20 +180,11 @@ def render(
                 )
 
     if boot_path == BootPath.GRUB and wanted:
-        merged = (cmdline.BLACKLIST_KEY, cmdline.IOMMU_KEY)
-        tokens = [t for t in wanted if cmdline.key_of(t) not in merged]
-        iommu = next(
-            (t.partition("=")[2] for t in wanted if cmdline.key_of(t) == cmdline.IOMMU_KEY), ""
-        )
-        # a guest's drop-in leaves an admin's intel_iommu= alone: it sets none
-        keys = cmdline.MANAGED_KEYS if role == "host" else tuple(cmdline.key_of(t) for t in tokens)
+        # appended after the admin's: the kernel goes by the last value (grub.cfg.j2)
         put(
             paths.display(paths.grub_dropin),
             "grub.cfg.j2",
-            tokens=tokens,
-            managed_keys=tuple(k for k in keys if k not in merged),
-            iommu=iommu,
-            prefix=f"{cmdline.IOMMU_KEY}=$irisxe_sriov_options " if iommu else "",
+            tokens=[t for t in wanted if cmdline.key_of(t) != cmdline.BLACKLIST_KEY],
             blacklist=other,
             driver=settings.driver,
             held=held if held is not None and held.boot == BootPath.GRUB else None,
