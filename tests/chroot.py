@@ -23,6 +23,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
 
+from irisxe_sriov import pin
+
 CACHE = Path(os.environ.get("IRISXE_SRIOV_TEST_CACHE", "/var/cache/irisxe-sriov-tests"))
 SUITE = "trixie"
 MIRROR = "http://deb.debian.org/debian"
@@ -377,7 +379,7 @@ def build_standin_driver(directory: Path, version: str) -> Path:
 
 
 SOURCE = Path(__file__).resolve().parent.parent
-PIN = "2025.12.10"  # the stand-in's version: what debian/control pins
+PIN = pin.DRIVER_VERSION  # the stand-in's version: what the package depends on
 
 
 def package_version() -> str:

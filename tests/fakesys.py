@@ -12,8 +12,10 @@ import random
 import shutil
 from pathlib import Path
 
+from irisxe_sriov import pin
+
 PF = "0000:00:02.0"
-DKMS_VERSION = "2025.12.10-sriov"
+DKMS_VERSION = pin.MODULE_VERSION
 
 
 def write(path: Path, text: str | bytes) -> Path:
@@ -218,14 +220,15 @@ class FakeSystem:
         self.secure_boot(False)
         self.set_os()
         self.install_tools()
-        self.install_package("i915-sriov-dkms", "2025.12.10")
+        self.install_package(pin.DRIVER_PACKAGE, pin.DRIVER_VERSION)
         install_dkms_source(self.root)
         self.grub()
 
 
 def install_dkms_source(root: Path) -> None:
     """The pinned driver's source where its package puts it for dkms."""
-    write(root / "usr/src/i915-sriov-dkms-2025.12.10/dkms.conf", 'PACKAGE_NAME="i915-sriov-dkms"\n')
+    source = root / f"usr/src/{pin.DRIVER_PACKAGE}-{pin.DRIVER_VERSION}"
+    write(source / "dkms.conf", f'PACKAGE_NAME="{pin.DRIVER_PACKAGE}"\n')
 
 
 # --- installed kernels (a Debian kernel package's files) ----------------------------

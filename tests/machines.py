@@ -8,6 +8,7 @@ from pathlib import Path
 
 import fakesys
 from fakesys import FakeSystem, install_kernel
+from irisxe_sriov import pin
 
 STOCK = "6.12.118+deb13-amd64"
 BACKPORTS = "7.3.4+deb13-amd64"
@@ -95,7 +96,7 @@ def q35_guest(f: FakeSystem) -> None:
     f.grub()
     f.set_kernel(STOCK)
     install_kernel(f.root, STOCK, dkms=True)
-    f.install_package("i915-sriov-dkms", "2025.12.10")
+    f.install_package(pin.DRIVER_PACKAGE, pin.DRIVER_VERSION)
     f.set_cmdline(
         "BOOT_IMAGE=/vmlinuz root=/dev/sda1 ro quiet i915.enable_guc=3 module_blacklist=xe"
     )

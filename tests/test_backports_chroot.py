@@ -21,6 +21,7 @@ from chroot import (
     base_tree,
     preseed,
 )
+from irisxe_sriov import pin
 from irisxe_sriov.write.configure import TRIGGER_INITRAMFS
 from vm import GUEST_UNIT, Result, boot, make_image, quick_initramfs
 
@@ -102,7 +103,7 @@ def test_stock_system_refuses_the_package_without_a_provider(chroot):
     """On stock trixie (no backports kernel, no driver package) apt names both ways."""
     done = chroot.run("apt-get install -y /root/debs/irisxe-sriov.deb", check=False)
     assert done.returncode != 0
-    assert "i915-sriov-dkms (= 2025.12.10)" in done.stdout
+    assert f"{pin.DRIVER_PACKAGE} (= {pin.DRIVER_VERSION})" in done.stdout
     assert "linux-image-amd64 (>= 6.18~)" in done.stdout
 
 

@@ -26,6 +26,7 @@ from chroot import (
     run_with_proc,
     tree_tarball,
 )
+from irisxe_sriov import pin
 from irisxe_sriov.report import contract
 
 pytestmark = pytest.mark.chroot
@@ -67,7 +68,8 @@ def test_the_package_builds_from_its_build_depends_alone(box, tmp_path):
     depends = subprocess.run(
         ["dpkg-deb", "-f", str(deb), "Depends"], capture_output=True, text=True, check=True
     ).stdout
-    assert depends.startswith("i915-sriov-dkms (= 2025.12.10) | linux-image-amd64 (>= 6.18~)")
+    pinned = f"{pin.DRIVER_PACKAGE} (= {pin.DRIVER_VERSION})"
+    assert depends.startswith(f"{pinned} | linux-image-amd64 (>= 6.18~)")
 
 
 @pytest.mark.parametrize("suite", ["trixie", "bookworm"])

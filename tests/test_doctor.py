@@ -1,3 +1,4 @@
+from irisxe_sriov import pin
 from irisxe_sriov.report import doctor
 from irisxe_sriov.settings import Settings
 from judged import judged
@@ -122,6 +123,6 @@ def test_wrong_driver_package_version(fake):
     fake.healthy()
     result = findings(fake, packages={"i915-sriov-dkms": "2026.05.06"})
     assert result["driver.package"].level == "fail"
-    assert "2026.05.06 is installed, the pin is i915-sriov-dkms 2025.12.10" in (
+    assert f"2026.05.06 is installed, the pin is {pin.DRIVER_PACKAGE} {pin.DRIVER_VERSION}" in (
         result["driver.package"].message
     )

@@ -1,3 +1,4 @@
+from irisxe_sriov import pin
 from irisxe_sriov.machine import reader
 from irisxe_sriov.paths import Paths
 
@@ -17,7 +18,7 @@ def test_scan_of_a_healthy_host(fake):
         (3, "0000:00:02.3", "vfio-pci"),
     ]
     assert [vf.iommu_group for vf in state.vfs] == [11, 12, 13]
-    assert state.modules["i915"].loaded and state.modules["i915"].version == "2025.12.10-sriov"
+    assert state.modules["i915"].loaded and state.modules["i915"].version == pin.MODULE_VERSION
     assert state.modules["i915"].parameters == {"enable_guc": "3", "max_vfs": "7"}
     assert not state.modules["xe"].loaded
     assert state.cmdline.startswith("BOOT_IMAGE=/vmlinuz")

@@ -13,7 +13,7 @@ from click.testing import CliRunner
 from irisxe_sriov import cmdline, settings
 from irisxe_sriov.cli.commands import cli
 from irisxe_sriov.machine import kernelfiles, reader
-from irisxe_sriov.paths import Paths
+from irisxe_sriov.paths import LOADER_INFO_EFIVAR, Paths
 
 
 def run(root: Path, *args: str):
@@ -611,7 +611,7 @@ def test_special_files_at_efivars_cache_and_header_probes_never_hang(fake):
     (fake.root / f"lib/modules/{release}/build").symlink_to(f"/usr/src/linux-headers-{release}")
     efivars = fake.root / "sys/firmware/efi/efivars"
     efivars.mkdir(parents=True, exist_ok=True)
-    os.mkfifo(efivars / "LoaderInfo-4a67b082-0a4c-41cf-b6c7-440b29bb8c4f")
+    os.mkfifo(efivars / LOADER_INFO_EFIVAR)
     cache = fake.root / "var/cache/irisxe-sriov/modinfo.json"
     cache.parent.mkdir(parents=True)
     with cache.open("wb") as sparse:

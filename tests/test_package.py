@@ -18,6 +18,7 @@ import pytest
 
 from chroot import Chroot, build_standin_driver, default_settings_file, install, settings_values
 from fakesys import FakeSystem, install_kernel
+from irisxe_sriov import pin
 
 pytestmark = pytest.mark.chroot
 
@@ -269,9 +270,8 @@ def test_other_driver_version_is_refused(chroot, tmp_path):
         "apt-get install -y /root/debs/other.deb /root/debs/irisxe-sriov.deb", check=False
     )
     assert done.returncode != 0
-    assert "Depends: i915-sriov-dkms (= 2025.12.10) but 2026.05.06 is to be installed" in (
-        done.stdout
-    )
+    pinned = f"{pin.DRIVER_PACKAGE} (= {pin.DRIVER_VERSION})"
+    assert f"Depends: {pinned} but 2026.05.06 is to be installed" in done.stdout
     assert not chroot.path("/etc/default/irisxe-sriov").exists()
 
 

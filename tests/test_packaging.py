@@ -42,9 +42,8 @@ def test_the_built_package_depends_on_the_pin(package):
         ["dpkg-deb", "-f", str(package), "Depends"], capture_output=True, text=True, check=True
     ).stdout
     # the pinned DKMS package first, a kernel with its own SR-IOV xe as the alternative
-    assert depends.startswith(
-        "i915-sriov-dkms (= 2025.12.10) | linux-image-amd64 (>= 6.18~), driverctl,"
-    )
+    pinned = f"{pin.DRIVER_PACKAGE} (= {pin.DRIVER_VERSION})"
+    assert depends.startswith(f"{pinned} | linux-image-amd64 (>= 6.18~), driverctl,")
 
 
 def commands(group: click.Group, prefix: str = "") -> list[str]:

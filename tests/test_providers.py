@@ -13,12 +13,12 @@ import pytest
 from click.testing import CliRunner
 
 import fakesys
-from irisxe_sriov import fixes
+from irisxe_sriov import fixes, pin
 from irisxe_sriov.boot import nextboot
 from irisxe_sriov.cli.commands import cli
 from irisxe_sriov.kernels import debversion, providers
 from irisxe_sriov.machine import aptsources, bootfiles, kernelfiles, secureboot
-from irisxe_sriov.paths import Paths
+from irisxe_sriov.paths import LOADER_ENTRY_DEFAULT_EFIVAR, Paths
 from irisxe_sriov.report import doctor, judgement
 from irisxe_sriov.settings import Settings
 from judged import gathered, judged
@@ -214,7 +214,7 @@ def test_systemd_boot_default(tmp_path):
     assert bootfiles.read_next_boot(paths, "systemd-boot") == nextboot.NextBoot(
         STOCK, f"systemd-boot: loader.conf's default 'abc-{STOCK}*'"
     )
-    efivar = tmp_path / "sys/firmware/efi/efivars" / nextboot.LOADER_ENTRY_DEFAULT_EFIVAR
+    efivar = tmp_path / "sys/firmware/efi/efivars" / LOADER_ENTRY_DEFAULT_EFIVAR
     # systemd-boot's entry ids are the file names with .conf (src/boot/boot.c), as bootctl
     # set-default takes them
     fakesys.write(efivar, b"\x06\x00\x00\x00" + f"abc-{BACKPORTS}.conf".encode("utf-16-le"))
@@ -372,8 +372,9 @@ def no_restore_or_plain_reboot(result) -> None:
 def failed_build(root: Path, release: str) -> None:
     """dkms's make.log of a build that failed (an API change nobody bridges yet)."""
     fakesys.write(
-        root / "var/lib/dkms/i915-sriov-dkms/2025.12.10/build/make.log",
-        f"DKMS (dkms-3.2.2) make.log for i915-sriov-dkms/2025.12.10 for kernel {release} (x86_64)\n"
+        root / f"var/lib/dkms/{pin.DRIVER_PACKAGE}/{pin.DRIVER_VERSION}/build/make.log",
+        f"DKMS (dkms-3.2.2) make.log for {pin.DRIVER_PACKAGE}/{pin.DRIVER_VERSION} "
+        f"for kernel {release} (x86_64)\n"
         "drivers/gpu/drm/i915/i915_gem.c:522:13: error: implicit declaration of function 'x'\n",
     )
 

@@ -15,7 +15,9 @@ PACKAGE = "irisxe-sriov"
 # The kernel gives up after 40 links (ELOOP); so does the resolution under a root.
 MAX_LINKS = 40
 # systemd-boot's loader identity (docs/notes.md, "Debian's boot paths").
-LOADER_INFO_EFIVAR = "LoaderInfo-4a67b082-0a4c-41cf-b6c7-440b29bb8c4f"
+SYSTEMD_BOOT_VENDOR = "4a67b082-0a4c-41cf-b6c7-440b29bb8c4f"  # its EFI variables' GUID
+LOADER_INFO_EFIVAR = f"LoaderInfo-{SYSTEMD_BOOT_VENDOR}"
+LOADER_ENTRY_DEFAULT_EFIVAR = f"LoaderEntryDefault-{SYSTEMD_BOOT_VENDOR}"
 # Where Debian mounts an ESP (or XBOOTLDR), in the order bootctl looks (docs/notes.md,
 # "Debian's boot paths"): systemd-boot's loader entries are searched there.
 ESP_MOUNTS = ("/efi", "/boot/efi", "/boot")

@@ -1,8 +1,9 @@
 """The pinned upstream driver release: the one place that names it (docs/notes.md, "The pinned
 driver" and "The compat layer").
 
-debian/rules reads these values for the ${irisxe:Driver} substvar, so moving the pin is a
-change to this file only. Pure: data.
+debian/rules reads these values for the ${irisxe:Driver} substvar and the dkms override,
+and the tests take them from here; docs/HACKING.md ("Releases and the pin") lists what
+moves with the pin beside this file. Pure: data.
 """
 
 DRIVER_PACKAGE = "i915-sriov-dkms"

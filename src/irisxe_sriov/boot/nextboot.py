@@ -16,8 +16,6 @@ from typing import NamedTuple
 
 from irisxe_sriov.kernels import debversion
 
-LOADER_ENTRY_DEFAULT_EFIVAR = "LoaderEntryDefault-4a67b082-0a4c-41cf-b6c7-440b29bb8c4f"
-
 
 class NextBoot(NamedTuple):
     release: str | None  # None: not known

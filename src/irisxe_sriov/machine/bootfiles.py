@@ -14,7 +14,7 @@ from irisxe_sriov.boot import bootcheck, bootloader, nextboot
 from irisxe_sriov.choices import BootPath
 from irisxe_sriov.kernels import hold
 from irisxe_sriov.machine import reader, secureboot
-from irisxe_sriov.paths import DKMS_KEY, ESP_MOUNTS, Paths
+from irisxe_sriov.paths import DKMS_KEY, ESP_MOUNTS, LOADER_ENTRY_DEFAULT_EFIVAR, Paths
 from irisxe_sriov.write.plan import PROXMOX_REFRESH, UPDATE_GRUB, UPDATE_INITRAMFS
 
 
@@ -142,7 +142,7 @@ def read_loader(paths: Paths) -> Loader | None:
             p.name.removesuffix(".conf"): reader.read_text(p) or ""
             for p in (directory / "entries").glob("*.conf")
         }
-        efivar = paths.efivar(nextboot.LOADER_ENTRY_DEFAULT_EFIVAR)
+        efivar = paths.efivar(LOADER_ENTRY_DEFAULT_EFIVAR)
         return Loader(
             MappingProxyType(entries),
             reader.read_text(directory / "loader.conf"),
