@@ -6,6 +6,8 @@ field as required and allow no other: a field added, removed or retyped without 
 schema fails here."""
 
 import json
+import types
+import typing
 from pathlib import Path
 
 import jsonschema
@@ -127,3 +129,68 @@ def test_one_type_per_field_everywhere(fake):
     status = json.loads(ctl(fake.root, "status", "--json").output)
     shown = json.loads(ctl(fake.root, "config", "show", "--json").output)
     assert status["settings"] == {k: v for k, v in shown.items() if k != "schema_version"}
+
+
+# --- the TypedDicts are the schemas ------------------------------------------------------
+
+PRIMITIVES = {str: "string", int: "integer", bool: "boolean", type(None): "null"}
+
+
+def resolve(node: dict, root: dict) -> dict:
+    ref = node.get("$ref")
+    return resolve(root["$defs"][ref.split("/")[-1]], root) if ref else node
+
+
+def alternatives(node: dict, root: dict) -> list[dict]:
+    node = resolve(node, root)
+    if "oneOf" in node:
+        return [alt for option in node["oneOf"] for alt in alternatives(option, root)]
+    types = node.get("type")
+    if isinstance(types, list):
+        return [{**node, "type": one} for one in types]
+    return [node]
+
+
+def hint_alternatives(hint: object) -> list[object]:
+    return list(typing.get_args(hint)) if isinstance(hint, types.UnionType) else [hint]
+
+
+def differences(hint: object, node: dict, root: dict, where: str) -> list[str]:
+    """Where the Python type `hint` and the schema `node` disagree: the JSON types each
+    allows, and for objects and arrays what they hold, recursively."""
+    found = []
+    schema_by_type = {alt["type"]: alt for alt in alternatives(node, root)}
+    python_by_type: dict[str, object] = {}
+    for one in hint_alternatives(hint):
+        origin = typing.get_origin(one) or one
+        if typing.is_typeddict(one) or origin is dict:
+            python_by_type["object"] = one
+        elif origin is list:
+            python_by_type["array"] = one
+        else:
+            python_by_type[PRIMITIVES[origin]] = one  # type: ignore[index]
+    if set(schema_by_type) != set(python_by_type):
+        return [f"{where}: schema {sorted(schema_by_type)}, type {sorted(python_by_type)}"]
+    if "object" in python_by_type and typing.is_typeddict(python_by_type["object"]):
+        typed = python_by_type["object"]
+        fields = typing.get_type_hints(typed)
+        properties = schema_by_type["object"].get("properties", {})
+        if set(fields) != set(properties):
+            found.append(f"{where}: schema {sorted(properties)}, type {sorted(fields)}")
+        if set(schema_by_type["object"].get("required", [])) != set(fields):
+            found.append(f"{where}: not every field is required")
+        for name in set(fields) & set(properties):
+            found += differences(fields[name], properties[name], root, f"{where}.{name}")
+    if "array" in python_by_type:
+        (item,) = typing.get_args(python_by_type["array"])
+        found += differences(item, schema_by_type["array"]["items"], root, f"{where}[]")
+    return found
+
+
+@pytest.mark.parametrize("document", list(contract.Document))
+def test_each_documents_type_is_its_schema(document):
+    """contract.py's TypedDicts type every builder (mypy checks them); here they are held
+    to the installed schemas: the same fields, all required, the same JSON types, nested
+    objects and arrays included."""
+    root = schema(document)
+    assert differences(contract.TYPES[document], root, root, str(document)) == []

@@ -9,14 +9,17 @@ commands without parsing sentences.
 
 import shlex
 from collections.abc import Iterable
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
+
+if TYPE_CHECKING:  # the JSON form's type
+    from irisxe_sriov.report.contract import StepDoc
 
 
 class Step(NamedTuple):
     text: str  # what a person reads: the shell spelling of argv, or the manual action
     argv: tuple[str, ...] | None = None  # None: a manual step, no command does it
 
-    def as_dict(self) -> dict[str, object]:
+    def as_dict(self) -> "StepDoc":
         return {"text": self.text, "argv": None if self.argv is None else list(self.argv)}
 
 
@@ -42,7 +45,7 @@ class Fix(NamedTuple):
         """The argv of every step that is a command, in order."""
         return [list(step.argv) for step in self.steps if step.argv is not None]
 
-    def as_list(self) -> list[dict[str, object]]:
+    def as_list(self) -> list["StepDoc"]:
         return [step.as_dict() for step in self.steps]
 
 

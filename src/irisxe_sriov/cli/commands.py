@@ -6,7 +6,7 @@ read-only commands start fast (make bench).
 
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -18,6 +18,12 @@ from irisxe_sriov.runtime.pvecluster import DEFAULT_MAPPING
 
 ROOT_OPTION = "--root"
 ROOT_VARIABLE = "IRISXE_SRIOV_ROOT"
+
+if TYPE_CHECKING:  # types only: the modules load inside the commands that use them
+    from irisxe_sriov.machine.snapshot import Cluster
+    from irisxe_sriov.report.judgement import HoldRequest, Verdicts
+    from irisxe_sriov.runtime.attach import Choice
+    from irisxe_sriov.write.plan import Plan
 
 PROG = failure.PROG
 
@@ -310,7 +316,7 @@ FORCE = click.option(
 )
 
 
-def verdicts_of(paths: Paths, depth: str, values: dict[str, str] | None = None) -> Any:
+def verdicts_of(paths: Paths, depth: str, values: dict[str, str] | None = None) -> "Verdicts":
     """Gather the root at `depth` and judge it: what every command starts from."""
     from irisxe_sriov.machine import gather, snapshot
     from irisxe_sriov.report import judgement
@@ -361,7 +367,15 @@ def vfs_restore(context: click.Context, force: bool, wait: float) -> None:
     restore_now(paths_of(context), force, wait)
 
 
-def refuse_busy(verdicts: Any, numbers: list[int] | None, action: str) -> None:
+def cluster_of(verdicts: "Verdicts") -> "Cluster":
+    """This node's Proxmox VE cluster as the change depth read it (snapshot.PARTS)."""
+    cluster = verdicts.snapshot.cluster
+    if cluster is None:
+        raise errors.Failed("internal error: the Proxmox VE cluster was not read")
+    return cluster
+
+
+def refuse_busy(verdicts: "Verdicts", numbers: list[int] | None, action: str) -> None:
     """Exit 1 naming the user when a VF (all of them for None) is in use."""
     from irisxe_sriov.machine.snapshot import Usage
     from irisxe_sriov.runtime import vfs as runtime
@@ -431,7 +445,9 @@ VF_OPTION = click.option(
 )
 
 
-def pick_for(paths: Paths, target: str, name: str | None, requested: str | None) -> tuple[Any, Any]:
+def pick_for(
+    paths: Paths, target: str, name: str | None, requested: str | None
+) -> tuple["Verdicts", "Choice"]:
     """The verdicts and the VF for guest `name` of `target` (an Incus container takes a
     host-role VF, a VM a vfio or unbound one)."""
     from irisxe_sriov.runtime import attach
@@ -555,7 +571,7 @@ def attach_mapping(
             "of the mapping on the node the VM starts on"
         )
     pvecluster.check_name(name)
-    cluster = verdicts_of(paths, "change").snapshot.cluster
+    cluster = cluster_of(verdicts_of(paths, "change"))
     node = pvecluster.check_node(cluster.node)
     found = cluster.config.mappings.get(name) if cluster.config else None
     if found is None or not found.entries_of(node):
@@ -612,7 +628,7 @@ def cluster_proxmox_sync(context: click.Context, name: str, dry_run: bool) -> No
     paths = paths_of(context)
     pvecluster.check_name(name)
     verdicts = verdicts_of(paths, "change")
-    cluster = verdicts.snapshot.cluster
+    cluster = cluster_of(verdicts)
     if cluster.problem:
         raise errors.Failed(f"{cluster.problem}: the mappings cannot be read")
     node = pvecluster.check_node(cluster.node)
@@ -685,7 +701,11 @@ def config_show(context: click.Context, as_json: bool) -> None:
     values = verdicts.settings.values()
     exists = verdicts.snapshot.settings_file.text is not None
     if as_json:
-        print_json(contract.versioned(status.settings_document(verdicts)))
+        shown: contract.ConfigDoc = {
+            "schema_version": contract.SCHEMA_VERSION,
+            **status.settings_document(verdicts),
+        }
+        print_json(shown)
         return
     for name, value in values.items():
         echo(f"{name}={value}")
@@ -711,7 +731,7 @@ def carry_out(
     dry_run: bool,
     values: dict[str, str] | None,
     force: bool = False,
-    request: Any = None,
+    request: "HoldRequest | None" = None,
     quiet: bool = False,
     announce: bool = True,
 ) -> None:
@@ -726,7 +746,7 @@ def carry_out(
     from irisxe_sriov.report import judgement
     from irisxe_sriov.write import apply, configure, render
 
-    def plan_now() -> tuple[Any, str | None, bool]:
+    def plan_now() -> tuple["Plan", str | None, bool]:
         gathered = gather.gather(paths, snapshot.Depth.CHANGE, values)
         verdicts = judgement.judge(gathered, request=request)
         text = None

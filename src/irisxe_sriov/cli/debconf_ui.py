@@ -16,7 +16,7 @@ import sys
 import tempfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Protocol
 
 from irisxe_sriov import cmdline, errors, settings
 from irisxe_sriov.choices import BootPath, Driver, MachineRole, Role, VfRole
@@ -177,18 +177,32 @@ def count_problem(text: str, sriov_totalvfs: int | None) -> str | None:
 # --- debconf I/O --------------------------------------------------------------------------
 
 
-def connect() -> Any:
+class Debconf(Protocol):
+    """The commands of python3-debconf's Debconf this module sends (debconf-devel(7)):
+    each returns the reply's text or raises debconf.DebconfError."""
+
+    def capb(self, *capabilities: str) -> str: ...
+    def input(self, priority: str, question: str) -> str: ...
+    def go(self) -> str: ...
+    def get(self, question: str) -> str: ...
+    def set(self, question: str, value: str) -> str: ...
+    def subst(self, question: str, key: str, value: str) -> str: ...
+    def fget(self, question: str, flag: str) -> str: ...
+
+
+def connect() -> Debconf:
     import debconf  # python3-debconf; only the maintainer scripts get here
 
     # confmodule moved the debconf channel to fd 3 and stdout to stderr.
-    return debconf.Debconf(write=os.fdopen(3, "w"))
+    db: Debconf = debconf.Debconf(write=os.fdopen(3, "w"))
+    return db
 
 
 def is_backup(error: Exception) -> bool:
     return bool(error.args) and error.args[0] == BACKUP
 
 
-def ask(db: Any, priority: str, question: str) -> bool:
+def ask(db: Debconf, priority: str, question: str) -> bool:
     """INPUT then GO; False when the person chose Back."""
     import debconf
 
@@ -206,18 +220,18 @@ def ask(db: Any, priority: str, question: str) -> bool:
     return True
 
 
-def notify(db: Any, question: str) -> None:
+def notify(db: Debconf, question: str) -> None:
     """Show a note once per install; a note must not stop a noninteractive install."""
     ask(db, "high", question)
 
 
-def unseen(db: Any, question: str) -> bool:
+def unseen(db: Debconf, question: str) -> bool:
     """A question nobody answered yet (a first install, not preseeded), or any question
     under dpkg-reconfigure, whose defaults are proposals."""
     return db.fget(question, "seen") != "true" or bool(os.environ.get("DEBCONF_RECONFIGURE"))
 
 
-def seed(db: Any, verdicts: judgement.Verdicts) -> None:
+def seed(db: Debconf, verdicts: judgement.Verdicts) -> None:
     """Load what is in force into debconf: the settings file's values, or, with no file,
     the defaults judgement gives this machine (the working set-up it found, else what the
     kernel that boots next offers) for every question not answered yet: exactly what
@@ -232,7 +246,7 @@ def seed(db: Any, verdicts: judgement.Verdicts) -> None:
             db.set(question, value)
 
 
-def host_notes(db: Any, verdicts: judgement.Verdicts) -> None:
+def host_notes(db: Debconf, verdicts: judgement.Verdicts) -> None:
     """Images are often built before the hardware exists, a machine may hold something
     else at the GPU's address, and a kernel may have no SR-IOV provider at all
     (docs/notes.md): say so once, and carry on. The notes take data only (addresses, ids,
@@ -263,7 +277,7 @@ def host_notes(db: Any, verdicts: judgement.Verdicts) -> None:
     notify(db, Q_KERNEL)
 
 
-def driver_default(db: Any, verdicts: judgement.Verdicts) -> None:
+def driver_default(db: Debconf, verdicts: judgement.Verdicts) -> None:
     """The driver question proposes what the kernel that boots next can serve (judgement's
     defaults): a kernel whose only provider is its own xe offers xe, so i915 is no choice
     there (the question's text says so). An answer given before (preseeded, or an earlier
@@ -286,7 +300,7 @@ def count_choices(totalvfs: int | None) -> list[str]:
     return [str(count) for count in range(1, limit + 1)] + ["0"]
 
 
-def ask_count(db: Any, totalvfs: int | None) -> bool:
+def ask_count(db: Debconf, totalvfs: int | None) -> bool:
     """Ask for num_vfs from the counts the PF offers; False on Back. A value outside them
     (preseeded, or a larger count on a PF that offers fewer) is proposed as the largest
     one, and a warning on stderr names it when the answer is that largest one (as it is,
@@ -309,7 +323,7 @@ def ask_count(db: Any, totalvfs: int | None) -> bool:
     return True
 
 
-def role_choices(db: Any, count: int, question: str, exclude: list[int]) -> bool:
+def role_choices(db: Debconf, count: int, question: str, exclude: list[int]) -> bool:
     """Offer VFs 1..count (minus `exclude`) in a multiselect; skip it when none is left."""
     numbers = [n for n in range(1, count + 1) if n not in exclude]
     if not numbers:
@@ -321,7 +335,7 @@ def role_choices(db: Any, count: int, question: str, exclude: list[int]) -> bool
     return ask(db, "medium", question)
 
 
-def config(db: Any, paths: Paths) -> None:
+def config(db: Debconf, paths: Paths) -> None:
     db.capb("backup")
     verdicts = judgement.judge(gather.gather(paths, snapshot.Depth.DEBCONF), strict=False)
     seed(db, verdicts)
@@ -383,11 +397,11 @@ def config(db: Any, paths: Paths) -> None:
         position += 1 if steps[position]() else -1
 
 
-def vf_count(db: Any) -> int:
+def vf_count(db: Debconf) -> int:
     return settings.ascii_int(db.get(Q_NUM_VFS).strip(" ")) or 0
 
 
-def postinst(db: Any, paths: Paths) -> None:
+def postinst(db: Debconf, paths: Paths) -> None:
     """Write the settings file from the answers and every derived file through ucf."""
     from irisxe_sriov import process
     from irisxe_sriov.write import apply
@@ -409,7 +423,7 @@ def postinst(db: Any, paths: Paths) -> None:
         apply.execute(plan, paths, runner, echo, writer)
 
 
-def postinst_plan(db: Any, paths: Paths) -> Plan:
+def postinst_plan(db: Debconf, paths: Paths) -> Plan:
     """The plan for the debconf answers: the settings file updated and every file
     derived from it. A broken settings file is kept (ucf will too); the answers are
     applied over the defaults."""

@@ -86,9 +86,12 @@ def report(problems: list[str], code: int, as_json: bool) -> None:
     for line in lines:
         print(f"{PROG}: error: {line}", file=sys.stderr)
     if as_json:
-        document = contract.versioned(
-            {"error": "; ".join(lines), "problems": lines, "exit_status": code}
-        )
+        document: contract.ErrorDoc = {
+            "schema_version": contract.SCHEMA_VERSION,
+            "error": "; ".join(lines),
+            "problems": lines,
+            "exit_status": code,
+        }
         try:
             print(json.dumps(document, indent=2, sort_keys=True), flush=True)
         except BrokenPipeError:

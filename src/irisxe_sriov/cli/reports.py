@@ -94,12 +94,13 @@ def kernels(paths: Paths, as_json: bool, notify: str | None = None) -> None:
         from irisxe_sriov.report import contract
 
         next_boot = verdicts.snapshot.next_boot
-        document = {
+        document: contract.KernelsDoc = {
+            "schema_version": contract.SCHEMA_VERSION,
             "kernels": [kernel.as_dict() for kernel in found],
             "next_boot": {"release": next_boot.release, "evidence": next_boot.evidence},
             "hold": verdicts.hold.as_dict(),
         }
-        print_json(contract.versioned(document))
+        print_json(document)
     else:
         text = providers.format_text(
             found, verdicts.snapshot.next_boot.evidence, judgement.hold_words(verdicts)

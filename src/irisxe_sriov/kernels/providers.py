@@ -12,13 +12,16 @@ Pure: machine/kernelfiles.py reads each kernel's files into XeFacts and dkms.Dkm
 """
 
 from collections.abc import Iterable
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from irisxe_sriov import fixes, pciids, pin
 from irisxe_sriov.choices import Driver, Provider
 from irisxe_sriov.fixes import Fix
 from irisxe_sriov.kernels import debversion
 from irisxe_sriov.kernels.dkms import DkmsState, KernelState
+
+if TYPE_CHECKING:  # the JSON form's type
+    from irisxe_sriov.report.contract import KernelDoc
 
 # The package's dependency on a provider (debian/rules puts it in ${irisxe:Driver}): the
 # pinned DKMS package first, or a kernel whose own xe is an SR-IOV PF. apt tries the first
@@ -58,7 +61,7 @@ class KernelProvider(NamedTuple):
     xe_serves: bool = False  # the kernel's own xe is an SR-IOV PF for the GPU
     held: bool = False  # the boot is held on this kernel (judgement.decide_hold)
 
-    def as_dict(self) -> dict[str, object]:
+    def as_dict(self) -> "KernelDoc":
         return {
             "release": self.release,
             "provider": None if self.provider is None else str(self.provider),

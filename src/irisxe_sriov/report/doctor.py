@@ -10,7 +10,7 @@ failing finding carries the fix, as commands where commands exist.
 import shlex
 import textwrap
 from collections.abc import Sequence
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 from irisxe_sriov import fixes, pciids, pin, sched
 from irisxe_sriov.choices import Provider, Role
@@ -38,7 +38,7 @@ class Finding(NamedTuple):
     message: str
     fix: Fix = fixes.NONE
 
-    def as_dict(self) -> dict[str, Any]:
+    def as_dict(self) -> contract.FindingDoc:
         return {
             "id": self.id,
             "level": str(self.level),
@@ -628,13 +628,15 @@ def counts(findings: list[Finding]) -> dict[Level, int]:
     return {level: sum(f.level == level for f in findings) for level in Level}
 
 
-def document(findings: list[Finding]) -> dict[str, Any]:
+def document(findings: list[Finding]) -> contract.DoctorDoc:
     """The `doctor --json` document (conf/schema/doctor.schema.json): how many findings
     of each level, then the findings in doctor's order."""
-    summary = {str(level): count for level, count in counts(findings).items()}
-    return contract.versioned(
-        {"summary": summary, "findings": [finding.as_dict() for finding in findings]}
-    )
+    count = counts(findings)
+    return {
+        "schema_version": contract.SCHEMA_VERSION,
+        "summary": {"ok": count[OK], "warn": count[WARN], "fail": count[FAIL], "skip": count[SKIP]},
+        "findings": [finding.as_dict() for finding in findings],
+    }
 
 
 class Style(NamedTuple):

@@ -40,6 +40,7 @@ from irisxe_sriov.machine import aptsources
 from irisxe_sriov.machine.roles import Detected, decide
 from irisxe_sriov.machine.snapshot import Snapshot
 from irisxe_sriov.paths import APT_SOURCES_DIR, DEB822_SOURCES
+from irisxe_sriov.report.contract import HoldDoc
 from irisxe_sriov.report.differences import Difference, Kind, find
 from irisxe_sriov.settings import Settings
 
@@ -77,7 +78,7 @@ class Hold(NamedTuple):
     reason: str  # in words: why held, or why not although the natural kernel has no provider
     blocked: bool = False  # a hold is called for but cannot be made (the admin's default)
 
-    def as_dict(self) -> dict[str, object]:
+    def as_dict(self) -> HoldDoc:
         """`release` held on (null: none), `kind`, `reason`, `natural` (the kernel that
         would boot without it), `blocked` (called for, but an admin's default is kept)."""
         record = self.record

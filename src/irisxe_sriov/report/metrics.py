@@ -11,9 +11,10 @@ doctor finding with its id.
 """
 
 from collections.abc import Iterable
-from typing import Any, NamedTuple
+from typing import Literal, NamedTuple
 
 from irisxe_sriov import __version__
+from irisxe_sriov.report import contract
 
 PREFIX = "irisxe_sriov_"
 
@@ -58,7 +59,7 @@ def one(value: float, **labels: str) -> tuple[Sample, ...]:
     return (Sample(tuple(labels.items()), value),)
 
 
-def families(status: dict[str, Any], doctor: dict[str, Any]) -> list[Family]:
+def families(status: contract.StatusDoc, doctor: contract.DoctorDoc) -> list[Family]:
     """The metrics of a `status --json` document and a `doctor --json` document."""
     settings = status["settings"]
     pf = status["pf"]
@@ -72,28 +73,28 @@ def families(status: dict[str, Any], doctor: dict[str, Any]) -> list[Family]:
         if vf["role"] is not None
     )
     kernels = []
-    for which in ("running", "next_boot"):
-        kernel = status["providers"][which]
-        if kernel is None and which == "running":
-            release = status["kernel"]["release"]
-            kernel = None if release is None else {"release": release, "provider": None}
+    providers = status["providers"]
+    for which, kernel in (("running", providers["running"]), ("next_boot", providers["next_boot"])):
+        # a running kernel that is not installed in this root has a release, no provider
+        release = status["kernel"]["release"] if which == "running" else None
         if kernel is not None:
-            labels = (
-                ("kernel", which),
-                ("release", kernel["release"]),
-                ("provider", kernel["provider"] or "none"),
-            )
+            release, provider = kernel["release"], kernel["provider"]
+        else:
+            provider = None
+        if release is not None:
+            labels = (("kernel", which), ("release", release), ("provider", provider or "none"))
             kernels.append(Sample(labels, 1.0))
     functions = status["scheduling"]["functions"]
 
-    def timing(key: str) -> tuple[Sample, ...]:
+    def timing(key: Literal["exec_quantum_ms", "preempt_timeout_us"]) -> tuple[Sample, ...]:
         return tuple(
-            Sample((("function", f["function"]),), float(f[key]))
+            Sample((("function", f["function"]),), float(value))
             for f in functions
-            if f[key] is not None
+            if (value := f[key]) is not None
         )
 
     hold = status["hold"]
+    summary = doctor["summary"]
     failed = tuple(
         Sample((("id", finding["id"]),), 1.0)
         for finding in doctor["findings"]
@@ -157,7 +158,12 @@ def families(status: dict[str, Any], doctor: dict[str, Any]) -> list[Family]:
             "doctor's findings by level.",
             tuple(
                 Sample((("level", level),), float(count))
-                for level, count in doctor["summary"].items()
+                for level, count in (
+                    ("ok", summary["ok"]),
+                    ("warn", summary["warn"]),
+                    ("fail", summary["fail"]),
+                    ("skip", summary["skip"]),
+                )
             ),
         ),
         Family("doctor_failed", "A doctor finding that fails, by its id.", failed),

@@ -5,8 +5,6 @@ Kept free of jinja2 and python-debian: `status` is the command people run most, 
 start-up time is measured (make bench).
 """
 
-from typing import Any
-
 from irisxe_sriov import cmdline, pciids, pin, sched
 from irisxe_sriov.choices import Role
 from irisxe_sriov.kernels.providers import KernelProvider
@@ -20,7 +18,7 @@ def is_dkms_build(version: str | None) -> bool:
     return version == pin.MODULE_VERSION
 
 
-def pending_item(problem: Problem) -> dict[str, Any]:
+def pending_item(problem: Problem) -> contract.PendingDoc:
     return {
         "id": problem.id,
         "what": problem.what,
@@ -30,11 +28,11 @@ def pending_item(problem: Problem) -> dict[str, Any]:
     }
 
 
-def provider_document(kernel: KernelProvider | None) -> dict[str, object] | None:
+def provider_document(kernel: KernelProvider | None) -> contract.KernelDoc | None:
     return None if kernel is None else kernel.as_dict()
 
 
-def settings_document(verdicts: Verdicts) -> dict[str, Any]:
+def settings_document(verdicts: Verdicts) -> contract.SettingsDoc:
     """The settings in force, typed: what `config show --json` prints and `status --json`
     holds as `settings`."""
     current = verdicts.settings
@@ -59,7 +57,7 @@ def per_function(values: sched.PerFunction) -> dict[str, int]:
     return {key: values.values[key] for key in sched.KEY_ORDER if key in values.values}
 
 
-def scheduling_document(verdicts: Verdicts) -> dict[str, Any]:
+def scheduling_document(verdicts: Verdicts) -> contract.SchedulingDoc:
     """The GPU time share: the interface, each function's values as read back beside
     the settings' (null: nothing is written, or it cannot be read), and why settings
     that write something are not applied."""
@@ -100,7 +98,7 @@ def proxmox_mappings(verdicts: Verdicts, address: str) -> list[str] | None:
     return pvecluster.mappings_of(cluster.config, cluster.node, address)
 
 
-def report(verdicts: Verdicts) -> dict[str, Any]:
+def report(verdicts: Verdicts) -> contract.StatusDoc:
     """The `status --json` document (conf/schema/status.schema.json)."""
     state = verdicts.host
     current = verdicts.settings
@@ -120,7 +118,7 @@ def report(verdicts: Verdicts) -> dict[str, Any]:
         not_applied = bootcheck.locate(boot_files, wanted).file
     present = {vf.number: vf for vf in state.vfs}
     usage = verdicts.snapshot.usage
-    vfs = []
+    vfs: list[contract.VfDoc] = []
     # a guest or a machine of role none makes no VFs: only ones that exist are listed
     count = capped_count(current, pf.sriov_totalvfs) if machine.role == Role.HOST else 0
     for index in sorted({*present, *range(1, count + 1)}):
@@ -145,100 +143,101 @@ def report(verdicts: Verdicts) -> dict[str, Any]:
         )
     platform = pf.platform
     running = verdicts.running
-    return contract.versioned(
-        {
-            "pf": {
-                "address": pf.address,
-                "present": pf.present,
-                "vendor": pf.vendor,
-                "device": pf.device,
-                "platform": platform,
-                "platform_name": pciids.description_of(platform) if platform else None,
-                "driver": pf.driver,
-                "driver_override": pf.driver_override,
-                "sriov_totalvfs": pf.sriov_totalvfs,
-                "sriov_numvfs": pf.sriov_numvfs,
-                "sriov_drivers_autoprobe": pf.sriov_drivers_autoprobe,
-                "iommu_group": pf.iommu_group,
-                "render_node": pf.render_node,
-            },
-            "module": {
-                "name": module.name,
-                "loaded": module.loaded,
-                "version": module.version,
-                "dkms": is_dkms_build(module.version),
-                "parameters": dict(module.parameters),
-            },
-            "vfs": vfs,
-            "settings": settings_document(verdicts),
-            "bootloader": {
-                "configured": current.bootloader,
-                "detected": verdicts.boot.name,
-                "evidence": verdicts.boot.evidence,
-            },
-            "kernel": {
-                "release": state.kernel_release,
-                "cmdline": state.cmdline,
-                "wanted_parameters": wanted,
-                "missing_parameters": missing,
-                # the file that does not carry the parameters, when the running kernel lacks them
-                "not_applied": not_applied,
-            },
-            "machine": {
-                "role": str(machine.role),
-                "reason": machine.reason,
-                "binds": machine.binds,
-            },
-            "gpus": [
-                {
-                    "address": gpu.address,
-                    "device": gpu.device,
-                    "driver": gpu.driver,
-                    "render_node": gpu.render_node,
-                }
-                for gpu in machine.gpus
-            ],
-            "providers": {
-                "running": provider_document(running.kernel),
-                "running_live": None if running.live is None else str(running.live),
-                "running_conflict": running.conflict,
-                "next_boot": provider_document(verdicts.next_kernel),
-                "next_boot_evidence": verdicts.snapshot.next_boot.evidence,
-            },
-            "hold": verdicts.hold.as_dict(),
-            "scheduling": scheduling_document(verdicts),
-            "pending": [pending_item(p) for p in verdicts.problems],
-            "reboot_pending": any(p.reboot for p in verdicts.problems),
-        }
-    )
+    return {
+        "schema_version": contract.SCHEMA_VERSION,
+        "pf": {
+            "address": pf.address,
+            "present": pf.present,
+            "vendor": pf.vendor,
+            "device": pf.device,
+            "platform": platform,
+            "platform_name": pciids.description_of(platform) if platform else None,
+            "driver": pf.driver,
+            "driver_override": pf.driver_override,
+            "sriov_totalvfs": pf.sriov_totalvfs,
+            "sriov_numvfs": pf.sriov_numvfs,
+            "sriov_drivers_autoprobe": pf.sriov_drivers_autoprobe,
+            "iommu_group": pf.iommu_group,
+            "render_node": pf.render_node,
+        },
+        "module": {
+            "name": module.name,
+            "loaded": module.loaded,
+            "version": module.version,
+            "dkms": is_dkms_build(module.version),
+            "parameters": dict(module.parameters),
+        },
+        "vfs": vfs,
+        "settings": settings_document(verdicts),
+        "bootloader": {
+            "configured": current.bootloader,
+            "detected": verdicts.boot.name,
+            "evidence": verdicts.boot.evidence,
+        },
+        "kernel": {
+            "release": state.kernel_release,
+            "cmdline": state.cmdline,
+            "wanted_parameters": wanted,
+            "missing_parameters": missing,
+            # the file that does not carry the parameters, when the running kernel lacks them
+            "not_applied": not_applied,
+        },
+        "machine": {
+            "role": str(machine.role),
+            "reason": machine.reason,
+            "binds": machine.binds,
+        },
+        "gpus": [
+            {
+                "address": gpu.address,
+                "device": gpu.device,
+                "driver": gpu.driver,
+                "render_node": gpu.render_node,
+            }
+            for gpu in machine.gpus
+        ],
+        "providers": {
+            "running": provider_document(running.kernel),
+            "running_live": None if running.live is None else str(running.live),
+            "running_conflict": running.conflict,
+            "next_boot": provider_document(verdicts.next_kernel),
+            "next_boot_evidence": verdicts.snapshot.next_boot.evidence,
+        },
+        "hold": verdicts.hold.as_dict(),
+        "scheduling": scheduling_document(verdicts),
+        "pending": [pending_item(p) for p in verdicts.problems],
+        "reboot_pending": any(p.reboot for p in verdicts.problems),
+    }
 
 
 def unknown(value: object) -> str:
     return "unknown" if value is None else str(value)
 
 
-def provider_lines(providers: dict[str, Any] | None) -> list[str]:
+def provider_lines(providers: contract.ProvidersDoc) -> list[str]:
     """Who makes the VFs on the running kernel and on the one that boots next."""
-    if not providers:
-        return []
     lines = []
-    for label, key in (("running kernel", "running"), ("next boot", "next_boot")):
-        kernel = providers.get(key)
+    for label, kernel in (
+        ("running kernel", providers["running"]),
+        ("next boot", providers["next_boot"]),
+    ):
         if kernel is None:
-            if key == "next_boot":
-                lines.append(f"{label}: unknown ({providers.get('next_boot_evidence')})")
+            if label == "next boot":
+                lines.append(f"{label}: unknown ({providers['next_boot_evidence']})")
             continue
         if kernel["provider"]:
             what = f"{kernel['provider']} ({', '.join(kernel['drivers'])})"
         else:
             what = f"no SR-IOV provider (DKMS {kernel['state']}; own xe: {kernel['kernel_xe']})"
         lines.append(f"{label}: {kernel['release']}, {what}")
-    if providers.get("running_conflict"):
+    if providers["running_conflict"]:
         lines.append(f"running kernel: {providers['running_conflict']}")
     return lines
 
 
-def scheduling_lines(settings: dict[str, Any], scheduling: dict[str, Any]) -> list[str]:
+def scheduling_lines(
+    settings: contract.SettingsDoc, scheduling: contract.SchedulingDoc
+) -> list[str]:
     """The settings' profile, then each function's values as read back."""
     words = f"sched={settings['sched']}"
     if settings["sched_pf_priority"] != "auto":
@@ -259,7 +258,7 @@ def scheduling_lines(settings: dict[str, Any], scheduling: dict[str, Any]) -> li
     return lines
 
 
-def format_text(doc: dict[str, Any]) -> str:
+def format_text(doc: contract.StatusDoc) -> str:
     pf, module, settings = doc["pf"], doc["module"], doc["settings"]
     machine = doc["machine"]
     lines = [f"{machine['role']}: {machine['reason']}"] if machine["reason"] else []
@@ -305,7 +304,7 @@ def format_text(doc: dict[str, Any]) -> str:
         lines.append(
             "Proxmox VE cluster mappings: "
             + "; ".join(
-                f"VF {vf['index']} {', '.join(vf['proxmox_mappings']) or 'in none'}"
+                f"VF {vf['index']} {', '.join(vf['proxmox_mappings'] or []) or 'in none'}"
                 for vf in mapped
             )
         )
