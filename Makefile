@@ -15,8 +15,8 @@ MUTATION := $(BUILD)/mutation
 # What `make mutation` mutates (the pure core) and the fast tests it runs against each mutant,
 # quickest first: -x stops at the first failure.
 MUTATED := src/irisxe_sriov/settings.py,src/irisxe_sriov/cmdline.py,src/irisxe_sriov/write/render.py,src/irisxe_sriov/write/plan.py
-MUTATION_TESTS := tests/test_settings.py tests/test_cmdline.py tests/test_plan.py tests/test_render.py \
-	tests/test_postrm_undo.py tests/test_bootpaths.py tests/test_properties.py
+MUTATION_TESTS := tests/unit/test_settings.py tests/unit/test_cmdline.py tests/unit/test_plan.py tests/unit/test_render.py \
+	tests/unit/test_postrm_undo.py tests/unit/test_bootpaths.py tests/unit/test_properties.py
 
 # Debian packages the fast tier needs (the runtime libraries, pytest and pytest-timeout,
 # venv for the console-script test, shellcheck for the maintainer scripts, jsonschema for
@@ -103,12 +103,12 @@ deb: build-deps
 
 # On Debian 13's python3 and libraries, in an overlay on the trixie package chroot.
 bench: check-deps
-	$(PYTHON) tests/bench_chroot.py --output docs/performance.md
+	$(PYTHON) tests/harness/bench_chroot.py --output docs/performance.md
 
-# Rewrite tests/golden/ from what render gives now, after an intended change; the golden
+# Rewrite tests/unit/golden/ from what render gives now, after an intended change; the golden
 # test itself only compares. Review the diff before committing it.
 golden: deps
-	PYTHONPATH=src $(PYTHON) tests/test_render.py
+	PYTHONPATH=src $(PYTHON) tests/unit/test_render.py
 
 $(MUTATION)/venv/.done: Makefile
 	$(PYTHON) -m venv --system-site-packages $(MUTATION)/venv

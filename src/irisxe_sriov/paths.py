@@ -2,7 +2,7 @@
 
 No other module spells a host path: every file the package reads, lists, writes, renders or
 hands to a tool is named here, so tests and `--root` work on a fake root and the real host
-is just root "/" (tests/test_guards.py holds this to the code). Messages may name a file
+is just root "/" (tests/unit/test_guards.py holds this to the code). Messages may name a file
 in words ("no /boot/grub/grub.cfg").
 """
 
@@ -126,7 +126,7 @@ WRITTEN_DRIVERCTL_RE = re.compile(
 
 def shell_patterns() -> list[str]:
     """sh case patterns that match what is_replayable accepts, for the postrm, which has
-    no Python (debian/rules puts them in; tests/test_packaging.py compares the two)."""
+    no Python (debian/rules puts them in; tests/unit/test_packaging.py compares the two)."""
     hex_ = "[0-9a-f]"
     driverctl = f"/etc/driverctl.d/pci-{hex_ * 4}:{hex_ * 2}:{hex_ * 2}.[1-7]"
     generated = [*GENERATED, driverctl]

@@ -1,13 +1,13 @@
 """The contract of the JSON documents (`status`, `doctor`, `kernels` and `config show`
 with --json, and the error object of any command with --json): each carries
 `schema_version` and has a JSON Schema (draft 2020-12) installed under
-/usr/share/irisxe-sriov/schema/ (conf/schema/ in the source; tests/test_contract.py
+/usr/share/irisxe-sriov/schema/ (conf/schema/ in the source; tests/unit/test_contract.py
 validates every document of every fixture machine against it).
 
 The version is semantic: a field added raises the minor number, a field changed or
 removed the major one, and debian/NEWS says so. Absent values are null, never "" or a
 missing key; a field has one type in every document. The documents' TypedDicts below type
-their builders, and tests/test_contract.py holds them to the schemas. Pure.
+their builders, and tests/unit/test_contract.py holds them to the schemas. Pure.
 """
 
 from typing import TypedDict
@@ -28,7 +28,7 @@ class Document(Closed):
 
 
 # The documents as types: each TypedDict has exactly its schema's properties, all of them
-# required (tests/test_contract.py compares them), and the builders are typed with them.
+# required (tests/unit/test_contract.py compares them), and the builders are typed with them.
 
 
 class StepDoc(TypedDict):
