@@ -71,6 +71,7 @@ lint: lint-deps
 	$(LINT_VENV)/bin/ruff check src tests
 	$(LINT_VENV)/bin/ruff format --check src tests
 	$(LINT_VENV)/bin/mypy
+	$(LINT_VENV)/bin/mypy --config-file tests/mypy.ini
 	shellcheck .ci/run
 	shellcheck -s sh debian/irisxe-sriov.config debian/irisxe-sriov.postinst debian/irisxe-sriov.postrm
 

@@ -10,9 +10,14 @@ import lzma
 import os
 import random
 import shutil
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from irisxe_sriov import pin
+
+if TYPE_CHECKING:
+    from irisxe_sriov.runtime.vfs import Sysfs
 
 PF = "0000:00:02.0"
 DKMS_VERSION = pin.MODULE_VERSION
@@ -282,19 +287,17 @@ def install_kernel(
         write(root / "lib/modules" / release / "updates/dkms/xe.ko.xz", b"")
 
 
-class KernelDouble:
+def kernel_double(fake: FakeSystem, log: Callable[[str], None]) -> "Sysfs":
     """A test double of the kernel's side of sysfs writes (the Intel GPU cannot exist
     here): vfs.Sysfs's writer, which after writing a PF's sriov_numvfs lays out the VFs
     as the kernel would (FakeSystem.set_vfs). Bindings stay files, as in the fake root."""
+    from irisxe_sriov.paths import Paths
+    from irisxe_sriov.runtime import vfs
 
-    def __new__(cls, fake: FakeSystem, log):  # type: ignore[no-untyped-def]
-        from irisxe_sriov.paths import Paths
-        from irisxe_sriov.runtime import vfs
+    class Double(vfs.Sysfs):
+        def store(self, path: Path, value: str) -> None:
+            super().store(path, value)
+            if path.name == "sriov_numvfs":
+                fake.set_vfs(int(value))
 
-        class Double(vfs.Sysfs):
-            def store(self, path: Path, value: str) -> None:
-                super().store(path, value)
-                if path.name == "sriov_numvfs":
-                    fake.set_vfs(int(value))
-
-        return Double(Paths(fake.root), log)
+    return Double(Paths(fake.root), log)

@@ -68,7 +68,7 @@ def test_the_stamp_names_the_release_date_and_changes_with_the_release(mirror):
     mirror.release("trixie", "Sat, 21 Nov 2026 15:16:01 UTC", "def 2 main/binary-amd64")
     assert chroot.archive_stamp() == first  # fetched once per session
     chroot.release_file.cache_clear()
-    assert chroot.archive_stamp().startswith("202611211516")
+    assert (chroot.archive_stamp() or "").startswith("202611211516")
 
 
 def test_backports_sources_add_their_release(mirror):
@@ -76,7 +76,7 @@ def test_backports_sources_add_their_release(mirror):
     mirror.release("trixie-backports", "Tue, 24 Nov 2026 02:12:15 UTC")
     source = f"deb {mirror.url} trixie-backports main"
     assert chroot.suites_of((source,)) == [(mirror.url, "trixie"), (mirror.url, "trixie-backports")]
-    assert chroot.archive_stamp((source,)).startswith("202611240212")
+    assert (chroot.archive_stamp((source,)) or "").startswith("202611240212")
     chroot.release_file.cache_clear()
     (mirror.root / "debian/dists/trixie-backports/InRelease").unlink()
     assert chroot.archive_stamp((source,)) is None

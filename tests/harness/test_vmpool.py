@@ -1,6 +1,7 @@
 """The VM pool (tests/harness/vmpool.py) with jobs that are plain functions, and the VM modules'
 tables, whose keys must name their tests as vmpool.selected gives them."""
 
+import functools
 import threading
 import time
 
@@ -118,7 +119,9 @@ def test_never_more_builds_and_vms_than_cores_and_ready_vms_first():
 
     jobs = {
         name: vmpool.Job(
-            lambda name=name: step(f"build {name}"), lambda _, name=name: step(f"run {name}"), s
+            functools.partial(step, f"build {name}"),
+            functools.partial(lambda what, _: step(what), f"run {name}"),
+            s,
         )
         for name, s in (("a", 3), ("b", 2), ("c", 1))
     }

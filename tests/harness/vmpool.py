@@ -157,6 +157,12 @@ def selected(session: pytest.Session, module_name: str, names: dict[str, Any]) -
     found = []
     for item in session.items:
         name = getattr(item, "originalname", item.name).removeprefix("test_")
-        if item.module.__name__ == module_name and name in names and name not in found:
+        module = getattr(item, "module", None)
+        if (
+            module is not None
+            and module.__name__ == module_name
+            and name in names
+            and name not in found
+        ):
             found.append(name)
     return found

@@ -43,7 +43,7 @@ def test_execute_writes_deletes_records_and_announces(fake):
     fake.healthy()
     paths = Paths(fake.root)
     read = judged(paths.root, "change", {"num_vfs": "3"}, True)
-    lines = []
+    lines: list[str] = []
     first = configure.make_plan(paths, read, None)
     apply.execute(first, paths, process.Runner(False, lines.append), lines.append)
     assert "would run: update-initramfs -u -k all" in lines
@@ -73,7 +73,7 @@ def test_failing_command_is_an_apply_error(fake, tmp_path):
     p = configure.make_plan(paths, judged(paths.root, "change", None, True), None)
 
     class FailingRunner(process.Runner):
-        def run(self, argv, optional=False):
+        def run(self, argv, optional=False, debconf=False, quiet=False):
             return 3
 
     with pytest.raises(apply.ApplyError) as raised:
@@ -89,7 +89,7 @@ def test_failing_command_is_an_apply_error(fake, tmp_path):
     assert not again.pending and not again.empty
     assert again.commands == (("update-grub",), ("update-initramfs", "-u", "-k", "all"))
     assert reader.pending_refreshes(paths) == ["update-grub", "update-initramfs -u -k all"]
-    lines = []
+    lines: list[str] = []
     apply.execute(again, paths, process.Runner(False, lines.append), lines.append)
     assert lines == ["would run: update-grub", "would run: update-initramfs -u -k all"]
     assert reader.pending_refreshes(paths) == []
@@ -192,6 +192,7 @@ def test_only_root_can_take_the_lock_and_a_waiting_run_gives_up(fake):
             )
             assert error.status == 1
         finally:
+            assert holder.stdin is not None
             holder.stdin.close()
             holder.wait()
     finally:

@@ -1,4 +1,5 @@
 from irisxe_sriov.boot import bootloader
+from irisxe_sriov.choices import BootPath
 from irisxe_sriov.machine import bootfiles
 from irisxe_sriov.paths import LOADER_INFO_EFIVAR, Paths
 
@@ -34,15 +35,15 @@ def test_detection_order(fake):
 
 def test_resolve_and_refresh(fake):
     paths = Paths(fake.root)
-    assert bootfiles.resolve("systemd-boot", paths).name == "systemd-boot"
-    assert bootfiles.refresh_command("grub", paths) is None  # no grub.cfg to regenerate
+    assert bootfiles.resolve(BootPath.SYSTEMD_BOOT, paths).name == "systemd-boot"
+    assert bootfiles.refresh_command(BootPath.GRUB, paths) is None  # no grub.cfg to regenerate
     fake.grub()
-    assert bootfiles.refresh_command("grub", paths) == ["update-grub"]
-    assert bootfiles.refresh_command("systemd-boot", paths) == [
+    assert bootfiles.refresh_command(BootPath.GRUB, paths) == ["update-grub"]
+    assert bootfiles.refresh_command(BootPath.SYSTEMD_BOOT, paths) == [
         "update-initramfs",
         "-u",
         "-k",
         "all",
     ]
-    assert bootfiles.refresh_command("proxmox", paths) == ["proxmox-boot-tool", "refresh"]
-    assert bootfiles.refresh_command("none", paths) is None
+    assert bootfiles.refresh_command(BootPath.PROXMOX, paths) == ["proxmox-boot-tool", "refresh"]
+    assert bootfiles.refresh_command(BootPath.NONE, paths) is None

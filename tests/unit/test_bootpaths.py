@@ -7,6 +7,7 @@ import pytest
 from click.testing import CliRunner
 
 from irisxe_sriov.boot import bootcheck
+from irisxe_sriov.choices import BootPath
 from irisxe_sriov.cli.commands import cli
 from irisxe_sriov.machine import bootfiles
 from irisxe_sriov.paths import LOADER_INFO_EFIVAR, Paths
@@ -230,7 +231,7 @@ def test_bootctl_is_asked_only_through_the_probe(fake):
 
 
 def test_locate_pure_cases():
-    files = bootcheck.BootFiles("systemd-boot", None, (), None, None, ())
+    files = bootcheck.BootFiles(BootPath.SYSTEMD_BOOT, None, (), None, None, ())
     assert bootcheck.locate(files, I915).file == "/etc/kernel/cmdline"
     assert bootcheck.overrides('export GRUB_CMDLINE_LINUX_DEFAULT="x"')
     assert not bootcheck.overrides('GRUB_CMDLINE_LINUX_DEFAULT="${GRUB_CMDLINE_LINUX_DEFAULT} x"')

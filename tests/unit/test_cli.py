@@ -39,7 +39,7 @@ def test_each_error_class_has_the_status_of_its_kind():
     for kind, status in expected.items():
         assert issubclass(kind, errors.Error) and kind.status == status, kind
     assert issubclass(attach.Unavailable, attach.AttachError)
-    assert errors.ExitStatus.INTERRUPTED == 130  # 128 + SIGINT, as a shell reports Ctrl-C
+    assert int(errors.ExitStatus.INTERRUPTED) == 130  # 128 + SIGINT, as a shell reports Ctrl-C
     problems = errors.BadInput("num_vfs: 9 is out of range", "driver: 'x' is not allowed")
     assert problems.lines() == ["num_vfs: 9 is out of range", "driver: 'x' is not allowed"]
 

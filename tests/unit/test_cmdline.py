@@ -1,18 +1,19 @@
 import pytest
 
 from irisxe_sriov import cmdline
+from irisxe_sriov.choices import Driver
 from irisxe_sriov.cmdline import Edit
 from irisxe_sriov.settings import Settings
 
 
 def test_wanted_tokens_per_driver():
-    assert cmdline.wanted_tokens(Settings(driver="i915"), "a7a0") == [
+    assert cmdline.wanted_tokens(Settings(driver=Driver.I915), "a7a0") == [
         "intel_iommu=on",
         "i915.enable_guc=3",
         "i915.max_vfs=7",
         "module_blacklist=xe",
     ]
-    assert cmdline.wanted_tokens(Settings(driver="xe"), "a7a0") == [
+    assert cmdline.wanted_tokens(Settings(driver=Driver.XE), "a7a0") == [
         "intel_iommu=on",
         "xe.max_vfs=7",
         "xe.force_probe=a7a0",
@@ -31,7 +32,7 @@ EVERY_ID = (
 def test_xe_without_a_visible_gpu_probes_every_supported_id():
     # no GPU, or one this package does not know (Tiger Lake): every supported id
     for device in (None, "9a49"):
-        assert cmdline.wanted_tokens(Settings(driver="xe"), device) == [
+        assert cmdline.wanted_tokens(Settings(driver=Driver.XE), device) == [
             "intel_iommu=on",
             "xe.max_vfs=7",
             f"xe.force_probe={EVERY_ID}",
@@ -44,7 +45,7 @@ def test_guest_and_none_roles_want_less():
         "i915.enable_guc=3",
         "module_blacklist=xe",
     ]
-    assert cmdline.wanted_tokens(Settings(driver="xe"), "46a6", "guest") == [
+    assert cmdline.wanted_tokens(Settings(driver=Driver.XE), "46a6", "guest") == [
         "xe.force_probe=46a6",
         "module_blacklist=i915",
     ]

@@ -83,8 +83,9 @@ def test_every_schema_is_a_valid_closed_schema_of_this_version():
 @pytest.mark.parametrize("name", sorted(MACHINES))
 def test_every_document_on_every_machine_follows_its_schema(tmp_path, name, setting):
     root = root_of(name, tmp_path)
-    if SETTINGS[setting] is not None:
-        fakesys.write(root / "etc/default/irisxe-sriov", SETTINGS[setting])
+    text = SETTINGS[setting]
+    if text is not None:
+        fakesys.write(root / "etc/default/irisxe-sriov", text)
     for document, args in COMMANDS.items():
         result = ctl(root, *args, "--json")
         assert result.exit_code in (0, 1), (document, result.output)

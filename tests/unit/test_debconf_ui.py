@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from irisxe_sriov import sched, settings
-from irisxe_sriov.choices import KernelHold
+from irisxe_sriov.choices import BootPath, Driver, KernelHold, MachineRole, VfRole
 from irisxe_sriov.cli import debconf_ui as ui
 from irisxe_sriov.paths import Paths
 from irisxe_sriov.process import Runner
@@ -18,10 +18,10 @@ SOURCE = Path(__file__).resolve().parents[2]
 
 # settings that answer every question with something other than its default
 EXAMPLE = Settings(
-    driver="xe",
+    driver=Driver.XE,
     num_vfs=4,
-    bootloader="grub",
-    vf_roles={2: "none", 4: "host"},
+    bootloader=BootPath.GRUB,
+    vf_roles={2: VfRole.NONE, 4: VfRole.HOST},
     kernel_hold=KernelHold.OFF,
     scheduling=sched.Scheduling(sched.Profile.PF_LIMITED, pf_priority=sched.Priority.HIGH),
 )
@@ -99,16 +99,31 @@ UPDATE_INITRAMFS = ("update-initramfs", "-u", "-k", "all")
 TRIGGER = ("dpkg-trigger", "--no-await", "update-initramfs")
 
 
-def answers(**changes: str) -> dict[str, str]:
-    """debconf's answers as postinst_plan asks them (db.get): the defaults but 3 VFs."""
-    return {
-        ui.Q_DRIVER: "i915",
-        ui.Q_NUM_VFS: "3",
-        ui.Q_BOOTLOADER: "auto",
-        ui.Q_VF_UNBOUND: "",
-        ui.Q_VF_HOST: "",
-        **{getattr(ui, f"Q_{name.upper()}"): value for name, value in changes.items()},
-    }
+class Answers:
+    """debconf's answers as postinst_plan asks them (GET), "" for a question not answered,
+    as debconf replies. A test double of the frontend for these unit tests; the templates
+    and the maintainer scripts meet the real debconf in tests/unit/test_debconf_templates.py
+    and the chroot tier."""
+
+    def __init__(self, values: dict[str, str]) -> None:
+        self.values = values
+
+    def get(self, question: str) -> str:
+        return self.values.get(question, "")
+
+
+def answers(**changes: str) -> Answers:
+    """The defaults, but 3 VFs, and `changes` by question name (driver=, num_vfs=, ...)."""
+    return Answers(
+        {
+            ui.Q_DRIVER: "i915",
+            ui.Q_NUM_VFS: "3",
+            ui.Q_BOOTLOADER: "auto",
+            ui.Q_VF_UNBOUND: "",
+            ui.Q_VF_HOST: "",
+            **{getattr(ui, f"Q_{name.upper()}"): value for name, value in changes.items()},
+        }
+    )
 
 
 @pytest.mark.parametrize(
@@ -189,7 +204,7 @@ def test_preseed_is_every_answer_and_names_what_debconf_does_not_ask():
     templates = (SOURCE / "debian/irisxe-sriov.templates").read_text()
     for question, kind in ui.QUESTION_TYPES.items():
         assert f"Template: {question}\nType: {kind}\n" in templates, question
-    moved = current._replace(pf="0000:00:03.0", machine_role="host")
+    moved = current._replace(pf="0000:00:03.0", machine_role=MachineRole.HOST)
     assert ui.preseed(moved).splitlines()[-2:] == [
         "# pf=0000:00:03.0 is no debconf question: after the installation, "
         "irisxe-sriov-ctl config set pf=0000:00:03.0",

@@ -14,9 +14,9 @@ from click.testing import CliRunner
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from fakesys import KernelDouble
+from fakesys import kernel_double
 from irisxe_sriov.boot import bootloader, nextboot
-from irisxe_sriov.choices import VfRole
+from irisxe_sriov.choices import Driver, VfRole
 from irisxe_sriov.cli.commands import cli
 from irisxe_sriov.machine import reader, snapshot
 from irisxe_sriov.machine.roles import GpuFunction, Observed
@@ -50,7 +50,7 @@ def seen(fake, settings):
         Runner(False, lines.append),
         lines.append,
         force=True,
-        sysfs=KernelDouble(fake, lines.append),
+        sysfs=kernel_double(fake, lines.append),
     )
     return pending, findings, lines
 
@@ -59,7 +59,7 @@ def seen(fake, settings):
 def test_a_host_vf_on_its_pfs_driver_is_as_configured_everywhere(fake, driver):
     fake.healthy(driver=driver, numvfs=2)
     fake.bind("0000:00:02.2", driver)
-    settings = Settings(driver=driver, num_vfs=2, vf_roles={2: "host"})
+    settings = Settings(driver=driver, num_vfs=2, vf_roles={2: VfRole.HOST})
     pending, findings, lines = seen(fake, settings)
     assert pending == []
     assert findings["vf.2.driver"].level == "ok"
@@ -76,7 +76,7 @@ def test_a_host_vf_follows_the_pf_while_the_driver_switch_waits_for_a_reboot(fak
     the fix they named, never removed."""
     fake.healthy(driver="i915", numvfs=2)
     fake.bind("0000:00:02.2", "i915")
-    settings = Settings(driver="xe", num_vfs=2, vf_roles={2: "host"})
+    settings = Settings(driver=Driver.XE, num_vfs=2, vf_roles={2: VfRole.HOST})
     pending, findings, lines = seen(fake, settings)
     assert not [line for line in pending if line.startswith("VF ")]
     assert findings["vf.2.driver"].level == "ok"
@@ -96,7 +96,7 @@ def test_a_host_vf_off_its_pfs_driver_differs_everywhere(fake, found):
     fake.healthy(driver="xe", numvfs=2)
     if found is None:
         (fake.device_dir("0000:00:02.2") / "driver").unlink()
-    settings = Settings(driver="xe", num_vfs=2, vf_roles={2: "host"})
+    settings = Settings(driver=Driver.XE, num_vfs=2, vf_roles={2: VfRole.HOST})
     pending, findings, lines = seen(fake, settings)
     shown = found or "no driver"
     assert pending == [f"VF 2 (0000:00:02.2) is on {shown}, its role host wants xe"]
@@ -245,7 +245,7 @@ def snapshots(draw: st.DrawFn) -> snapshot.Snapshot:
         "13", True, True, True,
     )  # fmt: skip
     config = Settings(
-        driver=draw(st.sampled_from(["i915", "xe"])),
+        driver=draw(st.sampled_from(list(Driver))),
         num_vfs=count,
         vf_roles=draw(st.dictionaries(st.integers(1, count), st.sampled_from(list(VfRole))))
         if count

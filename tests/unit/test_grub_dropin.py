@@ -7,6 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from irisxe_sriov import cmdline
+from irisxe_sriov.choices import BootPath
 from irisxe_sriov.paths import Paths
 from irisxe_sriov.settings import Settings
 from irisxe_sriov.write import render
@@ -17,7 +18,7 @@ def dropin(tmp_path, driver="i915") -> str:
         Settings(driver=driver),
         Paths(tmp_path),
         device="a7a0",
-        boot_path="grub",
+        boot_path=BootPath.GRUB,
         kernel_cmdline=None,
         proc_cmdline=None,
         cmdline_record=None,

@@ -102,8 +102,9 @@ def machine(tmp_path: Path, name: str, setting: str | None) -> Path:
     root = tmp_path / "root"
     root.mkdir()
     MACHINES[name](FakeSystem(root))
-    if SETTINGS[setting] is not None:
-        fakesys.write(root / "etc/default/irisxe-sriov", SETTINGS[setting])
+    text = SETTINGS[setting]
+    if text is not None:
+        fakesys.write(root / "etc/default/irisxe-sriov", text)
     return root
 
 

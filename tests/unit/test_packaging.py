@@ -20,7 +20,9 @@ SOURCE = Path(__file__).resolve().parents[2]
 
 def test_one_version_everywhere():
     changelog = (SOURCE / "debian/changelog").read_text().splitlines()[0]
-    debian_version = re.match(r"irisxe-sriov \(([^)]+)\)", changelog).group(1)
+    found = re.match(r"irisxe-sriov \(([^)]+)\)", changelog)
+    assert found is not None, changelog
+    debian_version = found.group(1)
     project = tomllib.loads((SOURCE / "pyproject.toml").read_text())["project"]["version"]
     assert debian_version == project == __version__
     assert f'"irisxe-sriov {__version__}"' in (SOURCE / "docs/irisxe-sriov-ctl.8").read_text()

@@ -6,13 +6,13 @@ from irisxe_sriov import process
 
 
 def test_runner_prints_instead_of_running_when_not_live():
-    lines = []
+    lines: list[str] = []
     assert process.Runner(live=False, echo=lines.append).run(["update-grub"]) == 0
     assert lines == ["would run: update-grub"]
 
 
 def test_runner_runs_real_commands_when_live(tmp_path):
-    lines = []
+    lines: list[str] = []
     runner = process.Runner(live=True, echo=lines.append)
     assert runner.run(["sh", "-c", f"echo ran > {tmp_path}/out"]) == 0
     assert (tmp_path / "out").read_text() == "ran\n"
@@ -21,7 +21,7 @@ def test_runner_runs_real_commands_when_live(tmp_path):
 
 
 def test_optional_command_that_is_not_installed_is_skipped():
-    lines = []
+    lines: list[str] = []
     runner = process.Runner(live=True, echo=lines.append)
     assert runner.run(["irisxe-no-such-tool", "-u"], optional=True) == 0
     assert lines == ["skipped: irisxe-no-such-tool -u (irisxe-no-such-tool is not installed)"]

@@ -15,6 +15,7 @@ from click.testing import CliRunner
 import fakesys
 from irisxe_sriov import fixes, pin
 from irisxe_sriov.boot import nextboot
+from irisxe_sriov.choices import BootPath, Driver
 from irisxe_sriov.cli.commands import cli
 from irisxe_sriov.kernels import debversion, providers
 from irisxe_sriov.machine import aptsources, bootfiles, kernelfiles, secureboot
@@ -177,7 +178,7 @@ def test_secure_boot_efivar(tmp_path):
 
 def test_grub_default_zero_is_the_newest(tmp_path):
     grub(tmp_path)
-    found = bootfiles.read_next_boot(Paths(tmp_path), "grub")
+    found = bootfiles.read_next_boot(Paths(tmp_path), BootPath.GRUB)
     assert found == nextboot.NextBoot(BACKPORTS, "GRUB: grub.cfg's default '0'")
 
 
@@ -198,7 +199,7 @@ def test_grub_default_zero_is_the_newest(tmp_path):
 )  # fmt: skip
 def test_grub_default_entries(tmp_path, default, grubenv, expected):
     grub(tmp_path, default, grubenv)
-    assert bootfiles.read_next_boot(Paths(tmp_path), "grub").release == expected
+    assert bootfiles.read_next_boot(Paths(tmp_path), BootPath.GRUB).release == expected
 
 
 def test_systemd_boot_default(tmp_path):
@@ -209,19 +210,21 @@ def test_systemd_boot_default(tmp_path):
             f"title Debian\nversion {release}\nlinux /abc/{release}/linux\noptions ro\n",
         )
     paths = Paths(tmp_path)
-    assert bootfiles.read_next_boot(paths, "systemd-boot").release == BACKPORTS
+    assert bootfiles.read_next_boot(paths, BootPath.SYSTEMD_BOOT).release == BACKPORTS
     fakesys.write(tmp_path / "boot/efi/loader/loader.conf", f"timeout 3\ndefault abc-{STOCK}*\n")
-    assert bootfiles.read_next_boot(paths, "systemd-boot") == nextboot.NextBoot(
+    assert bootfiles.read_next_boot(paths, BootPath.SYSTEMD_BOOT) == nextboot.NextBoot(
         STOCK, f"systemd-boot: loader.conf's default 'abc-{STOCK}*'"
     )
     efivar = tmp_path / "sys/firmware/efi/efivars" / LOADER_ENTRY_DEFAULT_EFIVAR
     # systemd-boot's entry ids are the file names with .conf (src/boot/boot.c), as bootctl
     # set-default takes them
     fakesys.write(efivar, b"\x06\x00\x00\x00" + f"abc-{BACKPORTS}.conf".encode("utf-16-le"))
-    assert bootfiles.read_next_boot(paths, "systemd-boot").release == BACKPORTS
+    assert bootfiles.read_next_boot(paths, BootPath.SYSTEMD_BOOT).release == BACKPORTS
     fakesys.write(efivar, b"\x06\x00\x00\x00" + f"abc-{BACKPORTS}".encode("utf-16-le"))
-    assert bootfiles.read_next_boot(paths, "systemd-boot").release is None  # names no entry id
-    assert bootfiles.read_next_boot(paths, "proxmox").release is None
+    assert (
+        bootfiles.read_next_boot(paths, BootPath.SYSTEMD_BOOT).release is None
+    )  # names no entry id
+    assert bootfiles.read_next_boot(paths, BootPath.PROXMOX).release is None
     assert bootfiles.read_next_boot(paths, None).evidence == "not known for boot path none found"
 
 
@@ -331,7 +334,7 @@ def xe_host(fake, release: str = BACKPORTS) -> None:
 def test_working_kernel_xe_host_passes_doctor(fake):
     xe_host(fake)
     fakesys.install_kernel(fake.root, BACKPORTS, usr=True)
-    result = diagnose(fake.root, Settings(driver="xe", num_vfs=7))
+    result = diagnose(fake.root, Settings(driver=Driver.XE, num_vfs=7))
     bad = {i: f for i, f in result.items() if f.level in ("fail", "warn")}
     assert bad == {}
     assert result["provider"].message == f"{BACKPORTS} has kernel-xe for xe (loaded)"
@@ -353,7 +356,7 @@ def test_working_kernel_xe_host_doctor_exits_0(fake):
 def test_driver_i915_where_only_kernel_xe_serves(fake):
     xe_host(fake)
     fakesys.install_kernel(fake.root, BACKPORTS, usr=True)
-    result = diagnose(fake.root, Settings(driver="i915", num_vfs=7))
+    result = diagnose(fake.root, Settings(driver=Driver.I915, num_vfs=7))
     assert result["provider"].level == "fail"
     assert result["provider"].message == (f"{BACKPORTS} has kernel-xe, which offers xe, not i915")
     # xe makes the VFs now: the setting is all that differs, no reboot needed
@@ -424,11 +427,11 @@ def test_newer_kernel_with_provider_boots_next(fake):
     fakesys.install_kernel(fake.root, STOCK)
     fakesys.install_kernel(fake.root, BACKPORTS, usr=True)
     grub(fake.root)
-    result = diagnose(fake.root, Settings(driver="xe", num_vfs=7))
+    result = diagnose(fake.root, Settings(driver=Driver.XE, num_vfs=7))
     assert result["provider"].fix == fixes.REBOOT  # the kernel with xe boots next
     assert result[f"kernel.{BACKPORTS}"].message.startswith("kernel-xe (xe) (boots next); DKMS")
     grub(fake.root, "1>2")  # the stock kernel stays the default
-    result = diagnose(fake.root, Settings(driver="xe", num_vfs=7))
+    result = diagnose(fake.root, Settings(driver=Driver.XE, num_vfs=7))
     assert str(result["provider"].fix) == f"reboot and choose {BACKPORTS} in the boot menu"
     no_restore_or_plain_reboot(result)
 
@@ -476,7 +479,7 @@ def test_secure_boot_with_kernel_xe_needs_no_key(fake):
     xe_host(fake)
     fakesys.install_kernel(fake.root, BACKPORTS, usr=True)
     secure = secureboot.SecureBoot(True, False, secureboot.Enrolment.UNKNOWN)
-    finding = diagnose(fake.root, Settings(driver="xe", num_vfs=7), secure)["secureboot.key"]
+    finding = diagnose(fake.root, Settings(driver=Driver.XE, num_vfs=7), secure)["secureboot.key"]
     assert (finding.level, finding.message) == (
         "ok",
         "Secure Boot is on; the kernel's own xe is signed by Debian",

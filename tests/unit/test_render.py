@@ -8,9 +8,11 @@ import shutil
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from irisxe_sriov.choices import BootPath, Driver, VfRole
 from irisxe_sriov.paths import Paths
 from irisxe_sriov.settings import Settings
 from irisxe_sriov.write import render
@@ -19,34 +21,36 @@ GOLDEN = Path(__file__).parent / "golden"
 # render.dkms_override() below GOLDEN, at the path the package installs it
 DKMS_OVERRIDE = "dkms/usr/share/irisxe-sriov/dkms/i915-sriov-dkms.conf"
 
-CASES = {
+CASES: dict[str, dict[str, Any]] = {
     "i915-grub-4vfs": {
-        "settings": Settings(driver="i915", num_vfs=4, vf_roles={4: "none"}),
+        "settings": Settings(driver=Driver.I915, num_vfs=4, vf_roles={4: VfRole.NONE}),
         "boot_path": "grub",
         "kernel_cmdline": None,
         "cmdline_record": None,
     },
     "xe-systemd-boot-2vfs": {
-        "settings": Settings(driver="xe", num_vfs=2, bootloader="systemd-boot"),
+        "settings": Settings(driver=Driver.XE, num_vfs=2, bootloader=BootPath.SYSTEMD_BOOT),
         "boot_path": "systemd-boot",
         "kernel_cmdline": "root=UUID=abcd ro quiet i915.max_vfs=2 module_blacklist=foo,xe\n",
         "cmdline_record": None,
     },
     "i915-proxmox-all-host": {
-        "settings": Settings(driver="i915", num_vfs=2, vf_roles={1: "host", 2: "host"}),
+        "settings": Settings(
+            driver=Driver.I915, num_vfs=2, vf_roles={1: VfRole.HOST, 2: VfRole.HOST}
+        ),
         "boot_path": "proxmox",
         "kernel_cmdline": "root=ZFS=rpool/ROOT/pve-1 boot=zfs\n# second line is ignored\n",
         "cmdline_record": None,
     },
     "i915-none-0vfs": {
-        "settings": Settings(num_vfs=0, bootloader="none"),
+        "settings": Settings(num_vfs=0, bootloader=BootPath.NONE),
         "boot_path": "none",
         "kernel_cmdline": None,
         "cmdline_record": None,
     },
     # an image built before the GPU exists: no device id, no VF count or bindings
     "xe-grub-image": {
-        "settings": Settings(driver="xe", num_vfs=3, vf_roles={3: "none"}),
+        "settings": Settings(driver=Driver.XE, num_vfs=3, vf_roles={3: VfRole.NONE}),
         "boot_path": "grub",
         "kernel_cmdline": None,
         "cmdline_record": None,
@@ -55,7 +59,7 @@ CASES = {
     },
     # a virtual machine given a VF: the guest's driver options and parameters only
     "i915-grub-guest": {
-        "settings": Settings(driver="i915"),
+        "settings": Settings(driver=Driver.I915),
         "boot_path": "grub",
         "kernel_cmdline": None,
         "cmdline_record": None,
@@ -63,7 +67,7 @@ CASES = {
         "binds": False,
     },
     "xe-proxmox-guest": {
-        "settings": Settings(driver="xe"),
+        "settings": Settings(driver=Driver.XE),
         "boot_path": "proxmox",
         "kernel_cmdline": "root=ZFS=rpool/ROOT/pve-1 boot=zfs intel_iommu=off\n",
         "cmdline_record": None,
@@ -117,7 +121,7 @@ def test_systemd_boot_record_undoes_exactly_our_edits(tmp_path):
         case["settings"],
         Paths(tmp_path),
         device="a7a0",
-        boot_path="systemd-boot",
+        boot_path=BootPath.SYSTEMD_BOOT,
         kernel_cmdline=case["kernel_cmdline"],
         proc_cmdline=None,
         cmdline_record=None,
@@ -128,7 +132,7 @@ def test_systemd_boot_record_undoes_exactly_our_edits(tmp_path):
         case["settings"],
         Paths(tmp_path),
         device="a7a0",
-        boot_path="systemd-boot",
+        boot_path=BootPath.SYSTEMD_BOOT,
         kernel_cmdline=line,
         proc_cmdline=None,
         cmdline_record=record,
@@ -139,7 +143,7 @@ def test_systemd_boot_record_undoes_exactly_our_edits(tmp_path):
         case["settings"],
         Paths(tmp_path),
         device="a7a0",
-        boot_path="grub",
+        boot_path=BootPath.GRUB,
         kernel_cmdline=line,
         proc_cmdline=None,
         cmdline_record=record,
@@ -152,7 +156,7 @@ def test_missing_kernel_cmdline_starts_from_proc_cmdline(tmp_path):
         Settings(),
         Paths(tmp_path),
         device="a7a0",
-        boot_path="systemd-boot",
+        boot_path=BootPath.SYSTEMD_BOOT,
         kernel_cmdline=None,
         proc_cmdline="BOOT_IMAGE=/boot/vmlinuz-6.12 root=/dev/vda1 ro initrd=\\initrd.img quiet",
         cmdline_record=None,
@@ -212,7 +216,7 @@ def test_dkms_override(tmp_path):
 def test_fresh_settings_file_parses_back(tmp_path):
     from irisxe_sriov import settings
 
-    wanted = Settings(driver="xe", num_vfs=3, vf_roles={3: "none"})
+    wanted = Settings(driver=Driver.XE, num_vfs=3, vf_roles={3: VfRole.NONE})
     text = render.settings_file(wanted)
     assert settings.parse(text, "x") == wanted
     assert text.startswith("# /etc/default/irisxe-sriov")

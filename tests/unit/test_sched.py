@@ -12,6 +12,7 @@ from click.testing import CliRunner
 from driverdouble import I915Double, XeDouble
 from fakesys import PF, install_kernel
 from irisxe_sriov import sched, settings
+from irisxe_sriov.choices import Driver
 from irisxe_sriov.cli.commands import cli
 from irisxe_sriov.machine import reader
 from irisxe_sriov.paths import Paths
@@ -215,7 +216,7 @@ def test_the_xe_double_sets_its_own_defaults_only_while_untouched(fake):
 
 
 def restore(fake, current, driver):
-    lines = []
+    lines: list[str] = []
     verdicts = judged(fake.root, "restore", settings=current, strict=True)
     driver.log = lines.append
     vfs.restore(Paths(fake.root), verdicts, Runner(False, lines.append), lines.append, True, driver)
@@ -279,7 +280,7 @@ def test_xe_writes_after_enable_and_again_after_every_reenable(fake):
     (fake.sys / "bus/pci/drivers/vfio-pci").mkdir(parents=True, exist_ok=True)
     driver = XeDouble(fake, print)
     limited = PF_LIMITED._replace(pf_priority=sched.Priority.HIGH)
-    restore(fake, Settings(driver="xe", num_vfs=2, scheduling=limited), driver)
+    restore(fake, Settings(driver=Driver.XE, num_vfs=2, scheduling=limited), driver)
     assert driver.events == [
         ("sriov_numvfs", "2"),
         ("sriov_admin/pf/profile/exec_quantum_ms", "20"),
@@ -292,7 +293,7 @@ def test_xe_writes_after_enable_and_again_after_every_reenable(fake):
     ]
     assert timings(fake) == {0: (20, 20000), 1: (25, 500000), 2: (25, 500000)}
     driver.events.clear()
-    restore(fake, Settings(driver="xe", num_vfs=3, scheduling=FAIR), driver)
+    restore(fake, Settings(driver=Driver.XE, num_vfs=3, scheduling=FAIR), driver)
     # the disable reset every function, the enable gave them xe's own 16 ms/16000 us,
     # which is fair: nothing to write but the priority, which the disable kept
     assert driver.events == [("sriov_numvfs", "0"), ("sriov_numvfs", "3")]
@@ -303,7 +304,7 @@ def test_xe_writes_after_enable_and_again_after_every_reenable(fake):
         sched.PerFunction({"pf": 10, "vf": 10}),
         sched.PerFunction({"pf": 10000, "vf": 10000}),
     )
-    restore(fake, Settings(driver="xe", num_vfs=2, scheduling=same), driver)
+    restore(fake, Settings(driver=Driver.XE, num_vfs=2, scheduling=same), driver)
     # one value serves all: the bulk profile, after the enable
     assert driver.events == [
         ("sriov_numvfs", "0"),
@@ -313,9 +314,9 @@ def test_xe_writes_after_enable_and_again_after_every_reenable(fake):
     ]
     assert timings(fake) == dict.fromkeys(range(3), (10, 10000))
     driver.events.clear()
-    restore(fake, Settings(driver="xe", num_vfs=3, scheduling=FAIR), driver)
+    restore(fake, Settings(driver=Driver.XE, num_vfs=3, scheduling=FAIR), driver)
     verdicts = judged(
-        fake.root, "status", settings=Settings(driver="xe", num_vfs=3, scheduling=FAIR)
+        fake.root, "status", settings=Settings(driver=Driver.XE, num_vfs=3, scheduling=FAIR)
     )
     assert verdicts.problem("sched.profile") is None
     document = status.report(verdicts)["scheduling"]
@@ -348,12 +349,12 @@ def test_dkms_xe_reports_not_applied_and_still_makes_the_vfs(fake):
     fake.healthy(driver="xe", numvfs=0)  # the DKMS xe: debugfs only, no sysfs ABI
     (fake.sys / "bus/pci/drivers_probe").write_text("")
     (fake.sys / "bus/pci/drivers/vfio-pci").mkdir(parents=True, exist_ok=True)
-    from fakesys import KernelDouble
+    from fakesys import kernel_double
 
-    lines = []
-    current = Settings(driver="xe", num_vfs=2, scheduling=FAIR)
+    lines: list[str] = []
+    current = Settings(driver=Driver.XE, num_vfs=2, scheduling=FAIR)
     verdicts = judged(fake.root, "restore", settings=current, strict=True)
-    double = KernelDouble(fake, lines.append)
+    double = kernel_double(fake, lines.append)
     vfs.restore(Paths(fake.root), verdicts, Runner(False, lines.append), lines.append, True, double)
     assert (
         "not applied: unsupported on this provider: sched=fair: the DKMS xe offers "

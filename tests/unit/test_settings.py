@@ -1,6 +1,7 @@
 import pytest
 
 from irisxe_sriov import settings
+from irisxe_sriov.choices import BootPath, Driver, VfRole
 from irisxe_sriov.settings import Settings, SettingsError
 
 
@@ -13,7 +14,7 @@ def problems(call, *args, **kwargs) -> list[str]:
 def test_defaults():
     s = settings.parse(None, "x")
     assert s == Settings(
-        driver="i915", num_vfs=7, bootloader="auto", vf_roles={}, pf="0000:00:02.0"
+        driver=Driver.I915, num_vfs=7, bootloader=BootPath.AUTO, vf_roles={}, pf="0000:00:02.0"
     )
     assert s.roles() == [(i, "vfio") for i in range(1, 8)]
     assert s.vf_address(3) == "0000:00:02.3"
@@ -114,7 +115,7 @@ def test_update_text_keeps_comments_and_order():
 
 
 def test_values_round_trip():
-    s = Settings(driver="xe", num_vfs=2, vf_roles={2: "none", 1: "host"})
+    s = Settings(driver=Driver.XE, num_vfs=2, vf_roles={2: VfRole.NONE, 1: VfRole.HOST})
     assert s.values()["vf_roles"] == "1:host 2:none"
     assert settings.build(s.values()) == s
 

@@ -1,5 +1,6 @@
 import pytest
 
+from irisxe_sriov.choices import Driver, VfRole
 from irisxe_sriov.report import status
 from irisxe_sriov.settings import Settings
 from judged import judged
@@ -28,7 +29,7 @@ def test_healthy_host_has_nothing_pending(fake):
 
 def test_switch_to_xe_pends_a_reboot(fake):
     fake.healthy(numvfs=3)
-    doc = report(fake, Settings(driver="xe", num_vfs=3))
+    doc = report(fake, Settings(driver=Driver.XE, num_vfs=3))
     assert doc["reboot_pending"] is True
     # The whole list: the kernel side only. The vfio VFs stay on vfio-pci whichever driver
     # the PF has, so none of them may be listed (a VF line reads "VF N (...) is on ...").
@@ -91,7 +92,7 @@ def test_an_unreadable_max_vfs_is_no_difference(fake):
 
 def test_count_and_role_differences_are_listed_without_reboot(fake):
     fake.healthy(numvfs=3)
-    doc = report(fake, Settings(num_vfs=4, vf_roles={2: "none", 3: "host"}))
+    doc = report(fake, Settings(num_vfs=4, vf_roles={2: VfRole.NONE, 3: VfRole.HOST}))
     assert [p["what"] for p in doc["pending"]] == [
         "3 VFs exist, 4 configured",
         "VF 2 (0000:00:02.2) is on vfio-pci, its role none wants no driver",

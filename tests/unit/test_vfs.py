@@ -11,7 +11,8 @@ import os
 import pytest
 from click.testing import CliRunner
 
-from fakesys import KernelDouble
+from fakesys import kernel_double
+from irisxe_sriov.choices import VfRole
 from irisxe_sriov.cli.commands import cli
 from irisxe_sriov.machine import reader, users
 from irisxe_sriov.paths import Paths
@@ -25,10 +26,10 @@ PF = "0000:00:02.0"
 
 def restore(fake, settings, force=False, kernel=True):
     """restore's log for `settings` on the fake root; `kernel`: a double of the kernel
-    makes the VFs a write of sriov_numvfs asks for (fakesys.KernelDouble)."""
-    lines = []
+    makes the VFs a write of sriov_numvfs asks for (fakesys.kernel_double)."""
+    lines: list[str] = []
     verdicts = judged(fake.root, "restore", settings=settings, strict=True)
-    sysfs = KernelDouble(fake, lines.append) if kernel else None
+    sysfs = kernel_double(fake, lines.append) if kernel else None
     vfs.restore(Paths(fake.root), verdicts, Runner(False, lines.append), lines.append, force, sysfs)
     return lines
 
@@ -40,7 +41,7 @@ def attribute(fake, address, name):
 def test_restore_binds_per_role_overrides_first(fake):
     fake.add_gpu(numvfs=3, vf_drivers=["i915", None, None], autoprobe=1)
     (fake.sys / "bus/pci/drivers_probe").write_text("")
-    lines = restore(fake, Settings(num_vfs=3, vf_roles={2: "none", 3: "host"}))
+    lines = restore(fake, Settings(num_vfs=3, vf_roles={2: VfRole.NONE, 3: VfRole.HOST}))
     assert lines == [
         f"PF {PF}: driver_override i915",
         f"PF {PF}: sriov_drivers_autoprobe 0",
@@ -118,8 +119,9 @@ def test_restore_fails_and_names_each_vf_that_was_not_made(fake):
     assert "VFs as configured" not in result.output
 
 
-def guest_using(fake, group: int, name: str, pid: int = 4242) -> None:
+def guest_using(fake, group: int | None, name: str, pid: int = 4242) -> None:
     """A process that holds /dev/vfio/<group>, as QEMU does for a passed-through VF."""
+    assert group is not None, "the VF has no IOMMU group"
     (fake.root / "dev/vfio").mkdir(parents=True, exist_ok=True)
     (fake.root / f"dev/vfio/{group}").write_text("")
     process = fake.root / f"proc/{pid}"
@@ -223,7 +225,7 @@ def test_sysfs_writes_stay_inside_the_root_through_absolute_links(fake):
         link.unlink()
         link.symlink_to(f"/irisxe-test-sys/{link.name}")
     (fake.sys / "bus/pci/drivers_probe").write_text("")
-    lines = restore(fake, Settings(num_vfs=2, vf_roles={2: "none"}))
+    lines = restore(fake, Settings(num_vfs=2, vf_roles={2: VfRole.NONE}))
     assert lines[-1] == f"VFs as configured: 2 on {PF}"
     assert attribute(fake, PF, "driver_override") == "i915"
     assert attribute(fake, "0000:00:02.1", "driver_override") == "vfio-pci"
@@ -266,7 +268,9 @@ def test_host_role_vfs_follow_the_pfs_driver(fake, pf_driver, configured):
     can take its VFs."""
     fake.add_gpu(driver=pf_driver, numvfs=2)
     (fake.sys / "bus/pci/drivers_probe").write_text("")
-    lines = restore(fake, Settings(driver=configured, num_vfs=2, vf_roles={1: "host", 2: "host"}))
+    lines = restore(
+        fake, Settings(driver=configured, num_vfs=2, vf_roles={1: VfRole.HOST, 2: VfRole.HOST})
+    )
     assert lines == [
         f"PF {PF}: driver_override {pf_driver}",
         f"PF {PF}: sriov_drivers_autoprobe 1",  # host VFs only: the kernel may bind them
@@ -287,7 +291,7 @@ def test_restore_refuses_to_rebind_a_vf_a_guest_uses(fake, snapshot):
     (fake.sys / "bus/pci/drivers_probe").write_text("")
     before = snapshot(fake.root)
     with pytest.raises(vfs.VfsError) as raised:
-        restore(fake, Settings(num_vfs=2, vf_roles={1: "none"}))
+        restore(fake, Settings(num_vfs=2, vf_roles={1: VfRole.NONE}))
     assert str(raised.value) == (
         "VF 1 (0000:00:02.1) is in use by win11: will not rebind it; "
         "stop the guest or process first, or use --force"
@@ -298,9 +302,9 @@ def test_restore_refuses_to_rebind_a_vf_a_guest_uses(fake, snapshot):
     changed = {name for name, content in after.items() if content != before.get(name)}
     assert changed == {"sys/devices/pci0000:00/0000:00:02.0/driver_override"}
     # VF 1 stays on vfio-pci: VF 2 may move although VF 1 is busy
-    lines = restore(fake, Settings(num_vfs=2, vf_roles={2: "none"}))
+    lines = restore(fake, Settings(num_vfs=2, vf_roles={2: VfRole.NONE}))
     assert "VF 2 (0000:00:02.2): unbind from vfio-pci" in lines
-    forced = restore(fake, Settings(num_vfs=2, vf_roles={1: "none"}), force=True)
+    forced = restore(fake, Settings(num_vfs=2, vf_roles={1: VfRole.NONE}), force=True)
     assert "VF 1 (0000:00:02.1): unbind from vfio-pci" in forced
 
 

@@ -29,6 +29,7 @@ after another, each scenario's boots started as soon as its disk is ready, one c
 
 import functools
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -119,6 +120,16 @@ def tokens(cmdline: str | None) -> Counter[str]:
     return Counter(kept)
 
 
+def build_later(
+    name: str, base: Callable[[], Path], scratch: Path, package: Path
+) -> tuple[Path, tuple[Path, Path]]:
+    return build(name, base(), scratch, package)
+
+
+def boot_built(name: str, scratch: Path, built: tuple[Path, tuple[Path, Path]]) -> list[Boot]:
+    return boot_all(built[0], boot_plan(name), scratch, built[1])
+
+
 def build(name: str, base: Path, scratch: Path, package: Path) -> tuple[Path, tuple[Path, Path]]:
     """The scenario's disk, and OVMF with its private variable store."""
     loader = SCENARIOS[name]
@@ -197,10 +208,8 @@ def boot_jobs(session: pytest.Session, package: Path, scratch: Path) -> dict[str
     base = functools.cache(lambda: base_tree("bootvm", BOOT_BASE, SECOND_KERNEL_HOOK))
     return {
         f"boot:{name}": vmpool.Job(
-            build=lambda name=name: build(name, base(), scratch / name, package),
-            run=lambda built, name=name: boot_all(
-                built[0], boot_plan(name), scratch / name, built[1]
-            ),
+            build=functools.partial(build_later, name, base, scratch / name, package),
+            run=functools.partial(boot_built, name, scratch / name),
             seconds=SECONDS[name],
         )
         for name in wanted

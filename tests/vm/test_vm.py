@@ -60,6 +60,14 @@ def build_image(vm_base: Path, scratch: Path, package: Path, scenario: Scenario)
     return Image(scratch / "image.raw", kernel, initrd)
 
 
+def build_scenario(base: Callable[[], Path], scratch: Path, package: Path, name: str) -> Image:
+    return build_image(base(), scratch, package, SCENARIOS[name])
+
+
+def run_scenario(scratch: Path, name: str, image: Image) -> Result:
+    return run(scratch, image, SCENARIOS[name])
+
+
 def run(scratch: Path, image: Image, scenario: Scenario) -> Result:
     log = scratch / "serial.log"
     result = boot(*image, scenario.append, log, devices=scenario.devices)
@@ -84,8 +92,8 @@ def vm_jobs(session: pytest.Session, package: Path, scratch: Path) -> dict[str, 
     base = functools.cache(lambda: base_tree("vm", VM_BASE))
     return {
         f"vm:{name}": vmpool.Job(
-            build=lambda name=name: build_image(base(), scratch / name, package, SCENARIOS[name]),
-            run=lambda image, name=name: run(scratch / name, image, SCENARIOS[name]),
+            build=functools.partial(build_scenario, base, scratch / name, package, name),
+            run=functools.partial(run_scenario, scratch / name, name),
             seconds=SECONDS.get(name, 40),
         )
         for name in names

@@ -177,14 +177,19 @@ def count_problem(text: str, sriov_totalvfs: int | None) -> str | None:
 # --- debconf I/O --------------------------------------------------------------------------
 
 
-class Debconf(Protocol):
+class Answers(Protocol):
+    """Where the answers are read: GET (debconf-devel(7)), the reply's text."""
+
+    def get(self, question: str) -> str: ...
+
+
+class Debconf(Answers, Protocol):
     """The commands of python3-debconf's Debconf this module sends (debconf-devel(7)):
     each returns the reply's text or raises debconf.DebconfError."""
 
     def capb(self, *capabilities: str) -> str: ...
     def input(self, priority: str, question: str) -> str: ...
     def go(self) -> str: ...
-    def get(self, question: str) -> str: ...
     def set(self, question: str, value: str) -> str: ...
     def subst(self, question: str, key: str, value: str) -> str: ...
     def fget(self, question: str, flag: str) -> str: ...
@@ -423,7 +428,7 @@ def postinst(db: Debconf, paths: Paths) -> None:
         apply.execute(plan, paths, runner, echo, writer)
 
 
-def postinst_plan(db: Debconf, paths: Paths) -> Plan:
+def postinst_plan(db: Answers, paths: Paths) -> Plan:
     """The plan for the debconf answers: the settings file updated and every file
     derived from it. A broken settings file is kept (ucf will too); the answers are
     applied over the defaults."""
