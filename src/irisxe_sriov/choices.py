@@ -57,7 +57,7 @@ class VfRole(Closed):
 
 
 class Role(Closed):
-    """What this machine is to the GPU, as detected from the hardware (roles.detect)."""
+    """What this machine is to the GPU, as detected from the hardware (roles.decide)."""
 
     HOST = "host"
     GUEST = "guest"
@@ -84,7 +84,8 @@ class KernelHold(Closed):
 
 class HoldKind(Closed):
     """Who decided a kernel hold: the judgement (released when its reason is gone) or the
-    admin with `kernels hold` (released by `kernels release` only)."""
+    admin with `kernels hold` (released by `kernels release`, when its kernel is removed, or
+    by purge)."""
 
     AUTO = "auto"
     MANUAL = "manual"

@@ -1,8 +1,9 @@
 """Kernel command line tokens: which ones this package wants, and token-level edits. Pure.
 
-/etc/kernel/cmdline belongs to the admin (design.md): edits keep every token and every
-separator of theirs, replace only conflicting values of the keys we manage, and return a
-record of exactly what was added or replaced so that `undo` gives their line back.
+/etc/kernel/cmdline belongs to the admin (docs/notes.md, "The admin's own files"): edits
+keep every token and every separator of theirs, replace only conflicting values of the
+keys we manage, and return a record of exactly what was added or replaced so that `undo`
+gives their line back.
 """
 
 import bisect

@@ -51,7 +51,8 @@ def is_generated(host_path: str) -> bool:
 KERNEL_CMDLINE = "/etc/kernel/cmdline"
 GRUB_DROPIN = "/etc/default/grub.d/irisxe-sriov.cfg"
 GRUB_CFG = "/boot/grub/grub.cfg"
-# The admin's files apply edits in place (design.md: only our tokens of them).
+# The admin's files apply edits in place: only our tokens of them (docs/notes.md, "The
+# admin's own files").
 EDITED = (KERNEL_CMDLINE,)
 # The admin's configuration, where ucf and local edits are (a host spelling's prefix).
 ETC = "/etc/"

@@ -2,9 +2,9 @@
 
 Under a root other than "/" no host command runs: a Runner that is not live prints
 "would run: ..." instead, so --root and --dry-run show what would happen and change
-nothing. Kept apart from apply (the writer), so that the detectors that ask the host a
-question (bootloader's `bootctl is-installed`, secureboot's `mokutil --test-key`) run it
-without importing the writer (docs/notes.md, "One error, one exit status").
+nothing. Kept apart from apply (the writer), so that machine/bootfiles.py's questions to
+the host (`bootctl is-installed`, `mokutil --test-key`) run without importing the writer
+(docs/notes.md, "One error, one exit status").
 """
 
 import shlex

@@ -1,6 +1,7 @@
 """The pure half of the debconf helper: settings <-> answers. The debconf conversation
 itself runs for real in the chroot tests (tests/package/test_package.py)."""
 
+import errno
 from pathlib import Path
 
 import pytest
@@ -246,3 +247,19 @@ def test_a_larger_count_than_custom_values_cover_gives_up_custom_with_a_note(cap
     )
     covered = {"num_vfs": "2", "sched": "custom"}
     assert ui.custom_kept(covered, file) == covered
+
+
+def test_any_failure_of_the_helper_is_one_line_and_a_status(monkeypatch, capsys):
+    """An OSError (a full disk, a vanished file) ends the maintainer script the way
+    irisxe-sriov-ctl ends: the problem named on one line, exit 1, no traceback."""
+
+    def full_disk(db, paths):
+        raise OSError(errno.ENOSPC, "No space left on device", "/etc/default/irisxe-sriov")
+
+    monkeypatch.setattr(ui, "connect", lambda: Answers({}))
+    monkeypatch.setattr(ui, "postinst", full_disk)
+    monkeypatch.delenv("IRISXE_SRIOV_DEBUG", raising=False)
+    assert ui.main(["debconf_ui", "postinst"]) == 1
+    lines = capsys.readouterr().err.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("irisxe-sriov: error: "), lines
+    assert "/etc/default/irisxe-sriov" in lines[0] and "No space left" in lines[0], lines

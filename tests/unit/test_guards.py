@@ -163,7 +163,7 @@ def test_the_judgement_and_what_it_is_made_of_claim_to_be_pure():
 
 
 def test_pure_modules_read_nothing_run_nothing_and_import_only_pure_modules():
-    """design.md, "Gather once, judge once": the readers (machine/) gather, the rest
+    """docs/notes.md, "Gather once, judge once": the readers (machine/) gather, the rest
     judges. A pure module calls no file system method, imports no system module and,
     when it runs, imports only pure modules of ours (and paths.py, to name files): so no
     reader or process code is reached from one, directly or through another."""

@@ -1,4 +1,4 @@
-"""One judgement for every reader (design.md, "Gather once, judge once"): every kind of
+"""One judgement for every reader (docs/notes.md, "Gather once, judge once"): every kind of
 machine the fixtures know (tests/harness/machines.py) with no settings file and with settings for
 each driver. For each, the verdict is pinned (role, driver in force, what the running
 kernel does, what differs); and for all of them status, doctor, kernels and the kernel

@@ -1,4 +1,5 @@
-"""Which boot path carries the kernel command line, and how each one is refreshed.
+"""Which boot path carries the kernel command line, decided from the evidence
+machine/bootfiles.py reads (which also names the command that refreshes each path).
 
 Detection order (docs/notes.md, "Debian's boot paths"): Proxmox's proxmox-boot-uuids
 first (it also has a systemd-boot or GRUB underneath, but proxmox-boot-tool owns the

@@ -152,6 +152,3 @@ def systemd_boot_next(
         return NextBoot(None, f"{source} matches no entry")
     newest = max(names, key=lambda n: debversion.release_key(known[n]))
     return NextBoot(known[newest], f"systemd-boot: {source}")
-
-
-# --- reading ------------------------------------------------------------------------------

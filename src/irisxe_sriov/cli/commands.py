@@ -360,10 +360,11 @@ def restore_now(paths: Paths, force: bool, wait: float = 0.0) -> None:
 )
 @click.pass_context
 def vfs_restore(context: click.Context, force: bool, wait: float) -> None:
-    """Make the running VFs what the settings say: autoprobe off, the configured number of
-    VFs, their GPU time share (sched), each bound per its role, the PF pinned to its
-    driver. Idempotent; the boot unit and the udev rule run it. Exits 1 naming each VF
-    that could not be made and each scheduling write the driver refused."""
+    """Make the running VFs what the settings say: autoprobe off (on where every VF has
+    role host), the configured number of VFs, their GPU time share (sched), each bound per
+    its role, the PF pinned to its driver. Idempotent; the boot unit and the udev rule run
+    it. Exits 1 naming each VF that could not be made and each scheduling write the driver
+    refused."""
     restore_now(paths_of(context), force, wait)
 
 
@@ -722,7 +723,7 @@ FORCE_BOOT = click.option(
 
 
 class Refused(errors.Failed):
-    """A change refused because the next boot would make fewer VFs (design.md, "Never take
+    """A change refused because the next boot would make fewer VFs (docs/notes.md, "Never take
     working VFs away"); --force writes it anyway."""
 
 

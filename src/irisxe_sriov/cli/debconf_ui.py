@@ -20,6 +20,7 @@ from typing import Protocol
 
 from irisxe_sriov import cmdline, errors, settings
 from irisxe_sriov.choices import BootPath, Driver, MachineRole, Role, VfRole
+from irisxe_sriov.cli import failure
 from irisxe_sriov.machine import gather, snapshot
 from irisxe_sriov.paths import Paths
 from irisxe_sriov.report import judgement
@@ -472,18 +473,21 @@ def main(argv: list[str]) -> int:
     # Always the running system: tests run the maintainer scripts inside a chroot.
     paths = Paths("/")
     os.umask(0o022)
-    db = connect()
     try:
+        db = connect()
         if argv[1] == "config":
             config(db, paths)
         else:
             postinst(db, paths)
-    except errors.Error as error:
-        # the same lines and status as irisxe-sriov-ctl's handler (failure.classify), so the
-        # maintainer script fails with the problem named, not a traceback
-        for line in error.lines(paths.shown):
+    except Exception as error:
+        if failure.debugging():
+            raise
+        # the same lines and status as irisxe-sriov-ctl's handler, so the maintainer
+        # script fails with the problem named, never a traceback
+        problems, status = failure.classify(error, paths)
+        for line in problems:
             print(f"irisxe-sriov: error: {line}", file=sys.stderr)
-        return error.status
+        return status
     return errors.ExitStatus.OK
 
 

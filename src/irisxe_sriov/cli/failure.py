@@ -3,7 +3,7 @@
 
 The one place that maps errors to exit statuses (mkosi's model), so no traceback ever
 reaches a person: click's group (commands.Group) hands over every error that is not one of
-click's own, and debconf_ui.main does the same for the maintainer scripts.
+click's own, and debconf_ui.main every error of the maintainer scripts' helper.
 """
 
 import contextlib

@@ -4,9 +4,10 @@ judge it once, render the verdicts.
 
 commands.py's commands run these. The modules a command needs are imported inside it: these
 commands' start-up is measured (make bench, docs/performance.md). Of the machine's files
-they write only the modinfo cache that `kernels` may refresh (modinfo.py) and the textfile
-of `metrics --textfile`; `kernels --notify` prints the kernel hook's line, and the hook's
-hold is written by commands.hold_in_hook, through apply.
+they write only the modinfo cache (machine/modinfo.py: any command may refresh it where a
+kernel lacks modules.alias) and the textfile of `metrics --textfile`; `kernels --notify`
+prints the kernel hook's line, and the hook's hold is written by commands.hold_in_hook,
+through apply.
 """
 
 import json

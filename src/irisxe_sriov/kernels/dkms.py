@@ -121,8 +121,9 @@ def package_fix() -> Fix:
 
 def state_of(files: DkmsFiles) -> KernelState:
     """The pinned build's state on one kernel, and the commands that make it that
-    kernel's provider where any can. A kernel outside the pin's range is skipped before
-    anything else is asked of it: no headers would make it buildable."""
+    kernel's provider where any can. An installed, built or failed build is reported as
+    such; otherwise a kernel outside the pin's range is skipped before its headers and the
+    driver package are asked about: no headers would make it buildable."""
     release = files.release
     judgement = judge(release, files.headers, dict(files.texts))
     State = DkmsState
@@ -162,6 +163,3 @@ def state_of(files: DkmsFiles) -> KernelState:
         return KernelState(release, State.NO_HEADERS, "no headers", headers)
     fix = fixes.of(fixes.run("dkms", "install", dkms_ref(), "-k", release))
     return KernelState(release, State.NOT_BUILT, "buildable but not built", fix)
-
-
-# --- reading ------------------------------------------------------------------------------

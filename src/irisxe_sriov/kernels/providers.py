@@ -140,9 +140,6 @@ def serving(kernels: Iterable[KernelProvider], driver: str) -> list[KernelProvid
     return [k for k in kernels if driver in k.drivers]
 
 
-# --- reading ------------------------------------------------------------------------------
-
-
 # --- what to do ---------------------------------------------------------------------------
 
 

@@ -1,5 +1,5 @@
 """Gather once: read what a command's depth needs of a root into one Snapshot (its types:
-snapshot.py), through the readers of this package, each file once.
+snapshot.py), through the readers of this package.
 """
 
 from collections.abc import Callable, Mapping

@@ -1,6 +1,6 @@
 """What this machine is to the GPU: the host that owns the PF, a guest given a VF, or
 neither. Detected from the hardware (docs/notes.md, "Hosts, guests and what sits at
-00:02.x"), overridable with ROLE= in the settings. Pure: `decide` judges what
+00:02.x"), overridable with MACHINE_ROLE= in the settings. Pure: `decide` judges what
 reader.read_observed found.
 
 - host: a supported Intel GPU at the PF address, on bare metal (or, in a VM, one that
@@ -109,6 +109,3 @@ def decide(observed: Observed, configured: str = "auto") -> Detected:
         Role.NONE,
         f"{describe(pf)} is not a supported Intel GPU: nothing is bound or counted there",
     )
-
-
-# --- reading ------------------------------------------------------------------------------

@@ -1,9 +1,10 @@
 """Gather once: everything a command needs to know about a root, as frozen data
-(design.md, "Gather once, judge once"). Pure: the types only; gather.py reads a root into
+(docs/notes.md, "Gather once, judge once"). Pure: the types only; gather.py reads a root into
 them.
 
-Each command reads at the depth it declares (`Depth`): `status` the running and the next
-kernel, `kernels` every kernel and its xe.ko, `doctor` what its checks need. Nothing here
+Each command reads at the depth it declares (`Depth`): every command reads every installed
+kernel's files, `kernels` and the kernel hook also xe.ko's .modinfo, and PARTS says what
+else each depth reads. Nothing here
 judges: judgement.py does, from this data alone, so that every command's verdicts come
 from the same facts and tests can build a Snapshot without a fake root.
 """

@@ -1,6 +1,6 @@
 """Who uses the VFs, read once: open VFIO groups (the guests), running libvirt domains and
 processes holding a VF's DRM nodes open (containers, host programs). Read before a VF is
-unbound or the count changes (design.md, "Never take working VFs away"), and for status.
+unbound or the count changes (docs/notes.md, "Never take working VFs away"), and for status.
 """
 
 import os

@@ -3,9 +3,10 @@ problems that `status` shows as its pending items and `doctor` as its failing fi
 Pure: settings and a scan in, differences out.
 
 Each rule lives here once. Before, status and doctor each derived these and disagreed
-(the host role's driver, a PF without SR-IOV, the module checks); what is left to them is
-wording, the fix to suggest and, for doctor, what its other evidence (the kernels'
-providers) makes moot. Kept as light as status itself: its start-up is measured.
+(the host role's driver, a PF without SR-IOV, the module checks); judgement words each
+kind once with its fix (problem_of) and drops what a kernel without a provider makes
+moot, and status and doctor show those problems. Kept as light as status itself: its
+start-up is measured.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ def parameter_int(text: str) -> int | None:
 
 def permits_vfs(value: int, current: Settings) -> bool:
     """max_vfs caps the VFs the driver makes: any cap at or above the configured count
-    permits it, unlimited (U32_MAX) included (design.md, "Gather once, judge once")."""
+    permits it, unlimited (U32_MAX) included (docs/notes.md, "Gather once, judge once")."""
     return value >= current.num_vfs
 
 
@@ -66,7 +67,7 @@ PARAMETERS = (
 
 
 class Kind(Enum):
-    """What differs. Closed: status and doctor each render every kind."""
+    """What differs. Closed: judgement words every kind (problem_of)."""
 
     MISSING_PARAMETERS = "missing-parameters"  # the running command line lacks some
     DRIVER_NOT_LOADED = "driver-not-loaded"  # the configured driver's module is not loaded

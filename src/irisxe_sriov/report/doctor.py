@@ -151,8 +151,8 @@ def provider_finding(verdicts: Verdicts) -> Finding:
 
 def kernel_findings(verdicts: Verdicts) -> list[Finding]:
     """One finding per installed kernel: its provider, the pinned DKMS build's state there
-    and what its own xe can do. A kernel without a provider only warns: the running one
-    is the provider finding's."""
+    and what its own xe can do. A kernel without a provider warns, or fails where its
+    DKMS build failed; the running one is the provider finding's."""
     findings = []
     for k in verdicts.kernels:
         nxt = " (boots next)" if k.boots_next else ""

@@ -1,4 +1,4 @@
-"""Judge once: every verdict about a machine, from one Snapshot (design.md, "Gather once,
+"""Judge once: every verdict about a machine, from one Snapshot (docs/notes.md, "Gather once,
 judge once"). Pure: machine/gather.py read the Snapshot.
 
 status, doctor, kernels, the kernel hook, debconf's defaults and `vfs restore` all take
@@ -10,7 +10,7 @@ their verdicts from `judge`, so they cannot disagree:
 - what the running kernel does, where live evidence (the loaded module's version, the VFs
   that exist) outranks what the files suggest, and says so where they disagree;
 - the problems: what differs from the settings, each with the commands that mend it, in
-  order, never leading to fewer working VFs than now (design.md, "Never take working VFs
+  order, never leading to fewer working VFs than now (docs/notes.md, "Never take working VFs
   away"). status lists them; doctor fails the same ones with the same fixes.
 """
 
@@ -338,7 +338,8 @@ def judge_settings(
     """The settings in force and the problems that kept any value out. Values given now
     (config set, debconf) are held to what the PF offers now; the file's are not (a
     count above it is capped by vfs restore, and status says so). `strict`: raise
-    SettingsError rather than fall back (every command but doctor and debconf)."""
+    SettingsError rather than fall back (every command but doctor, metrics, the kernel
+    hook and debconf)."""
     file = snapshot.settings_file
     pf = snapshot.host.pf
     found = settings.PciIdentity(pf.vendor, pf.pci_class, pf.device) if pf.present else None
@@ -634,7 +635,8 @@ def problems_of(
 
 def judge(snapshot: Snapshot, strict: bool = True, request: HoldRequest | None = None) -> Verdicts:
     """Every verdict about the snapshot. `strict`: bad settings raise SettingsError;
-    otherwise (doctor, debconf) they are recorded and the defaults stand in. `request`:
+    otherwise (doctor, metrics, the kernel hook, debconf) they are recorded and the
+    defaults stand in. `request`:
     the admin's `kernels hold`/`kernels release`."""
     raw = snapshot.raw_settings
     role_setting = MachineRole.of(raw.get("machine_role", "auto")) or MachineRole.AUTO
@@ -694,7 +696,7 @@ def judge(snapshot: Snapshot, strict: bool = True, request: HoldRequest | None =
 
 def refusal_to_boot(verdicts: Verdicts) -> str | None:
     """Why writing the boot configuration for these settings would lead to fewer working
-    VFs at the next boot (design.md, "Never take working VFs away"), or None. Judged for
+    VFs at the next boot (docs/notes.md, "Never take working VFs away"), or None. Judged for
     the kernel that boots next, or, where that is unknown, for every installed kernel:
     none offers the configured driver while one offers another, or none offers any while
     VFs work now."""

@@ -1,8 +1,8 @@
 """Give a VF to a guest: pick a free one, never the PF, and say or do what each stack needs.
 
-Pure but for `read_assignments`, `incus_kind`, `read_group_file` and `read_proxmox_conf`,
-which read the guests' and the system's files, and `to_libvirt`, which runs virsh through
-the Runner it is given; everything else works on text.
+Pure but for `read_assignments`, `incus_kind`, `read_group_file`, `read_proxmox_conf` and
+`guest_plan`, which read the guests' and the system's files, and `to_libvirt`, which runs
+virsh through the Runner it is given; everything else works on text.
 """
 
 import re
@@ -16,7 +16,7 @@ from irisxe_sriov.machine import reader
 from irisxe_sriov.paths import Paths, dri_node
 from irisxe_sriov.settings import Settings
 
-if TYPE_CHECKING:  # vfs, and so status, import this module: no subprocess for them
+if TYPE_CHECKING:  # machine/users.py, and so gather for status, imports this module
     from irisxe_sriov.process import Runner
 
 ADDRESS_RE = re.compile(r"(?:([0-9a-f]{4}):)?([0-9a-f]{2}):([0-9a-f]{2})\.([0-7])")

@@ -8,7 +8,8 @@ https://git.proxmox.com/?p=pve-guest-common.git;a=blob;f=src/PVE/Mapping/PCI.pm)
 section header line with the mapping's id, then tab-indented `map` lines, one property
 string per node's device (node, path, id = vendor:device, iommugroup, subsystem-id, the
 last two checked against the device by Proxmox VE before a guest starts) and an optional
-`description`. It is read here from that file, and written only through `pvesh` (pve-manager,
+`description`. machine/gather.py reads that file and `parse` parses it; it is written
+only through `pvesh` (pve-manager,
 PVE/API2/Cluster/Mapping/PCI.pm: POST /cluster/mapping/pci creates, PUT
 /cluster/mapping/pci/{id} replaces the `map` list, refused when `digest`, the SHA-1 of the
 file read, no longer matches), which takes the cluster lock.

@@ -1,7 +1,7 @@
 """The writer of the configuration: atomic file replacement, the one lock, the journal;
 the commands a change needs run through process.Runner (under a root other than "/" it
-prints "would run: ..." instead). The one other file the package writes is a cache
-(modinfo.py), and vfs.py writes sysfs.
+prints "would run: ..." instead). Besides, the package writes the modinfo cache
+(machine/modinfo.py) and attach's temporary XML for virsh; runtime/vfs.py writes sysfs.
 """
 
 from __future__ import annotations
@@ -374,7 +374,7 @@ class UnsafeJournal(Exception):
 
 def load(files: dict[str, str | None]) -> Journal:
     """The journal of the files of its directory, every path and command checked against
-    what apply itself writes and runs (paths.replayable, planning.known_command)."""
+    what apply itself writes and runs (paths.is_replayable, planning.known_command)."""
     entries = []
     for line in (files.get(ENTRIES) or "").split("\n"):
         if not line:

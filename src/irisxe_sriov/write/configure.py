@@ -14,9 +14,9 @@ UPDATE_INITRAMFS = planning.UPDATE_INITRAMFS
 TRIGGER_INITRAMFS = planning.TRIGGER_INITRAMFS
 
 
-# The kernel takes at most 2048 bytes of command line on x86 (COMMAND_LINE_SIZE): a longer
-# /etc/kernel/cmdline is refused (exit 1), which also bounds purge's sed fallback (about a
-# second for 8 KiB of managed tokens, measured; docs/notes.md, "Purge").
+# The kernel takes at most 2048 bytes of command line on x86 (COMMAND_LINE_SIZE); a
+# /etc/kernel/cmdline over 8 KiB is refused (exit 1), which also bounds purge's sed
+# fallback (about a second for 8 KiB of managed tokens, measured; docs/notes.md, "Purge").
 KERNEL_CMDLINE_LIMIT = 8 * 1024
 
 
@@ -169,8 +169,8 @@ def boot_line_changes(grub: str, owned: dict[str, str], on_disk: dict[str, str |
 
 
 def apply_local_config(paths: Paths, host_path: str) -> bool:
-    """Generated /etc files kept per ucf's rules (apply.is_local_config, without
-    importing the writer)."""
+    """Generated /etc files kept per ucf's rules (the rule apply.entries_for applies,
+    without importing the writer)."""
     return (
         host_path.startswith(ETC)
         and host_path != paths.display(paths.settings)

@@ -20,7 +20,7 @@ class Change(NamedTuple):
     owned: bool = True  # False: the admin's file, edited in place (/etc/kernel/cmdline)
 
     def diff(self) -> str:
-        import difflib  # here: status reads plans but never shows a diff (make bench)
+        import difflib  # here: status imports this module but never shows a diff (make bench)
 
         before = DEV_NULL if self.old is None else f"{self.path} (on disk)"
         after = DEV_NULL if self.new is None else f"{self.path} (planned)"
@@ -181,8 +181,9 @@ def parse_pending(text: str | None) -> list[str]:
 
 
 def parse_known(text: str | None) -> list[tuple[str, ...]]:
-    """The commands of a pending-refresh record that apply runs (KNOWN_COMMANDS); any other
-    line (damage, or a plant) is no command of ours and is never run."""
+    """The commands of a pending-refresh record that apply runs (known_command:
+    KNOWN_COMMANDS and the hold commands); any other line (damage, or a plant) is no
+    command of ours and is never run."""
     import shlex
 
     found = []

@@ -1,6 +1,7 @@
 """Settings + host state -> the content of every file this package manages. Pure.
 
-Nothing here reads or writes the disk: the caller passes what it read (the current
+Nothing here reads or writes the host's files (Jinja reads the package's own templates):
+the caller passes what it read (the current
 /etc/kernel/cmdline, the record of our earlier edits) and gets texts keyed by path.
 """
 
