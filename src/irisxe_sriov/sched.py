@@ -163,6 +163,25 @@ class Scheduling(NamedTuple):
         return words
 
 
+def unused_values(scheduling: Scheduling) -> str | None:
+    """Per-function values a profile other than custom leaves unused, in words (they stay
+    in the file for a later sched=custom), or None."""
+    if scheduling.profile == Profile.CUSTOM:
+        return None
+    given = [
+        name
+        for name, values in (
+            ("sched_exec_quantum_ms", scheduling.exec_quantum_ms),
+            ("sched_preempt_timeout_us", scheduling.preempt_timeout_us),
+        )
+        if values.values
+    ]
+    if not given:
+        return None
+    verb = "is" if len(given) == 1 else "are"
+    return f"{' and '.join(given)} {verb} used only with sched=custom (sched={scheduling.profile})"
+
+
 def custom_problems(scheduling: Scheduling, count: int) -> list[str]:
     """A custom profile must give every function 0..`count` both values."""
     if scheduling.profile != Profile.CUSTOM:

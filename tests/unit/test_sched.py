@@ -468,3 +468,23 @@ def test_the_schemas_take_the_limits_the_settings_take():
             assert pattern["maximum"] == limit, (name, key)
         assert properties["sched"]["enum"] == list(sched.Profile.values())
         assert properties["sched_pf_priority"]["enum"] == list(sched.Priority.values())
+
+
+def test_values_a_profile_does_not_use_are_kept_and_said(fake):
+    """Per-function values with a profile other than custom stay in the file (for a later
+    sched=custom) and config set says they are unused, instead of ignoring them silently."""
+    i915_host(fake)
+    root = ["--root", str(fake.root)]
+    result = CliRunner().invoke(
+        cli, [*root, "config", "set", "sched=fair", "sched_exec_quantum_ms=pf:10,vf:20"]
+    )
+    assert result.exit_code == 0, result.output
+    assert (
+        "note: sched_exec_quantum_ms is used only with sched=custom (sched=fair)" in result.output
+    )
+    assert (
+        'SCHED_EXEC_QUANTUM_MS="pf:10 vf:20"'
+        in (fake.root / "etc/default/irisxe-sriov").read_text()
+    )
+    custom = CliRunner().invoke(cli, [*root, "config", "set", "--dry-run", "sched=default"])
+    assert "used only with sched=custom (sched=default)" in custom.output

@@ -1,6 +1,6 @@
 """Render and plan from the verdicts: everything `apply` needs, nothing written."""
 
-from irisxe_sriov import settings
+from irisxe_sriov import sched, settings
 from irisxe_sriov.boot import bootcheck
 from irisxe_sriov.choices import BootPath
 from irisxe_sriov.machine import bootfiles
@@ -138,6 +138,9 @@ def make_plan(
         notes = (
             f"kernel parameters not written ({why}): {bootcheck.by_hand(list(rendered.tokens))}",
         )
+    unused = sched.unused_values(verdicts.settings.scheduling)
+    if unused is not None:
+        notes = (*notes, unused)
     return planning.from_files(
         pending_commands=tuple(planning.parse_known(read_optional(paths.pending_refresh))),
         notes=notes,
