@@ -7,10 +7,13 @@ parameter). The GPU is a test double (tests/harness/fakesys.py).
 """
 
 import json
+import subprocess
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 
 import fakesys
 from irisxe_sriov import fixes, pin
@@ -602,3 +605,33 @@ def test_kernels_judges_the_gpu_not_whatever_sits_at_the_pf_address(fake):
     fakesys.install_kernel(fake.root, BACKPORTS, usr=True)
     result = CliRunner().invoke(cli, ["--root", str(fake.root), "kernels", "--json"])
     assert json.loads(result.output)["kernels"][0]["provider"] == "kernel-xe"
+
+
+# Kernel release names as dpkg takes them: no epoch, a digit first, then what Debian's and
+# others' kernel names use (letters, digits, . + ~ -; the last hyphen starts a revision).
+# Pairs share a prefix, so that they differ where the order is subtle (~, the end, a digit).
+PREFIX = st.from_regex(r"[0-9][0-9a-z.+~-]{0,6}", fullmatch=True)
+TAIL = st.text("09az.+~-", max_size=4)
+
+
+def dpkg_order(left: str, right: str) -> int:
+    for relation, sign in (("lt", -1), ("gt", 1)):
+        done = subprocess.run(["dpkg", "--compare-versions", left, relation, right], check=False)
+        if done.returncode == 0:
+            return sign
+    return 0
+
+
+def valid(version: str) -> bool:
+    done = subprocess.run(["dpkg", "--validate-version", version], capture_output=True, check=False)
+    return done.returncode == 0
+
+
+@settings(max_examples=150, deadline=None)
+@given(PREFIX, TAIL, TAIL)
+def test_the_order_is_dpkgs_own(prefix, left_tail, right_tail):
+    """debversion is written by hand (status must not import python-debian: make bench);
+    the real dpkg is the reference it must agree with, on any pair of release names."""
+    left, right = prefix + left_tail, prefix + right_tail
+    assume(valid(left) and valid(right))
+    assert debversion.compare(left, right) == dpkg_order(left, right), (left, right)
