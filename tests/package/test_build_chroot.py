@@ -7,8 +7,11 @@ These chroots reach the Debian mirror (apt-get build-dep, make's apt-get install
 bases are cached (tests/harness/chroot.py). Inside the fresh machine the fast tier runs: the
 chroot and VM tiers cannot nest (no mmdebstrap, overlayfs or QEMU inside a chroot)."""
 
+import gzip
+import io
 import re
 import subprocess
+import tarfile
 from pathlib import Path
 
 import pytest
@@ -26,7 +29,7 @@ from chroot import (
     run_with_proc,
     tree_tarball,
 )
-from irisxe_sriov import pin
+from irisxe_sriov import __version__, pin
 from irisxe_sriov.report import contract
 
 
@@ -99,3 +102,20 @@ def test_the_built_package_depends_on_the_pin(package):
     # the pinned DKMS package first, a kernel with its own SR-IOV xe as the alternative
     pinned = f"{pin.DRIVER_PACKAGE} (= {pin.DRIVER_VERSION})"
     assert depends.startswith(f"{pinned} | linux-image-amd64 (>= 6.18~), driverctl,")
+
+
+def test_the_built_package_says_its_version_where_the_build_put_it(package):
+    """debian/rules puts the package's version into the config script (which runs only
+    the helper of its own version) and the man page's header; the source has @VERSION@."""
+    config = subprocess.run(
+        ["dpkg-deb", "-I", str(package), "config"], capture_output=True, text=True, check=True
+    ).stdout
+    assert re.findall(r"^version=(.*)$", config, re.MULTILINE) == [__version__]
+    listing = subprocess.run(
+        ["dpkg-deb", "--fsys-tarfile", str(package)], capture_output=True, check=True
+    ).stdout
+    with tarfile.open(fileobj=io.BytesIO(listing)) as archive:
+        member = archive.extractfile("./usr/share/man/man8/irisxe-sriov-ctl.8.gz")
+        assert member is not None
+        header = gzip.decompress(member.read()).decode().splitlines()[0]
+    assert f'"irisxe-sriov {__version__}"' in header and "@VERSION@" not in header
