@@ -6,6 +6,8 @@ docs/notes.md, "Per-VF scheduling"; the reader, the judgement and the writer are
 ones, on a fake root.
 """
 
+from pathlib import Path
+
 import pytest
 from click.testing import CliRunner
 
@@ -488,3 +490,34 @@ def test_values_a_profile_does_not_use_are_kept_and_said(fake):
     )
     custom = CliRunner().invoke(cli, [*root, "config", "set", "--dry-run", "sched=default"])
     assert "used only with sched=custom (sched=default)" in custom.output
+
+
+def test_the_documents_say_the_profiles_values():
+    """The profiles' values are sched.PROFILES' (settings.j2 renders them from there); the
+    man page, the guide's table and the debconf question say them in words: they must
+    say the same."""
+    source = Path(__file__).resolve().parents[2]
+    fair = sched.PROFILES[sched.Profile.FAIR][1]
+    host, vf = sched.PROFILES[sched.Profile.PF_LIMITED]
+    man = " ".join((source / "docs/irisxe-sriov-ctl.8").read_text().split())
+    assert (
+        f"every function a {fair.exec_quantum_ms} ms execution quantum and a "
+        f"{fair.preempt_timeout_us} \\(mcs preemption timeout" in man
+    )
+    assert (
+        f"the PF {host.exec_quantum_ms} ms / {host.preempt_timeout_us} \\(mcs, each VF "
+        f"{vf.exec_quantum_ms} ms / {vf.preempt_timeout_us} \\(mcs" in man
+    )
+    guide = (source / "docs/guide.md").read_text()
+    both = f"{fair.exec_quantum_ms} ms / {fair.preempt_timeout_us} µs"
+    assert f"| `fair` | {both} | {both} |" in guide
+    assert (
+        f"| `pf-limited` | {host.exec_quantum_ms} ms / {host.preempt_timeout_us} µs | "
+        f"{vf.exec_quantum_ms} ms / {vf.preempt_timeout_us} µs |" in guide
+    )
+    question = " ".join((source / "debian/irisxe-sriov.templates").read_text().split())
+    assert f"at most {fair.exec_quantum_ms} ms at a time" in question
+    assert (
+        f"limited to {host.exec_quantum_ms} ms at a time, each VF gets "
+        f"{vf.exec_quantum_ms} ms" in question
+    )

@@ -10,7 +10,7 @@ from typing import NamedTuple
 
 import jinja2
 
-from irisxe_sriov import cmdline, pin
+from irisxe_sriov import cmdline, pin, sched
 from irisxe_sriov.choices import BootPath
 from irisxe_sriov.kernels import hold
 from irisxe_sriov.paths import DKMS_LAYER_DIR, Paths
@@ -85,7 +85,12 @@ def postrm(text: str) -> str:
 
 def settings_file(settings: Settings) -> str:
     """A fresh, commented /etc/default/irisxe-sriov."""
-    return environment().get_template("settings.j2").render(values=settings.values(), pin=pin)
+    profiles = {str(profile): timings for profile, timings in sched.PROFILES.items()}
+    return (
+        environment()
+        .get_template("settings.j2")
+        .render(values=settings.values(), pin=pin, profiles=profiles)
+    )
 
 
 def initial_cmdline(proc_cmdline: str | None) -> str:
