@@ -157,10 +157,16 @@ class Scheduling(NamedTuple):
 
     def describe(self) -> str:
         """The settings in words: `sched=fair`, with the PF's priority where one is set."""
-        words = f"sched={self.profile}"
-        if self.pf_priority != Priority.AUTO:
-            words += f" sched_pf_priority={self.pf_priority}"
-        return words
+        return in_words(str(self.profile), str(self.pf_priority))
+
+
+def in_words(profile: str, pf_priority: str) -> str:
+    """`sched=PROFILE`, with ` sched_pf_priority=P` where one is set (not auto): what
+    status and doctor say the settings are."""
+    words = f"sched={profile}"
+    if pf_priority != Priority.AUTO:
+        words += f" sched_pf_priority={pf_priority}"
+    return words
 
 
 def unused_values(scheduling: Scheduling) -> str | None:

@@ -521,3 +521,12 @@ def test_the_documents_say_the_profiles_values():
         f"limited to {host.exec_quantum_ms} ms at a time, each VF gets "
         f"{vf.exec_quantum_ms} ms" in question
     )
+
+
+def test_the_settings_in_words_are_one_spelling():
+    """status (from the JSON document's strings) and doctor (from the settings) word the
+    settings through sched.in_words: the PF's priority only where one is set."""
+    assert sched.in_words("fair", "auto") == "sched=fair"
+    assert sched.in_words("pf-limited", "high") == "sched=pf-limited sched_pf_priority=high"
+    low = sched.Scheduling(sched.Profile.FAIR, pf_priority=sched.Priority.LOW)
+    assert low.describe() == "sched=fair sched_pf_priority=low"

@@ -239,9 +239,7 @@ def scheduling_lines(
     settings: contract.SettingsDoc, scheduling: contract.SchedulingDoc
 ) -> list[str]:
     """The settings' profile, then each function's values as read back."""
-    words = f"sched={settings['sched']}"
-    if settings["sched_pf_priority"] != "auto":
-        words += f" sched_pf_priority={settings['sched_pf_priority']}"
+    words = sched.in_words(settings["sched"], settings["sched_pf_priority"])
     if scheduling["interface"] is None:
         why = scheduling["not_applied"]
         return [f"scheduling: {words}" + (f", not applied: {why}" if why else "")]
