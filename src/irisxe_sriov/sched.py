@@ -159,6 +159,13 @@ class Scheduling(NamedTuple):
         """The settings in words: `sched=fair`, with the PF's priority where one is set."""
         return in_words(str(self.profile), str(self.pf_priority))
 
+    def per_function(self) -> tuple[tuple[str, PerFunction], ...]:
+        """The per-function settings by their names, in the settings file's order."""
+        return (
+            ("sched_exec_quantum_ms", self.exec_quantum_ms),
+            ("sched_preempt_timeout_us", self.preempt_timeout_us),
+        )
+
 
 def in_words(profile: str, pf_priority: str) -> str:
     """`sched=PROFILE`, with ` sched_pf_priority=P` where one is set (not auto): what
@@ -174,14 +181,7 @@ def unused_values(scheduling: Scheduling) -> str | None:
     in the file for a later sched=custom), or None."""
     if scheduling.profile == Profile.CUSTOM:
         return None
-    given = [
-        name
-        for name, values in (
-            ("sched_exec_quantum_ms", scheduling.exec_quantum_ms),
-            ("sched_preempt_timeout_us", scheduling.preempt_timeout_us),
-        )
-        if values.values
-    ]
+    given = [name for name, values in scheduling.per_function() if values.values]
     if not given:
         return None
     verb = "is" if len(given) == 1 else "are"
@@ -193,10 +193,7 @@ def custom_problems(scheduling: Scheduling, count: int) -> list[str]:
     if scheduling.profile != Profile.CUSTOM:
         return []
     problems = []
-    for name, given in (
-        ("sched_exec_quantum_ms", scheduling.exec_quantum_ms),
-        ("sched_preempt_timeout_us", scheduling.preempt_timeout_us),
-    ):
+    for name, given in scheduling.per_function():
         missing = [function_name(n) for n in range(count + 1) if given.of(n) is None]
         if missing:
             problems.append(

@@ -158,9 +158,8 @@ def read_next_boot(paths: Paths, boot_path: BootPath | None) -> nextboot.NextBoo
     if boot_path == BootPath.SYSTEMD_BOOT:
         loader = read_loader(paths)
         if loader is None:
-            return nextboot.NextBoot(
-                None, "no systemd-boot loader/entries found in /efi, /boot/efi, /boot"
-            )
+            where = ", ".join(ESP_MOUNTS)
+            return nextboot.NextBoot(None, f"no systemd-boot loader/entries found in {where}")
         return nextboot.systemd_boot_next(loader.entries, loader.conf, loader.efivar_default)
     if boot_path == BootPath.PROXMOX:
         pin = (reader.read_text(paths.proxmox_boot_pin, 4096) or "").strip()
